@@ -1,0 +1,1 @@
+"""The Telegram side: settings, storage, handlers, streaming, rendering."""

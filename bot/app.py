@@ -1,0 +1,81 @@
+"""Wiring: builds every dependency from the settings and runs the bot until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping
+
+from dotenv import dotenv_values
+from telegram import BotCommand, Update
+from telegram.ext import Application, ApplicationBuilder
+
+from .chain import build_chain
+from .handlers import ChatHandlers
+from .ordering import ConversationQueue
+from .pacing import ChatPacer
+from .settings import Settings
+from .storage import ConversationStore
+from .streaming import ReplyStreamer
+from .texts import COMMANDS
+
+logger = logging.getLogger(__name__)
+
+
+def provider_environ(env_file: str = ".env") -> dict[str, str]:
+    """``.env`` values overlaid by the process environment (for the ``{NAME}_*`` provider settings)."""
+    values = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if os.path.exists(env_file) else {}
+    values.update(os.environ)
+    return values
+
+
+def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+    """The PTB Application, pointed at ``TELEGRAM_BASE_URL``, handling updates concurrently."""
+    return (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_url.replace("/bot", "/file/bot"))
+        .concurrent_updates(True)
+        .get_updates_read_timeout(settings.poll_timeout + 10)
+        .build()
+    )
+
+
+async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str, str] | None = None) -> None:
+    """Run long polling until ``stop`` is set, then shut down cleanly.
+
+    Opens the store (applying migrations), builds the provider chain, registers
+    the command list (setMyCommands) and logs the bot's username and chain.
+
+    Raises:
+        bot.chain.ChainConfigError: a provider in ``PROVIDERS`` is not configured.
+        telegram.error.InvalidToken: Telegram refused the token.
+    """
+    chain = build_chain(settings, environ if environ is not None else provider_environ())
+    store = await ConversationStore.open(settings.database_path)
+    try:
+        app = build_application(settings)
+        pacer = ChatPacer(settings.private_edit_interval, settings.group_messages_per_minute)
+        handlers = ChatHandlers(settings, store, chain, ReplyStreamer(app.bot, pacer), ConversationQueue())
+        handlers.register(app)
+        async with app:
+            await app.bot.set_my_commands([BotCommand(name, about) for name, about in COMMANDS])
+            logger.info(
+                "bot @%s is running; provider chain: %s",
+                app.bot.username,
+                " -> ".join(p.name for p in chain.providers),
+            )
+            assert app.updater is not None
+            await app.updater.start_polling(
+                timeout=settings.poll_timeout, poll_interval=0.0, allowed_updates=Update.ALL_TYPES
+            )
+            await app.start()
+            await stop.wait()
+            logger.info("stopping")
+            await app.updater.stop()
+            await app.stop()
+    finally:
+        await store.close()
+    logger.info("stopped")

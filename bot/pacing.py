@@ -1,0 +1,81 @@
+"""Per-chat pacing of Bot API sends and edits.
+
+Telegram's flood control (Bot API FAQ, "My bot is hitting limits"): about one
+message per second in a chat, 20 per minute in a group, about 30 per second
+overall; edits count like sends. Past that comes HTTP 429 with
+``parameters.retry_after``. PTB's ``AIORateLimiter`` would pause every request
+of the bot on one 429; this pacer pauses only the chat that got it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class _ChatState:
+    next_slot: float = 0.0
+    blocked_until: float = 0.0
+
+
+class ChatPacer:
+    """Spaces requests per chat and overall; honours ``retry_after`` per chat.
+
+    Args:
+        private_interval: seconds between two requests in a private chat.
+        group_per_minute: requests per minute in a group (all replies in it share them).
+        global_per_second: requests per second over all chats.
+    """
+
+    def __init__(
+        self,
+        private_interval: float = 1.0,
+        group_per_minute: float = 20.0,
+        global_per_second: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.private_interval = private_interval
+        self.group_interval = 60.0 / group_per_minute
+        self.global_interval = 1.0 / global_per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._chats: dict[int, _ChatState] = {}
+        self._global_next = 0.0
+
+    def interval(self, is_group: bool) -> float:
+        """Seconds between two requests in one chat of that kind."""
+        return self.group_interval if is_group else self.private_interval
+
+    def delay(self, chat_id: int) -> float:
+        """Seconds until ``chat_id`` may send again (0 when it may now)."""
+        state = self._chats.get(chat_id)
+        now = self._clock()
+        chat_ready = max(state.next_slot, state.blocked_until) if state else 0.0
+        return max(0.0, chat_ready - now, self._global_next - now)
+
+    async def acquire(self, chat_id: int, is_group: bool) -> None:
+        """Wait until a request to ``chat_id`` is allowed, and take that slot."""
+        while True:
+            wait = self.delay(chat_id)
+            if wait <= 0:
+                now = self._clock()
+                state = self._chats.setdefault(chat_id, _ChatState())
+                state.next_slot = now + self.interval(is_group)
+                self._global_next = now + self.global_interval
+                self._prune(now)
+                return
+            await self._sleep(wait)
+
+    def penalize(self, chat_id: int, retry_after: float) -> None:
+        """Block ``chat_id`` for ``retry_after`` seconds (a 429's ``retry_after``); other chats go on."""
+        state = self._chats.setdefault(chat_id, _ChatState())
+        state.blocked_until = max(state.blocked_until, self._clock() + retry_after)
+
+    def _prune(self, now: float) -> None:
+        if len(self._chats) > 4096:
+            for chat_id in [c for c, s in self._chats.items() if max(s.next_slot, s.blocked_until) < now]:
+                del self._chats[chat_id]

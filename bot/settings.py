@@ -1,0 +1,120 @@
+"""Configuration from the environment and ``.env`` (pydantic-settings).
+
+Every setting is documented in ``.env.example``. :func:`load_settings` turns a
+missing or malformed value into one line naming it and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """All settings of the bot. Environment variable names are the field names in upper case."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Telegram
+    telegram_bot_token: SecretStr = Field(description="Bot token from @BotFather.")
+    telegram_base_url: str = Field(
+        "https://api.telegram.org/bot", description="Bot API root; requests go to {base}{token}/{method}."
+    )
+    poll_timeout: int = Field(30, ge=0, le=50, description="getUpdates long-poll timeout, seconds.")
+
+    # Storage
+    database_path: Path = Field(Path("data/bot.sqlite3"), description="SQLite file; folders are created.")
+    history_max_messages: int = Field(40, ge=1, description="At most this many past messages go to the model.")
+    history_max_chars: int = Field(
+        24000, ge=500, description="Character budget of the history sent to the model (newest kept)."
+    )
+
+    # Providers
+    providers: CommaList = Field(default_factory=lambda: ["openai"], description="Provider chain, in order.")
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_models: CommaList = Field(default_factory=list, description="Models offered if GET /models fails.")
+    default_model: str = Field("", description="Model used when a chat chose none; empty = provider default.")
+    system_prompt: str = Field(
+        "You are a helpful assistant in a Telegram chat. Answer clearly and concisely. "
+        "You may use Markdown: bold, italic, code, lists and links.",
+    )
+    proxy: str | None = Field(None, description="Proxy URL for provider requests (http, https, socks4, socks5).")
+    provider_max_retries: int = Field(2, ge=1, le=10, description="Attempts per provider for retryable errors.")
+    provider_first_chunk_timeout: float = Field(30.0, gt=0)
+    provider_idle_timeout: float = Field(30.0, gt=0)
+    provider_total_timeout: float = Field(300.0, gt=0)
+
+    # Chat behaviour
+    max_input_chars: int = Field(4096, ge=1, description="Longer user messages are refused.")
+    max_pending_per_chat: int = Field(5, ge=1, description="Messages waiting for an answer per chat, at most.")
+    private_edit_interval: float = Field(1.0, ge=0, description="Seconds between edits in a private chat.")
+    group_messages_per_minute: float = Field(20.0, gt=0, description="Sends+edits per minute in a group.")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    _split = field_validator("providers", "openai_models", mode="before")(_split_commas)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if ":" not in token or any(c.isspace() for c in token):
+            raise ValueError("does not look like a bot token (expected '<digits>:<secret>')")
+        return value
+
+    @field_validator("telegram_base_url", "openai_base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("providers")
+    @classmethod
+    def _providers_nonempty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one provider")
+        return [v.lower() for v in value]
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for log redaction."""
+        values = [self.telegram_bot_token.get_secret_value()]
+        if self.openai_api_key:
+            values.append(self.openai_api_key.get_secret_value())
+        return [v for v in values if v]
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming the first bad setting by its environment variable name."""
+    first = error.errors()[0]
+    name = str(first["loc"][0]).upper() if first.get("loc") else "settings"
+    if first.get("type") == "missing":
+        return f"{name} is not set (see .env.example)"
+    return f"{name} is invalid: {first.get('msg', 'bad value')}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read :class:`Settings`; on a bad value print one line to stderr and exit with code 2."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        print(f"Configuration error: {describe_error(error)}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,124 @@
+"""Conversation store: per-chat (and per forum topic) message history in SQLite.
+
+aiosqlite runs SQLite in a worker thread; the database is in WAL mode so
+reads do not block the single writer. The schema is versioned with
+``PRAGMA user_version`` and :data:`MIGRATIONS` are applied at start-up.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import aiosqlite
+
+Role = Literal["user", "assistant"]
+
+#: Migration *i* brings the schema from version *i* to *i + 1*.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id INTEGER NOT NULL,
+        thread_id INTEGER NOT NULL DEFAULT 0,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        content TEXT NOT NULL,
+        author TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX messages_by_conversation ON messages (chat_id, thread_id, id);
+    """,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    """Identifies one conversation: a chat, or one forum topic of it.
+
+    ``thread_id`` is the Bot API ``message_thread_id`` of a forum topic, 0 otherwise.
+    """
+
+    chat_id: int
+    thread_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One stored turn. ``author`` is the sender's display name in groups, else None."""
+
+    id: int
+    role: Role
+    content: str
+    author: str | None
+    created_at: float
+
+
+class ConversationStore:
+    """Async access to the history database. Create with :meth:`open`, finish with :meth:`close`."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    async def open(cls, path: Path | str) -> ConversationStore:
+        """Open (creating folders and file as needed), enable WAL, and migrate to the latest schema.
+
+        ``":memory:"`` opens a private in-memory database.
+        """
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(str(path))
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA busy_timeout=5000")
+            store = cls(db)
+            await store._migrate()
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def schema_version(self) -> int:
+        async with self._db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _migrate(self) -> None:
+        version = await self.schema_version()
+        if version > len(MIGRATIONS):
+            raise RuntimeError(f"database schema version {version} is newer than this bot knows ({len(MIGRATIONS)})")
+        for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await self._db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {target};\nCOMMIT;")
+
+    async def add(self, key: ConversationKey, role: Role, content: str, author: str | None = None) -> int:
+        """Append a turn and commit; returns its row id."""
+        cursor = await self._db.execute(
+            "INSERT INTO messages (chat_id, thread_id, role, content, author, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (key.chat_id, key.thread_id, role, content, author, time.time()),
+        )
+        await self._db.commit()
+        return int(cursor.lastrowid or 0)
+
+    async def recent(self, key: ConversationKey, limit: int) -> list[StoredMessage]:
+        """The newest ``limit`` turns of the conversation, oldest first."""
+        async with self._db.execute(
+            "SELECT id, role, content, author, created_at FROM messages"
+            " WHERE chat_id = ? AND thread_id = ? ORDER BY id DESC LIMIT ?",
+            (key.chat_id, key.thread_id, limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [StoredMessage(int(r[0]), r[1], r[2], r[3], float(r[4])) for r in reversed(list(rows))]
+
+    async def clear(self, key: ConversationKey) -> int:
+        """Delete the conversation's history; returns how many turns were removed."""
+        cursor = await self._db.execute(
+            "DELETE FROM messages WHERE chat_id = ? AND thread_id = ?", (key.chat_id, key.thread_id)
+        )
+        await self._db.commit()
+        return cursor.rowcount

@@ -1,0 +1,345 @@
+"""The streaming reply: one Telegram message that grows as the model writes.
+
+For each reply, a :class:`ReplyStream`
+
+- shows "typing" (sendChatAction, which lasts 5 s) until the first text arrives;
+- sends the first text as a message, then edits it as text arrives, paced per
+  chat by :class:`~bot.pacing.ChatPacer` (each send/edit/delete takes a slot,
+  and the content is computed *after* the slot is granted, so every edit
+  carries everything received so far);
+- never sends an edit whose content is unchanged (Bot API: "message is not
+  modified");
+- on ``RetryAfter`` (HTTP 429) blocks only this chat for ``retry_after`` seconds;
+- continues past 4096 UTF-16 code units in further messages
+  (:func:`~bot.rendering.render_parts`);
+- on a :class:`~providers.Reset` event discards what it showed, so the user
+  sees one answer exactly once;
+- falls back to plain text if Telegram refuses the entities;
+- always delivers the final text in full (retrying through flood waits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+
+from providers import Chunk, Reset
+
+from .pacing import ChatPacer
+from .rendering import TELEGRAM_TEXT_LIMIT, Part, plain_parts, render_parts
+
+logger = logging.getLogger(__name__)
+
+PLACEHOLDER = Part("…")
+EMPTY_ANSWER = Part("The model returned an empty answer.")
+STOPPED_NOTE = "⏹ Stopped."
+#: Seconds between two "typing" actions (an action shows for 5 s: Bot API sendChatAction).
+TYPING_INTERVAL = 4.0
+#: Consecutive non-flood failures of one reply before it gives up on Telegram.
+MAX_FAILURES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """Where a reply goes.
+
+    Attributes:
+        chat_id: Bot API chat id.
+        is_group: True for groups and supergroups (paced at the group rate).
+        thread_id: ``message_thread_id`` of a forum topic, or None.
+        reply_to: id of the message being answered, or None.
+    """
+
+    chat_id: int
+    is_group: bool = False
+    thread_id: int | None = None
+    reply_to: int | None = None
+
+
+@dataclass(slots=True)
+class StreamResult:
+    """What a reply ended as.
+
+    Attributes:
+        text: the answer's Markdown source ("" when it failed before any text).
+        error: the provider error that ended the stream, or None.
+        stopped: True when the reply was stopped by the user.
+        message_ids: the Telegram messages that show the reply, in order.
+        sends, edits, deletes: Bot API requests made for it.
+        flood_waits: 429 answers met.
+        resets: provider failovers that discarded shown text.
+        first_visible: seconds from the start of the reply to the first message with text.
+    """
+
+    text: str = ""
+    error: BaseException | None = None
+    stopped: bool = False
+    message_ids: list[int] = field(default_factory=list)
+    sends: int = 0
+    edits: int = 0
+    deletes: int = 0
+    flood_waits: int = 0
+    resets: int = 0
+    first_visible: float | None = None
+
+
+@dataclass(slots=True)
+class _Shown:
+    message_id: int
+    part: Part
+    markup: InlineKeyboardMarkup | None
+
+
+class ReplyStreamer:
+    """Creates and runs :class:`ReplyStream` objects for one bot.
+
+    Args:
+        bot: the PTB bot.
+        pacer: shared per-chat pacer.
+        limit: message length limit in UTF-16 code units (Bot API: 4096).
+    """
+
+    def __init__(self, bot: Bot, pacer: ChatPacer, limit: int = TELEGRAM_TEXT_LIMIT) -> None:
+        self.bot = bot
+        self.pacer = pacer
+        self.limit = limit
+
+    def open(
+        self,
+        target: ReplyTarget,
+        error_text: Callable[[BaseException], str],
+        stop_markup: InlineKeyboardMarkup | None = None,
+    ) -> ReplyStream:
+        """A reply to ``target``; ``error_text`` turns a provider error into one sentence for the user;
+        ``stop_markup`` is shown on the growing message and removed at the end."""
+        return ReplyStream(self, target, error_text, stop_markup)
+
+
+class ReplyStream:
+    """One streamed reply. Use :meth:`run` once; :meth:`stop` may be called from elsewhere."""
+
+    def __init__(
+        self,
+        streamer: ReplyStreamer,
+        target: ReplyTarget,
+        error_text: Callable[[BaseException], str],
+        stop_markup: InlineKeyboardMarkup | None,
+    ) -> None:
+        self._bot = streamer.bot
+        self._pacer = streamer.pacer
+        self._limit = streamer.limit
+        self.target = target
+        self._error_text = error_text
+        self._stop_markup = stop_markup
+        self._source = ""
+        self._shown: list[_Shown] = []
+        self._plain = False
+        self._done = False
+        self._dirty = asyncio.Event()
+        self._consumer: asyncio.Task[None] | None = None
+        self._started = time.monotonic()
+        self.result = StreamResult()
+
+    # -- public -------------------------------------------------------------------------------
+
+    async def run(self, chunks: AsyncIterator[Chunk]) -> StreamResult:
+        """Consume ``chunks`` (text deltas and :class:`~providers.Reset`) and show them.
+
+        Returns when the final text is delivered (or Telegram kept refusing it,
+        which is logged). Provider errors do not propagate: they end up in
+        ``result.error`` and the user sees ``error_text(error)``.
+        """
+        self._started = time.monotonic()
+        typing = asyncio.create_task(self._typing())
+        flusher = asyncio.create_task(self._flush_loop())
+        self._consumer = asyncio.create_task(self._consume(chunks, typing))
+        try:
+            await self._consumer
+        except asyncio.CancelledError:
+            if not self.result.stopped:
+                flusher.cancel()
+                raise
+        except Exception as exc:  # noqa: BLE001 - shown to the user as one sentence
+            self.result.error = exc
+        finally:
+            typing.cancel()
+            self._done = True
+            self._dirty.set()
+        await flusher
+        self.result.text = self._source if self.result.error is None or self._source else ""
+        self.result.message_ids = [s.message_id for s in self._shown]
+        return self.result
+
+    def stop(self) -> None:
+        """Stop consuming the model's answer; what was shown stays, marked as stopped."""
+        if self._consumer is not None and not self._consumer.done():
+            self.result.stopped = True
+            self._consumer.cancel()
+
+    # -- consuming ------------------------------------------------------------------------------
+
+    async def _consume(self, chunks: AsyncIterator[Chunk], typing: asyncio.Task[None]) -> None:
+        async for chunk in chunks:
+            if isinstance(chunk, Reset):
+                self.result.resets += 1
+                self._source = ""
+            elif chunk:
+                self._source += chunk
+                typing.cancel()
+            else:
+                continue
+            self._dirty.set()
+
+    async def _typing(self) -> None:
+        while True:
+            try:
+                await self._bot.send_chat_action(
+                    self.target.chat_id, ChatAction.TYPING, message_thread_id=self.target.thread_id
+                )
+            except RetryAfter as exc:
+                await asyncio.sleep(_seconds(exc.retry_after))
+                continue
+            except TelegramError as exc:
+                logger.debug("sendChatAction failed: %s", exc)
+            await asyncio.sleep(TYPING_INTERVAL)
+
+    # -- showing --------------------------------------------------------------------------------
+
+    def _desired(self) -> list[tuple[Part, InlineKeyboardMarkup | None]]:
+        """The messages the user should see now, each with its keyboard."""
+        source = self._source
+        if self._done:
+            if self.result.error is not None:
+                sentence = self._error_text(self.result.error)
+                source = f"{source}\n\n⚠️ {sentence}" if source else ""
+                if not source:
+                    return [(Part(sentence), None)]
+            elif self.result.stopped:
+                source = f"{source}\n\n{STOPPED_NOTE}" if source.strip() else STOPPED_NOTE
+        parts = plain_parts(source, self._limit) if self._plain else render_parts(source, self._limit)
+        if not parts:
+            if self._done:
+                parts = [EMPTY_ANSWER]
+            elif self._shown:
+                parts = [PLACEHOLDER]
+        markup = None if self._done else self._stop_markup
+        return [(part, markup if i == len(parts) - 1 else None) for i, part in enumerate(parts)]
+
+    def _next_op(self) -> tuple[str, int, Part | None, InlineKeyboardMarkup | None] | None:
+        desired = self._desired()
+        for i, (part, markup) in enumerate(desired):
+            if i >= len(self._shown):
+                return ("send", i, part, markup)
+            shown = self._shown[i]
+            if shown.part != part or shown.markup != markup:
+                return ("edit", i, part, markup)
+        if len(self._shown) > len(desired):
+            return ("delete", len(self._shown) - 1, None, None)
+        return None
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            finished = self._done
+            await self._sync()
+            if finished:
+                return
+
+    async def _sync(self) -> None:
+        """Bring the shown messages to the desired state, one paced request at a time."""
+        failures = 0
+        while self._next_op() is not None:
+            await self._pacer.acquire(self.target.chat_id, self.target.is_group)
+            op = self._next_op()
+            if op is None:
+                return
+            try:
+                await self._apply(*op)
+                failures = 0
+            except RetryAfter as exc:
+                self.result.flood_waits += 1
+                seconds = _seconds(exc.retry_after)
+                logger.info("flood control in chat %s: waiting %.0fs", self.target.chat_id, seconds)
+                self._pacer.penalize(self.target.chat_id, seconds)
+            except BadRequest as exc:
+                failures += 1
+                if not self._handle_bad_request(exc, op) or failures >= MAX_FAILURES:
+                    logger.error("giving up on a reply in chat %s: %s", self.target.chat_id, exc)
+                    return
+            except NetworkError as exc:
+                failures += 1
+                logger.warning("Bot API request failed (%s/%s): %s", failures, MAX_FAILURES, exc)
+                if failures >= MAX_FAILURES:
+                    return
+                await asyncio.sleep(min(2.0**failures, 10.0))
+
+    def _handle_bad_request(self, exc: BadRequest, op: tuple[str, int, Part | None, object]) -> bool:
+        """Adapt to a 400 answer; False when the reply cannot go on."""
+        message = exc.message.lower()
+        kind, index, part, markup = op
+        if "not modified" in message and kind == "edit" and part is not None:
+            self._shown[index] = _Shown(self._shown[index].message_id, part, markup)  # type: ignore[arg-type]
+            return True
+        if "can't parse entities" in message or "entit" in message:
+            if self._plain:
+                return False
+            logger.warning("Telegram refused the entities (%s); sending plain text", exc.message)
+            self._plain = True
+            return True
+        if kind in ("edit", "delete") and ("not found" in message or "can't be edited" in message):
+            lost = self._shown.pop(index)  # the next sync re-sends its content
+            logger.warning("message %s can no longer be edited: %s", lost.message_id, exc.message)
+            return True
+        return False
+
+    async def _apply(self, kind: str, index: int, part: Part | None, markup: InlineKeyboardMarkup | None) -> None:
+        chat_id = self.target.chat_id
+        if kind == "delete":
+            await self._bot.delete_message(chat_id, self._shown[index].message_id)
+            self._shown.pop(index)
+            self.result.deletes += 1
+            return
+        assert part is not None
+        if kind == "edit":
+            await self._bot.edit_message_text(
+                part.text,
+                chat_id=chat_id,
+                message_id=self._shown[index].message_id,
+                entities=list(part.entities) or None,
+                reply_markup=markup,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+            self._shown[index] = _Shown(self._shown[index].message_id, part, markup)
+            self.result.edits += 1
+            return
+        message = await self._bot.send_message(
+            chat_id,
+            part.text,
+            entities=list(part.entities) or None,
+            message_thread_id=self.target.thread_id,
+            reply_parameters=(
+                ReplyParameters(self.target.reply_to, allow_sending_without_reply=True)
+                if self.target.reply_to and index == 0
+                else None
+            ),
+            reply_markup=markup,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+        self._shown.insert(index, _Shown(message.message_id, part, markup))
+        self.result.sends += 1
+        if self.result.first_visible is None:
+            self.result.first_visible = time.monotonic() - self._started
+
+
+def _seconds(value: object) -> float:
+    """``RetryAfter.retry_after`` as seconds (PTB 22 gives int, or timedelta with PTB_TIMEDELTA)."""
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

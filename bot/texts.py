@@ -1,0 +1,51 @@
+"""Everything the bot says to people, in one place."""
+
+from __future__ import annotations
+
+from providers import (
+    AuthenticationError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    RetryProviderError,
+)
+
+START = (
+    "Hi! I'm an AI assistant. Send me a message and I'll answer, streaming my reply as I write it.\n"
+    "I remember our conversation in this chat; /reset starts a new one. /help lists the commands."
+)
+HELP = (
+    "Commands:\n"
+    "/start - what this bot does\n"
+    "/help - this list\n"
+    "/reset - forget this chat's conversation and start over\n"
+    "/new - same as /reset\n\n"
+    "In groups, mention me or reply to one of my messages."
+)
+RESET_DONE = "Done: I've forgotten our conversation. What shall we talk about?"
+TEXT_ONLY = "Sorry, I can only read text messages."
+TOO_LONG = "That message is too long for me ({length} characters; the limit is {limit}). Please shorten it."
+TOO_MANY_PENDING = "I'm still answering your earlier messages. Please wait a moment before sending more."
+INTERNAL_ERROR = "Sorry, something went wrong on my side. Please try again."
+
+#: Command list registered with setMyCommands (Bot API), shown in Telegram's menu.
+COMMANDS: list[tuple[str, str]] = [
+    ("start", "What this bot does"),
+    ("help", "List the commands"),
+    ("reset", "Forget this chat's conversation"),
+    ("new", "Start a new conversation"),
+]
+
+
+def error_sentence(error: BaseException) -> str:
+    """One short human sentence for a provider failure (never a traceback)."""
+    causes = [a.error for a in error.attempts if a.error] if isinstance(error, RetryProviderError) else [error]
+    if causes and all(isinstance(c, RateLimitError) for c in causes):
+        return "The language model is busy right now. Please try again in a minute."
+    if causes and all(isinstance(c, ProviderTimeoutError) for c in causes):
+        return "The language model took too long to answer. Please try again."
+    if causes and all(isinstance(c, AuthenticationError) for c in causes):
+        return "The language model refused the bot's credentials; the bot's owner needs to fix its API key."
+    if isinstance(error, ProviderError):
+        return "Sorry, I couldn't get an answer from the language model. Please try again in a moment."
+    return INTERNAL_ERROR

@@ -1,0 +1,165 @@
+"""Provider interface in the style of gpt4free (``g4f``).
+
+A provider is a class per backend with the same class attributes and one
+async-generator method::
+
+    async for chunk in OpenAI.create_async_generator("gpt-4o-mini", messages):
+        print(chunk, end="")
+
+The method works on the class (a default instance is configured from the
+environment, like the OpenAI SDK) and on a configured instance.
+
+Chunks are ``str`` deltas. Only :class:`~providers.retry.RetryProvider` also
+yields :class:`Reset` (see there).
+"""
+
+from __future__ import annotations
+
+import functools
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from .errors import ModelNotSupportedError
+
+Message = dict[str, str]
+"""One chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
+
+Messages = list[Message]
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """Stream event: discard every text chunk received so far in this stream.
+
+    :class:`~providers.retry.RetryProvider` yields it when a provider failed
+    after it had already yielded text; the chunks that follow are a complete
+    new answer from the next attempt. A consumer that shows text as it arrives
+    must clear what it showed (the bot's streamer does), so the user sees each
+    answer exactly once, never duplicated or spliced.
+
+    Attributes:
+        provider: the provider whose partial answer is discarded.
+        reason: its error, as text.
+    """
+
+    provider: str
+    reason: str
+
+
+Chunk = str | Reset
+"""What a stream yields: a text delta or a :class:`Reset` event."""
+
+_T = TypeVar("_T")
+
+
+class hybridmethod(Generic[_T]):
+    """Descriptor: a method callable on an instance, or on the class.
+
+    Called on the class, it runs on ``cls.default()``, an instance configured
+    from the environment.
+    """
+
+    def __init__(self, func: Callable[..., _T]) -> None:
+        self.func = func
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Callable[..., _T]:
+        if obj is None:
+            assert objtype is not None
+            obj = objtype.default()
+        return functools.partial(self.func, obj)
+
+
+class BaseProvider(ABC):
+    """Base of every provider.
+
+    Class attributes (gpt4free's names):
+        url: the backend's base address.
+        label: human-readable name; defaults to the class name.
+        working: False when the backend is known to be unusable.
+        needs_auth: True when the backend needs an API key.
+        supports_stream: True when the backend streams deltas.
+        supports_message_history: True when earlier turns are sent, not only the last message.
+        supports_system_message: True when a ``system`` message is honoured.
+    """
+
+    url: ClassVar[str | None] = None
+    label: ClassVar[str | None] = None
+    working: ClassVar[bool] = True
+    needs_auth: ClassVar[bool] = False
+    supports_stream: ClassVar[bool] = True
+    supports_message_history: ClassVar[bool] = True
+    supports_system_message: ClassVar[bool] = True
+
+    @classmethod
+    def default(cls) -> BaseProvider:
+        """An instance configured from the environment; used when a method is called on the class."""
+        return cls()
+
+    @property
+    def name(self) -> str:
+        """This provider's name in logs, errors and settings."""
+        return self.label or type(self).__name__
+
+    @hybridmethod
+    def create_async_generator(
+        self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
+    ) -> AsyncIterator[Chunk]:
+        """Stream the completion of ``messages`` as text deltas.
+
+        Callable on the class (runs on :meth:`default`) or on an instance.
+
+        Args:
+            model: model name or alias; "" means the provider's default.
+            messages: the conversation, oldest first.
+            proxy: ``http://``, ``https://``, ``socks4://`` or ``socks5://`` URL for this request.
+
+        Raises:
+            providers.errors.ProviderError: a subclass naming the failure.
+        """
+        return self.stream(model, messages, proxy=proxy, **kwargs)
+
+    @abstractmethod
+    def stream(self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any) -> AsyncIterator[Chunk]:
+        """The provider's implementation of :meth:`create_async_generator`."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class ProviderModelMixin:
+    """Model selection shared by providers, as in gpt4free.
+
+    Class attributes:
+        default_model: used when no model is asked for.
+        models: the names the provider accepts.
+        model_aliases: alias -> name sent to the backend.
+        accepts_unknown_models: when True, an unknown name is passed through
+            unchanged (OpenAI-compatible servers decide themselves); when False,
+            :meth:`get_model` raises :class:`~providers.errors.ModelNotSupportedError`.
+    """
+
+    default_model: ClassVar[str] = ""
+    models: ClassVar[list[str]] = []
+    model_aliases: ClassVar[dict[str, str]] = {}
+    accepts_unknown_models: ClassVar[bool] = False
+
+    @hybridmethod
+    def get_model(self, model: str) -> str:
+        """Resolve ``model``: "" -> default, alias -> target, known name -> itself.
+
+        Raises:
+            ModelNotSupportedError: unknown name and ``accepts_unknown_models`` is False.
+        """
+        if not model:
+            return self.default_model
+        if model in self.model_aliases:
+            return self.model_aliases[model]
+        if model in self.models or self.accepts_unknown_models:
+            return model
+        raise ModelNotSupportedError(
+            f"Model {model!r} is not supported; choose one of: {', '.join(self.models)}",
+            provider=getattr(self, "name", type(self).__name__),
+        )

@@ -1,0 +1,131 @@
+"""Typed errors raised by providers and by the retrying chain.
+
+Every provider maps its transport and protocol failures onto these classes so
+that :class:`providers.retry.RetryProvider` can decide, without knowing the
+wire protocol, whether to retry the same provider, move on, or give up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ProviderError(Exception):
+    """Base class of every provider failure.
+
+    Attributes:
+        provider: name of the provider that failed ("" when unknown).
+        retryable: True when trying the same provider again may succeed.
+    """
+
+    retryable: bool = True
+
+    def __init__(self, message: str, *, provider: str = "") -> None:
+        super().__init__(message)
+        self.provider = provider
+
+    @property
+    def kind(self) -> str:
+        """Short machine-friendly class of the failure, used in logs and reports."""
+        return type(self).__name__
+
+
+class AuthenticationError(ProviderError):
+    """The backend refused the credentials (HTTP 401 or 403). Not retryable."""
+
+    retryable = False
+
+
+class BadRequestError(ProviderError):
+    """The backend refused the request itself (HTTP 400, 404, 422). Not retryable."""
+
+    retryable = False
+
+
+class ModelNotSupportedError(BadRequestError):
+    """The requested model is not offered by this provider. Not retryable."""
+
+
+class RateLimitError(ProviderError):
+    """HTTP 429. ``retry_after`` is the backend's ``Retry-After`` in seconds, if given."""
+
+    def __init__(self, message: str, *, provider: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message, provider=provider)
+        self.retry_after = retry_after
+
+
+class ServerError(ProviderError):
+    """HTTP 5xx or another unexpected status. ``status`` is the HTTP status code."""
+
+    def __init__(self, message: str, *, provider: str = "", status: int = 0) -> None:
+        super().__init__(message, provider=provider)
+        self.status = status
+
+
+class ProviderConnectionError(ProviderError):
+    """The connection could not be made, or was cut before the answer was complete."""
+
+
+class ProtocolError(ProviderError):
+    """The backend answered with something its protocol does not allow (a malformed line)."""
+
+
+class ProviderTimeoutError(ProviderError):
+    """No chunk arrived within a deadline.
+
+    ``phase`` is ``"first_chunk"``, ``"idle"`` (between chunks) or ``"total"``.
+    """
+
+    def __init__(self, message: str, *, provider: str = "", phase: str = "total") -> None:
+        super().__init__(message, provider=provider)
+        self.phase = phase
+
+
+class CaptchaRequiredError(ProviderError):
+    """The backend demands a CAPTCHA (e.g. Cloudflare Turnstile). Never circumvented; not retryable."""
+
+    retryable = False
+
+
+class ProviderNotWorkingError(ProviderError):
+    """The provider is marked ``working = False`` and was asked to run anyway. Not retryable."""
+
+    retryable = False
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try of one provider inside a :class:`~providers.retry.RetryProvider` run.
+
+    Attributes:
+        provider: provider name.
+        model: model name sent to the provider.
+        error: the failure, or None for the successful attempt.
+        elapsed: seconds from the start of the attempt to its end.
+        chunks: number of text chunks the provider yielded before it ended.
+    """
+
+    provider: str
+    model: str
+    error: BaseException | None
+    elapsed: float
+    chunks: int = 0
+
+    @property
+    def outcome(self) -> str:
+        """``"ok"`` or the error's class name."""
+        if self.error is None:
+            return "ok"
+        return type(self.error).__name__
+
+
+class RetryProviderError(ProviderError):
+    """Every provider of the chain failed. ``attempts`` lists every try, in order."""
+
+    retryable = False
+
+    def __init__(self, attempts: list[Attempt]) -> None:
+        self.attempts = list(attempts)
+        lines = [f"{a.provider} ({a.model}): {a.outcome}: {a.error} [{a.elapsed:.2f}s]" for a in self.attempts]
+        summary = "; ".join(lines) if lines else "no provider was available"
+        super().__init__(f"All providers failed: {summary}", provider="RetryProvider")

@@ -1,0 +1,183 @@
+"""Any OpenAI-compatible chat completions API: OpenAI, OpenRouter, Groq, DeepSeek,
+Together, Ollama, llama.cpp server, vLLM, LM Studio.
+
+Protocol (OpenAI API reference, "Chat Completions" and "Models"):
+
+- ``POST {base_url}/chat/completions`` with ``{"model", "messages", "stream": true}``
+  answers Server-Sent Events ``data: {json}``; the text is in
+  ``choices[0].delta.content``; the stream ends with ``data: [DONE]``.
+- ``GET {base_url}/models`` answers ``{"data": [{"id": ...}, ...]}``.
+- Errors: 401 bad key, 429 rate limit (``Retry-After`` header), 5xx server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import aiohttp
+
+from .base import BaseProvider, Messages, ProviderModelMixin
+from .errors import (
+    AuthenticationError,
+    BadRequestError,
+    ProtocolError,
+    ProviderConnectionError,
+    ProviderError,
+    RateLimitError,
+)
+from .http import connection_error, iter_sse_data, open_session, raise_for_status
+
+#: Request options passed through from ``create_async_generator(**kwargs)`` to the API.
+PASSTHROUGH_OPTIONS = frozenset(
+    {"temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "stop", "seed", "user"}
+)
+
+
+class OpenAI(ProviderModelMixin, BaseProvider):
+    """An OpenAI-compatible backend.
+
+    Args:
+        base_url: API root including the version, e.g. ``https://api.openai.com/v1``
+            or ``http://localhost:11434/v1`` (Ollama).
+        api_key: sent as ``Authorization: Bearer``; None for local servers.
+        name: this backend's name in settings, logs and ``/provider`` (e.g. "openrouter").
+        models: model names offered when ``GET /models`` is unreachable.
+        default_model: used for an empty model name; defaults to the first of ``models``.
+        proxy: proxy URL for every request of this backend.
+        models_ttl: seconds a fetched model list is cached.
+
+    Unknown model names are passed through: the server decides (a 404 or 400
+    answer becomes :class:`~providers.errors.BadRequestError`).
+    """
+
+    url: ClassVar[str | None] = "https://api.openai.com/v1"
+    label: ClassVar[str | None] = "OpenAI"
+    needs_auth: ClassVar[bool] = True
+    default_model: ClassVar[str] = "gpt-4o-mini"
+    models: ClassVar[list[str]] = ["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"]
+    accepts_unknown_models: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        name: str = "openai",
+        models: list[str] | None = None,
+        default_model: str | None = None,
+        proxy: str | None = None,
+        models_ttl: float = 600.0,
+    ) -> None:
+        self.base_url = (base_url or type(self).url or "").rstrip("/")
+        self.api_key = api_key or None
+        self._name = name
+        if models:
+            self.models = list(models)  # type: ignore[misc]
+        if default_model:
+            self.default_model = default_model  # type: ignore[misc]
+        elif models:
+            self.default_model = models[0]  # type: ignore[misc]
+        self.proxy = proxy
+        self.models_ttl = models_ttl
+        self._fetched_models: list[str] | None = None
+        self._fetched_at = 0.0
+
+    @classmethod
+    def default(cls) -> OpenAI:
+        """Configured from ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, ``OPENAI_MODELS`` (comma-separated)."""
+        models = [m.strip() for m in os.environ.get("OPENAI_MODELS", "").split(",") if m.strip()]
+        return cls(
+            base_url=os.environ.get("OPENAI_BASE_URL") or None,
+            api_key=os.environ.get("OPENAI_API_KEY") or None,
+            models=models or None,
+        )
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    async def list_models(self, proxy: str | None = None) -> list[str]:
+        """Model ids from ``GET {base_url}/models``, cached for ``models_ttl`` seconds.
+
+        Falls back to the configured ``models`` when the endpoint fails.
+        """
+        now = time.monotonic()
+        if self._fetched_models is not None and now - self._fetched_at < self.models_ttl:
+            return list(self._fetched_models)
+        try:
+            async with open_session(proxy or self.proxy, self._headers()) as session:
+                async with session.get(f"{self.base_url}/models", timeout=aiohttp.ClientTimeout(total=15)) as response:
+                    await raise_for_status(response, self.name)
+                    body = await response.json(content_type=None)
+            ids = sorted(str(item["id"]) for item in body.get("data", []) if isinstance(item, dict) and "id" in item)
+        except (ProviderError, aiohttp.ClientError, TimeoutError, ValueError, KeyError, AttributeError):
+            return list(self.models)
+        if not ids:
+            return list(self.models)
+        self._fetched_models, self._fetched_at = ids, now
+        return list(ids)
+
+    async def stream(
+        self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
+    ) -> AsyncIterator[str]:
+        """Stream ``choices[0].delta.content`` deltas of ``POST {base_url}/chat/completions``.
+
+        Raises:
+            AuthenticationError, BadRequestError, RateLimitError, ServerError: HTTP errors.
+            ProtocolError: a data line that is not JSON, or an ``error`` object in the stream.
+            ProviderConnectionError: connection failed, or the stream ended before
+                ``[DONE]`` or a ``finish_reason``.
+        """
+        payload: dict[str, Any] = {"model": self.get_model(model), "messages": messages, "stream": True}
+        payload.update({k: v for k, v in kwargs.items() if k in PASSTHROUGH_OPTIONS and v is not None})
+        finished = False
+        try:
+            async with open_session(proxy or self.proxy, self._headers()) as session:
+                async with session.post(f"{self.base_url}/chat/completions", json=payload) as response:
+                    await raise_for_status(response, self.name)
+
+                    async for data in iter_sse_data(response):
+                        if data.strip() == "[DONE]":
+                            finished = True
+                            break
+                        event = self._parse_event(data)
+                        for choice in event.get("choices") or []:
+                            content = (choice.get("delta") or {}).get("content")
+                            if content:
+                                yield content
+                            if choice.get("finish_reason"):
+                                finished = True
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise connection_error(exc, self.name) from exc
+        if not finished:
+            raise ProviderConnectionError("stream ended before [DONE]", provider=self.name)
+
+    def _parse_event(self, data: str) -> dict[str, Any]:
+        try:
+            event = json.loads(data)
+        except ValueError as exc:
+            raise ProtocolError(f"malformed SSE data line: {data[:80]!r}", provider=self.name) from exc
+        if not isinstance(event, dict):
+            raise ProtocolError(f"unexpected SSE payload: {data[:80]!r}", provider=self.name)
+        error = event.get("error")
+        if error:
+            message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+            code = str(error.get("code", "")) if isinstance(error, dict) else ""
+            if code in ("401", "invalid_api_key"):
+                raise AuthenticationError(message, provider=self.name)
+            if code in ("429", "rate_limit_exceeded"):
+                raise RateLimitError(message, provider=self.name)
+            if code in ("400", "404", "model_not_found"):
+                raise BadRequestError(message, provider=self.name)
+            raise ProtocolError(f"error in stream: {message}", provider=self.name)
+        return event

@@ -1,0 +1,286 @@
+"""``RetryProvider``: a chain of providers with retries, fallbacks, timeouts and cooldown.
+
+Modelled on gpt4free's ``RetryProvider`` (same constructor) with the resilience
+of LiteLLM's Router:
+
+- providers are tried in order (shuffled if asked); each is retried with
+  exponential backoff and jitter, honouring ``Retry-After``;
+- non-retryable errors (bad key, bad request, unsupported model, CAPTCHA) move
+  on to the next provider at once;
+- three deadlines guard every attempt: to the first chunk, between chunks,
+  and in total;
+- a provider that failed ``cooldown_failures`` times in a row is skipped for
+  ``cooldown_seconds``, then probed again by the next request;
+- **exactly once**: when an attempt fails after it yielded text, the chain
+  yields :class:`~providers.base.Reset` before the next attempt's text, so a
+  consumer can discard the partial answer. The consumer's final text is always
+  one attempt's complete answer (never duplicated, never spliced);
+- when every attempt failed, :class:`~providers.errors.RetryProviderError`
+  lists them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .base import BaseProvider, Chunk, Messages, Reset
+from .errors import (
+    Attempt,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    RetryProviderError,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Deadlines of one attempt, in seconds.
+
+    Attributes:
+        first_chunk: from the request to the first text chunk (LiteLLM's ``stream_timeout``).
+        idle: between two chunks.
+        total: the whole attempt.
+    """
+
+    first_chunk: float = 30.0
+    idle: float = 30.0
+    total: float = 300.0
+
+
+@dataclass(slots=True)
+class _Health:
+    failures: int = 0
+    cooldown_until: float = 0.0
+
+
+class ProviderHealth:
+    """Consecutive-failure counts and cooldowns per provider name.
+
+    A provider that failed ``failures_to_cool`` times in a row is cooling down
+    for ``cooldown_seconds``; a rate limit with a long ``Retry-After`` cools it
+    down for that long at once. After the cooldown, the provider is probed
+    again: one more failure cools it down again, a success clears the count.
+    """
+
+    def __init__(
+        self, failures_to_cool: int = 3, cooldown_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.failures_to_cool = failures_to_cool
+        self.cooldown_seconds = cooldown_seconds
+        self._clock = clock
+        self._state: dict[str, _Health] = {}
+
+    def is_cooling(self, name: str) -> bool:
+        """True while ``name`` is in cooldown."""
+        state = self._state.get(name)
+        return state is not None and state.cooldown_until > self._clock()
+
+    def cooldown_remaining(self, name: str) -> float:
+        """Seconds of cooldown left for ``name`` (0 when none)."""
+        state = self._state.get(name)
+        return max(0.0, state.cooldown_until - self._clock()) if state else 0.0
+
+    def success(self, name: str) -> None:
+        self._state.pop(name, None)
+
+    def failure(self, name: str, cool_for: float | None = None) -> None:
+        """Count a failure; ``cool_for`` forces a cooldown of that many seconds."""
+        state = self._state.setdefault(name, _Health())
+        state.failures += 1
+        now = self._clock()
+        if cool_for is not None:
+            state.cooldown_until = max(state.cooldown_until, now + cool_for)
+        elif state.failures >= self.failures_to_cool:
+            state.cooldown_until = now + self.cooldown_seconds
+
+
+class RetryProvider(BaseProvider):
+    """Walks a chain of providers until one gives a complete answer.
+
+    Args:
+        providers: provider instances or classes (a class runs on ``cls.default()``).
+        shuffle: try the providers in random order.
+        single_provider_retry: use only the first provider (after shuffling),
+            retrying it up to ``max_retries`` times, as in gpt4free.
+        max_retries: attempts per provider for retryable errors (>= 1).
+        timeouts: per-attempt deadlines, see :class:`Timeouts`.
+        backoff_base: seconds before the first retry; doubled each retry, with jitter.
+        backoff_max: cap of one backoff, seconds.
+        max_retry_after: a ``Retry-After`` longer than this (seconds) is not
+            waited for: the provider cools down for that long and the chain moves on.
+        health: shared failure counts and cooldowns (one per application).
+
+    Yields ``str`` deltas and, after a mid-answer failure, :class:`Reset`.
+
+    Raises:
+        RetryProviderError: every attempt failed; ``attempts`` lists them.
+    """
+
+    label: ClassVar[str | None] = "RetryProvider"
+
+    def __init__(
+        self,
+        providers: Sequence[BaseProvider | type[BaseProvider]],
+        shuffle: bool = False,
+        single_provider_retry: bool = False,
+        max_retries: int = 3,
+        *,
+        timeouts: Timeouts | None = None,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+        max_retry_after: float = 20.0,
+        health: ProviderHealth | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not providers:
+            raise ValueError("RetryProvider needs at least one provider")
+        self.providers: list[BaseProvider] = [p.default() if isinstance(p, type) else p for p in providers]
+        self.shuffle = shuffle
+        self.single_provider_retry = single_provider_retry
+        self.max_retries = max(1, max_retries)
+        self.timeouts = timeouts or Timeouts()
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_retry_after = max_retry_after
+        self.health = health or ProviderHealth(clock=clock)
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._clock = clock
+
+    @classmethod
+    def default(cls) -> RetryProvider:
+        raise TypeError("RetryProvider must be constructed with its providers")
+
+    def order(self) -> list[BaseProvider]:
+        """The providers this request will try, in order.
+
+        Providers in cooldown are left out, unless every provider is cooling
+        down: then all are tried, soonest-recovering first.
+        """
+        chain = list(self.providers)
+        if self.shuffle:
+            self._rng.shuffle(chain)
+        if self.single_provider_retry:
+            chain = chain[:1]
+        ready = [p for p in chain if not self.health.is_cooling(p.name)]
+        if ready:
+            return ready
+        return sorted(chain, key=lambda p: self.health.cooldown_remaining(p.name))
+
+    def backoff(self, retry: int, error: BaseException) -> float:
+        """Seconds to wait before retry number ``retry`` (0-based) after ``error``.
+
+        Exponential with "equal jitter": half fixed, half random. A rate limit's
+        ``Retry-After`` is a lower bound.
+        """
+        delay = min(self.backoff_max, self.backoff_base * (2**retry))
+        delay = delay / 2 + self._rng.uniform(0, delay / 2)
+        if isinstance(error, RateLimitError) and error.retry_after is not None:
+            delay = max(delay, error.retry_after)
+        return delay
+
+    async def stream(
+        self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
+    ) -> AsyncIterator[Chunk]:
+        attempts: list[Attempt] = []
+        for provider in self.order():
+            for retry in range(self.max_retries):
+                started = self._clock()
+                chunks = 0
+                try:
+                    async for chunk in self._attempt(provider, model, messages, proxy, kwargs):
+                        if isinstance(chunk, str):
+                            chunks += 1
+                        yield chunk
+                except Exception as exc:  # noqa: BLE001 - every failure of a provider is recorded
+                    error = exc if isinstance(exc, ProviderError) else _unexpected(exc, provider.name)
+                    elapsed = self._clock() - started
+                    attempts.append(Attempt(provider.name, model, error, elapsed, chunks))
+                    _log_attempt(attempts[-1])
+                    if chunks:
+                        yield Reset(provider.name, str(error))
+                    too_long = isinstance(error, RateLimitError) and (error.retry_after or 0) > self.max_retry_after
+                    self.health.failure(
+                        provider.name,
+                        cool_for=error.retry_after if too_long else None,  # type: ignore[union-attr]
+                    )
+                    if not error.retryable or too_long or retry + 1 >= self.max_retries:
+                        break
+                    await self._sleep(self.backoff(retry, error))
+                else:
+                    attempts.append(Attempt(provider.name, model, None, self._clock() - started, chunks))
+                    _log_attempt(attempts[-1])
+                    self.health.success(provider.name)
+                    return
+        raise RetryProviderError(attempts)
+
+    async def _attempt(
+        self, provider: BaseProvider, model: str, messages: Messages, proxy: str | None, kwargs: dict[str, Any]
+    ) -> AsyncIterator[Chunk]:
+        """One provider's stream under the three deadlines of :attr:`timeouts`."""
+        stream = provider.create_async_generator(model, messages, proxy=proxy, **kwargs)
+        iterator = stream.__aiter__()
+        deadline = self._clock() + self.timeouts.total
+        got_text = False
+        try:
+            while True:
+                phase = "idle" if got_text else "first_chunk"
+                limit = self.timeouts.idle if got_text else self.timeouts.first_chunk
+                remaining = deadline - self._clock()
+                if remaining < limit:
+                    phase, limit = "total", remaining
+                try:
+                    async with asyncio.timeout(max(0.0, limit)):
+                        chunk = await iterator.__anext__()
+                except StopAsyncIteration:
+                    return
+                except TimeoutError as exc:
+                    raise ProviderTimeoutError(
+                        f"no {'chunk' if got_text else 'first chunk'} within {limit:.1f}s ({phase} timeout)",
+                        provider=provider.name,
+                        phase=phase,
+                    ) from exc
+                if isinstance(chunk, Reset):
+                    got_text = False
+                elif chunk:
+                    got_text = True
+                else:
+                    continue
+                yield chunk
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+def _unexpected(exc: BaseException, provider: str) -> ProviderError:
+    """A non-ProviderError from a provider (a bug or an unmapped library error): move on, don't retry."""
+    error = ProviderError(f"{type(exc).__name__}: {exc}", provider=provider)
+    error.retryable = False
+    error.__cause__ = exc
+    return error
+
+
+def _log_attempt(attempt: Attempt) -> None:
+    level = logging.INFO if attempt.error is None else logging.WARNING
+    logger.log(
+        level,
+        "provider=%s model=%s outcome=%s latency=%.2fs chunks=%d%s",
+        attempt.provider,
+        attempt.model or "-",
+        attempt.outcome,
+        attempt.elapsed,
+        attempt.chunks,
+        f" error={attempt.error}" if attempt.error is not None else "",
+    )
