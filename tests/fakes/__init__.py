@@ -1,0 +1,1 @@
+"""Loopback fakes of the Telegram Bot API and of each provider protocol."""

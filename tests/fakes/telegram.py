@@ -1,0 +1,405 @@
+"""A fake Telegram Bot API server on loopback, as strict as Telegram where it matters.
+
+PTB talks to it through ``base_url``: ``POST /bot{token}/{method}`` with form
+fields (JSON-encoded for objects). It keeps the chats' messages so a test can
+read what a user would see after all edits, and it enforces:
+
+- text limit: 4096 UTF-16 code units ("message is too long"), empty text refused;
+- "message is not modified" when an edit changes neither text, entities nor markup;
+- entities inside the text ("can't parse entities"), and every entity refused on demand;
+- optional flood control per chat: a request sooner than ``flood_interval``
+  after the previous one gets 429 with ``parameters.retry_after``;
+- scripted failures: ``fail(method, code, description, retry_after)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_ID = 7000001
+BOT_USERNAME = "test_llm_bot"
+TEXT_LIMIT = 4096
+JSON_FIELDS = {"entities", "reply_parameters", "reply_markup", "link_preview_options", "commands", "allowed_updates"}
+INT_FIELDS = {"chat_id", "message_id", "message_thread_id", "timeout", "offset", "limit", "user_id", "draft_id"}
+PACED_METHODS = {"sendMessage", "editMessageText", "deleteMessage", "editMessageReplyMarkup"}
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.retry_after = code, description, retry_after
+
+
+@dataclass
+class Call:
+    at: float
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class StoredMessage:
+    message_id: int
+    chat_id: int
+    text: str
+    entities: list[dict[str, Any]]
+    reply_markup: dict[str, Any] | None
+    from_bot: bool
+    thread_id: int | None = None
+    reply_to: int | None = None
+    deleted: bool = False
+    edits: int = 0
+
+
+@dataclass
+class Chat:
+    id: int
+    type: str
+    title: str | None = None
+    is_forum: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "type": self.type}
+        if self.type == "private":
+            data["first_name"] = "User"
+        else:
+            data["title"] = self.title or f"Group {self.id}"
+        if self.is_forum:
+            data["is_forum"] = True
+        return data
+
+
+@dataclass
+class FakeBotApi:
+    token: str = "123456:TEST-token-secret"
+    flood_interval: float | None = None
+    reject_entities: bool = False
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[tuple[int, int], StoredMessage] = field(default_factory=dict)
+    chats: dict[int, Chat] = field(default_factory=dict)
+    chat_members: dict[tuple[int, int], str] = field(default_factory=dict)
+    flood_hits: int = 0
+
+    def __post_init__(self) -> None:
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids: dict[int, itertools.count[int]] = {}
+        self._new_update = asyncio.Event()
+        self._failures: dict[str, list[ApiError]] = {}
+        self._last_paced: dict[int, float] = {}
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- server ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    # -- test controls --------------------------------------------------------------------------
+
+    def fail(self, method: str, code: int, description: str, retry_after: int | None = None, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` answer this error."""
+        self._failures.setdefault(method, []).extend(ApiError(code, description, retry_after) for _ in range(times))
+
+    def chat(self, chat_id: int, type_: str = "private", is_forum: bool = False) -> Chat:
+        chat = self.chats.get(chat_id) or Chat(chat_id, type_, is_forum=is_forum)
+        self.chats[chat_id] = chat
+        return chat
+
+    def _next_message_id(self, chat_id: int) -> int:
+        return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
+
+    def push(self, update: dict[str, Any]) -> dict[str, Any]:
+        update = {"update_id": next(self._update_ids), **update}
+        self._updates.append(update)
+        self._new_update.set()
+        return update
+
+    def user_message(
+        self,
+        chat_id: int,
+        text: str | None = None,
+        *,
+        user_id: int | None = None,
+        first_name: str = "Alice",
+        chat_type: str | None = None,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+        entities: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Push a message from a user; returns the message dict."""
+        chat = self.chat(chat_id, chat_type or ("private" if chat_id > 0 else "supergroup"))
+        user = {"id": user_id or (chat_id if chat_id > 0 else 1001), "is_bot": False, "first_name": first_name}
+        message: dict[str, Any] = {
+            "message_id": self._next_message_id(chat_id),
+            "date": int(time.time()),
+            "chat": chat.to_dict(),
+            "from": user,
+        }
+        if text is not None:
+            message["text"] = text
+            if text.startswith("/"):
+                command = text.split()[0]
+                message["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
+        if entities is not None:
+            message["entities"] = entities
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
+        if reply_to is not None:
+            replied = self.messages[(chat_id, reply_to)]
+            message["reply_to_message"] = self._message_dict(replied)
+        message.update(extra or {})
+        self.messages[(chat_id, message["message_id"])] = StoredMessage(
+            message["message_id"], chat_id, text or "", [], None, from_bot=False, thread_id=thread_id
+        )
+        self.push({"message": message})
+        return message
+
+    # -- what the user sees ---------------------------------------------------------------------
+
+    def bot_messages(self, chat_id: int, thread_id: int | None = None) -> list[StoredMessage]:
+        """The bot's messages still visible in the chat (or topic), oldest first."""
+        return [
+            m
+            for (c, _), m in sorted(self.messages.items())
+            if c == chat_id and m.from_bot and not m.deleted and (thread_id is None or m.thread_id == thread_id)
+        ]
+
+    def bot_texts(self, chat_id: int, thread_id: int | None = None) -> list[str]:
+        return [m.text for m in self.bot_messages(chat_id, thread_id)]
+
+    def calls_of(self, method: str, chat_id: int | None = None) -> list[Call]:
+        return [
+            c for c in self.calls if c.method == method and (chat_id is None or c.params.get("chat_id") == chat_id)
+        ]
+
+    async def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {timeout}s; calls: {[c.method for c in self.calls]}")
+            await asyncio.sleep(0.01)
+
+    # -- request handling -----------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        method = request.match_info["method"]
+        params = await self._params(request)
+        self.calls.append(Call(time.monotonic(), method, params))
+        try:
+            queued = self._failures.get(method)
+            if queued:
+                raise queued.pop(0)
+            handler = getattr(self, f"_api_{method}", None)
+            if handler is None:
+                raise ApiError(404, "Not Found: method not found")
+            if method in PACED_METHODS:
+                self._check_flood(int(params["chat_id"]))
+            result = await handler(params)
+        except ApiError as error:
+            body: dict[str, Any] = {"ok": False, "error_code": error.code, "description": error.description}
+            if error.retry_after is not None:
+                body["parameters"] = {"retry_after": error.retry_after}
+            return web.json_response(body, status=error.code)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            return dict(await request.json())
+        form = await request.post()
+        params: dict[str, Any] = {}
+        for key, value in form.items():
+            if not isinstance(value, str):
+                continue
+            if key in JSON_FIELDS:
+                params[key] = json.loads(value)
+            elif key in INT_FIELDS:
+                params[key] = int(value)
+            else:
+                params[key] = value
+        return params
+
+    def _check_flood(self, chat_id: int) -> None:
+        if self.flood_interval is None:
+            return
+        now = time.monotonic()
+        last = self._last_paced.get(chat_id)
+        if last is not None and now - last < self.flood_interval:
+            self.flood_hits += 1
+            retry = max(1, math.ceil(self.flood_interval - (now - last)))
+            raise ApiError(429, f"Too Many Requests: retry after {retry}", retry_after=retry)
+        self._last_paced[chat_id] = now
+
+    def _check_text(self, text: str, entities: list[dict[str, Any]] | None, parse_mode: str | None) -> None:
+        if not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if utf16_len(text) > TEXT_LIMIT:
+            raise ApiError(400, "Bad Request: message is too long")
+        if parse_mode:
+            raise ApiError(400, "Bad Request: can't parse entities: this fake refuses parse_mode; send entities")
+        if entities:
+            if self.reject_entities:
+                raise ApiError(400, "Bad Request: can't parse entities: Unsupported start tag at byte offset 0")
+            size = utf16_len(text)
+            for entity in entities:
+                if entity["offset"] < 0 or entity["length"] <= 0 or entity["offset"] + entity["length"] > size:
+                    raise ApiError(400, "Bad Request: can't parse entities: entity beyond the end of text")
+
+    def _message_dict(self, stored: StoredMessage) -> dict[str, Any]:
+        chat = self.chats[stored.chat_id]
+        data: dict[str, Any] = {
+            "message_id": stored.message_id,
+            "date": int(time.time()),
+            "chat": chat.to_dict(),
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Test", "username": BOT_USERNAME}
+            if stored.from_bot
+            else {"id": 1001, "is_bot": False, "first_name": "Alice"},
+            "text": stored.text,
+        }
+        if stored.entities:
+            data["entities"] = stored.entities
+        if stored.reply_markup:
+            data["reply_markup"] = stored.reply_markup
+        if stored.thread_id is not None:
+            data["message_thread_id"] = stored.thread_id
+            data["is_topic_message"] = True
+        return data
+
+    # -- methods --------------------------------------------------------------------------------
+
+    async def _api_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Test",
+            "username": BOT_USERNAME,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    async def _api_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        return True
+
+    async def _api_setMyCommands(self, params: dict[str, Any]) -> bool:
+        self.commands = params.get("commands")
+        return True
+
+    async def _api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset", 0))
+        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        timeout = float(params.get("timeout", 0))
+        if not self._updates and timeout > 0:
+            self._new_update.clear()
+            try:
+                await asyncio.wait_for(self._new_update.wait(), timeout)
+            except TimeoutError:
+                pass
+        return list(self._updates)
+
+    async def _api_sendChatAction(self, params: dict[str, Any]) -> bool:
+        return True
+
+    async def _api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        text = params.get("text", "")
+        self._check_text(text, params.get("entities"), params.get("parse_mode"))
+        chat = self.chats.get(chat_id) or self.chat(chat_id)
+        thread = params.get("message_thread_id")
+        if thread is not None and not chat.is_forum:
+            raise ApiError(400, "Bad Request: message thread not found")
+        reply = params.get("reply_parameters")
+        stored = StoredMessage(
+            self._next_message_id(chat_id),
+            chat_id,
+            text,
+            params.get("entities") or [],
+            params.get("reply_markup"),
+            from_bot=True,
+            thread_id=thread,
+            reply_to=reply.get("message_id") if reply else None,
+        )
+        self.messages[(chat_id, stored.message_id)] = stored
+        return self._message_dict(stored)
+
+    def _bot_message(self, params: dict[str, Any]) -> StoredMessage:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        stored = self.messages.get(key)
+        if stored is None or stored.deleted:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        if not stored.from_bot:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        return stored
+
+    async def _api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
+        stored = self._bot_message(params)
+        text = params.get("text", "")
+        entities = params.get("entities") or []
+        markup = params.get("reply_markup")
+        self._check_text(text, entities, params.get("parse_mode"))
+        if text == stored.text and entities == stored.entities and markup == stored.reply_markup:
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content and reply markup are "
+                "exactly the same as a current content and reply markup of the message",
+            )
+        stored.text, stored.entities, stored.reply_markup = text, entities, markup
+        stored.edits += 1
+        return self._message_dict(stored)
+
+    async def _api_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
+        stored = self._bot_message(params)
+        markup = params.get("reply_markup")
+        if markup == stored.reply_markup:
+            raise ApiError(400, "Bad Request: message is not modified")
+        stored.reply_markup = markup
+        return self._message_dict(stored)
+
+    async def _api_deleteMessage(self, params: dict[str, Any]) -> bool:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        stored = self.messages.get(key)
+        if stored is None or stored.deleted:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        stored.deleted = True
+        return True
+
+    async def _api_getChatMember(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
+        status = self.chat_members.get((chat_id, user_id), "member")
+        return {"status": status, "user": {"id": user_id, "is_bot": False, "first_name": "U"}}
+
+    async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
+        return True
+
+    async def _api_close(self, params: dict[str, Any]) -> bool:
+        return True
