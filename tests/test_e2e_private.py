@@ -18,3 +18,149 @@ async def test_reply_streams_by_edits_then_final_text(harness: BotHarness) -> No
     assert message.edits >= 2, "the reply should grow by edits"
     assert harness.telegram.calls_of("sendChatAction", CHAT), "typing is shown before the first text"
     assert len(harness.telegram.calls_of("sendMessage", CHAT)) == 1
+
+
+async def test_history_is_sent_across_turns_and_survives_restart(harness: BotHarness) -> None:
+    harness.llm.then(Reply("Nice to meet you, Bob."), Reply("Your name is Bob."), Reply("Still Bob."))
+    await harness.start()
+    await harness.say(CHAT, "My name is Bob")
+    await harness.say(CHAT, "What is my name?")
+    second = harness.llm.requests[1]["messages"]
+    assert second[0]["role"] == "system"
+    assert [(m["role"], m["content"]) for m in second[1:]] == [
+        ("user", "My name is Bob"),
+        ("assistant", "Nice to meet you, Bob."),
+        ("user", "What is my name?"),
+    ]
+    await harness.restart()
+    await harness.say(CHAT, "And now?")
+    third = harness.llm.requests[2]["messages"]
+    assert [m["content"] for m in third[1:]] == [
+        "My name is Bob",
+        "Nice to meet you, Bob.",
+        "What is my name?",
+        "Your name is Bob.",
+        "And now?",
+    ]
+
+
+async def test_reset_forgets_the_conversation(harness: BotHarness) -> None:
+    await harness.start()
+    await harness.say(CHAT, "Remember the number 42")
+    harness.telegram.user_message(CHAT, "/reset")
+    await harness.telegram.wait_for(lambda: any("forgotten" in t for t in harness.telegram.bot_texts(CHAT)))
+    harness.telegram.user_message(CHAT, "/new")
+    await harness.telegram.wait_for(lambda: sum("forgotten" in t for t in harness.telegram.bot_texts(CHAT)) == 2)
+    await harness.say(CHAT, "What number?")
+    last = harness.llm.requests[-1]["messages"]
+    assert [m["role"] for m in last] == ["system", "user"]
+    assert last[1]["content"] == "What number?"
+
+
+async def test_long_reply_is_split_into_messages_that_fit(harness: BotHarness) -> None:
+    paragraph = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 8).strip()
+    answer = "\n\n".join([paragraph] * 22)[:10_000]
+    assert len(answer) == 10_000
+    harness.llm.then(Reply(answer, chunk_size=400))
+    await harness.start()
+    texts = await harness.say(CHAT, "Write a lot")
+    assert len(texts) == 3
+    assert all(len(t.encode("utf-16-le")) // 2 <= 4096 for t in texts)
+    assert "".join(texts).replace("\n", "").replace(" ", "") == answer.replace("\n", "").replace(" ", "")
+    # Split at paragraph or word boundaries, never inside a word.
+    assert all(t.endswith((".", "elit", "amet,")) or t[-1].isalpha() for t in texts)
+    assert all(not t.startswith(" ") for t in texts)
+
+
+async def test_markdown_is_rendered_as_entities(harness: BotHarness) -> None:
+    harness.llm.then(Reply("Use **bold** and `code` here", chunk_size=4))
+    await harness.start()
+    assert await harness.say(CHAT, "format please") == ["Use bold and code here"]
+    [message] = harness.telegram.bot_messages(CHAT)
+    assert {"type": "bold", "offset": 4, "length": 4} in message.entities
+    assert {"type": "code", "offset": 13, "length": 4} in message.entities
+
+
+async def test_refused_entities_fall_back_to_plain_text(harness: BotHarness) -> None:
+    harness.telegram.reject_entities = True
+    harness.llm.then(Reply("Some **bold** claim", chunk_size=4))
+    await harness.start()
+    # The model's own text, unformatted: nothing is lost (a link keeps its URL).
+    assert await harness.say(CHAT, "hi") == ["Some **bold** claim"]
+    [message] = harness.telegram.bot_messages(CHAT)
+    assert message.entities == []
+
+
+async def test_flood_wait_mid_stream_delays_only_that_chat(harness: BotHarness) -> None:
+    slow = "word " * 60
+    harness.llm.default = Reply(slow.strip(), chunk_size=15, delay=0.02)
+    await harness.start()
+    harness.telegram.fail("editMessageText", 429, "Too Many Requests: retry after 2", retry_after=2)
+    harness.telegram.user_message(CHAT, "first chat")
+    await harness.telegram.wait_for(
+        lambda: harness.telegram.flood_hits > 0 or any(c.method == "editMessageText" for c in harness.telegram.calls)
+    )
+    harness.telegram.user_message(5151, "second chat")
+    await harness.wait_answers(2, timeout=20)
+    first_done = [r for r in harness.counter.records if "chat=4242 " in r.getMessage()]
+    second_done = [r for r in harness.counter.records if "chat=5151 " in r.getMessage()]
+    assert second_done[0].created < first_done[0].created, "the other chat is not held up by the flood wait"
+    assert harness.telegram.bot_texts(CHAT) == [slow.strip()]
+    assert "flood_waits=1" in first_done[0].getMessage()
+    edits = harness.telegram.calls_of("editMessageText", CHAT)
+    failed_at = edits[0].at
+    assert all(c.at - failed_at >= 1.9 for c in edits[1:]), "the chat waits retry_after before editing again"
+
+
+async def test_provider_error_is_one_sentence_and_not_stored(harness: BotHarness) -> None:
+    from .fakes.openai import Fail
+
+    harness.llm.then(Fail(500, "boom"), Reply("Recovered."))
+    await harness.start()
+    [text] = await harness.say(CHAT, "hello?")
+    assert text == "Sorry, I couldn't get an answer from the language model. Please try again in a moment."
+    await harness.say(CHAT, "again")
+    last = harness.llm.requests[-1]["messages"]
+    assert [m["role"] for m in last] == ["system", "user", "user"], "the failure is not an assistant turn"
+
+
+async def test_sticker_gets_text_only_reply(harness: BotHarness) -> None:
+    await harness.start()
+    harness.telegram.user_message(
+        CHAT,
+        extra={
+            "sticker": {
+                "file_id": "s1",
+                "file_unique_id": "u1",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+            }
+        },
+    )
+    await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_texts(CHAT)))
+    assert harness.telegram.bot_texts(CHAT) == ["Sorry, I can only read text messages."]
+    assert harness.llm.requests == []
+
+
+async def test_over_long_message_is_refused_without_a_provider_call(harness: BotHarness) -> None:
+    harness.overrides["max_input_chars"] = 100
+    await harness.start()
+    harness.telegram.user_message(CHAT, "x" * 101)
+    await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_texts(CHAT)))
+    [text] = harness.telegram.bot_texts(CHAT)
+    assert "too long" in text and "101" in text and "100" in text
+    assert harness.llm.requests == []
+
+
+async def test_messages_in_one_chat_are_answered_in_order(harness: BotHarness) -> None:
+    harness.llm.default = lambda body: Reply(f"answer to {body['messages'][-1]['content']}", delay=0.02)
+    await harness.start()
+    for n in range(3):
+        harness.telegram.user_message(CHAT, f"q{n}")
+    await harness.wait_answers(3)
+    assert harness.telegram.bot_texts(CHAT) == ["answer to q0", "answer to q1", "answer to q2"]
+    last = harness.llm.requests[-1]["messages"]
+    assert [m["content"] for m in last[1:]] == ["q0", "answer to q0", "q1", "answer to q1", "q2"]

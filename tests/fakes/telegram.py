@@ -197,9 +197,7 @@ class FakeBotApi:
         return [m.text for m in self.bot_messages(chat_id, thread_id)]
 
     def calls_of(self, method: str, chat_id: int | None = None) -> list[Call]:
-        return [
-            c for c in self.calls if c.method == method and (chat_id is None or c.params.get("chat_id") == chat_id)
-        ]
+        return [c for c in self.calls if c.method == method and (chat_id is None or c.params.get("chat_id") == chat_id)]
 
     async def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

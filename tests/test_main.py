@@ -1,0 +1,93 @@
+"""``python -m bot`` as a person runs it: configuration errors, start-up line, clean stop, no secrets in logs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from .fakes.openai import FakeOpenAI
+from .fakes.telegram import FakeBotApi
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "OPENAI_", "PROVIDERS"))}
+    env.update(values)
+    return env
+
+
+async def _run(env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    return process.returncode or 0, out.decode()
+
+
+async def test_missing_token_stops_with_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = _env(PYTHONPATH=str(ROOT))
+    code, out = await _run(env, tmp_path)
+    assert code == 2
+    assert out.strip() == "Configuration error: TELEGRAM_BOT_TOKEN is not set (see .env.example)"
+
+
+async def test_malformed_setting_is_named(tmp_path: Path) -> None:
+    env = _env(PYTHONPATH=str(ROOT), TELEGRAM_BOT_TOKEN="1:abc", PRIVATE_EDIT_INTERVAL="soon")
+    code, out = await _run(env, tmp_path)
+    assert code == 2
+    assert out.count("\n") == 1 and "PRIVATE_EDIT_INTERVAL is invalid" in out and "Traceback" not in out
+
+
+async def test_unconfigured_provider_is_named(tmp_path: Path) -> None:
+    env = _env(PYTHONPATH=str(ROOT), TELEGRAM_BOT_TOKEN="1:abc", PROVIDERS="openai,ollama")
+    code, out = await _run(env, tmp_path)
+    assert code == 2
+    assert out.strip() == "Configuration error: PROVIDERS names 'ollama' but OLLAMA_BASE_URL is not set"
+
+
+async def test_runs_converses_and_stops_on_sigterm_without_logging_secrets(
+    telegram: FakeBotApi, llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    api_key = "sk-live-very-secret-api-key-123"
+    llm.api_key = api_key
+    env = _env(
+        PYTHONPATH=str(ROOT),
+        TELEGRAM_BOT_TOKEN=telegram.token,
+        TELEGRAM_BASE_URL=telegram.base_url,
+        OPENAI_BASE_URL=llm.base_url,
+        OPENAI_API_KEY=api_key,
+        DATABASE_PATH=str(tmp_path / "nested" / "bot.sqlite3"),
+        POLL_TIMEOUT="1",
+        LOG_LEVEL="DEBUG",
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        await telegram.wait_for(lambda: bool(telegram.calls_of("getUpdates")), timeout=20)
+        assert [c["command"] for c in telegram.commands] == ["start", "help", "reset", "new"]
+        telegram.user_message(77, "hello there")
+        await telegram.wait_for(lambda: telegram.bot_texts(77) == ["Hello from the fake model."], timeout=20)
+        await asyncio.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(process.communicate(), 20)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    log = out.decode()
+    assert process.returncode == 0, log
+    assert "bot @test_llm_bot is running; provider chain: openai" in log
+    assert "stopped" in log.splitlines()[-1]
+    assert telegram.token not in log and telegram.token.split(":")[1] not in log
+    assert api_key not in log
+    assert (tmp_path / "nested" / "bot.sqlite3").exists()
