@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from .fakes.openai import Reply
 from .harness import BotHarness
 
@@ -16,7 +18,7 @@ async def test_private_chat_edits_are_paced_and_meet_no_429(harness: BotHarness)
     assert harness.telegram.flood_hits == 0
     calls = [c for c in harness.telegram.calls if c.method in ("sendMessage", "editMessageText")]
     assert len(calls) >= 2
-    gaps = [b.at - a.at for a, b in zip(calls, calls[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(calls)]
     assert min(gaps) >= 0.9
 
 
@@ -35,5 +37,5 @@ async def test_concurrent_replies_in_one_group_share_its_rate(harness: BotHarnes
     assert len(harness.telegram.bot_messages(group, thread_id=11)) == 1
     assert len(harness.telegram.bot_messages(group, thread_id=22)) == 1
     calls = [c for c in harness.telegram.calls if c.method in ("sendMessage", "editMessageText")]
-    gaps = [b.at - a.at for a, b in zip(calls, calls[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(calls)]
     assert min(gaps) >= 0.45
