@@ -186,6 +186,14 @@ class ReplyStream:
     # -- consuming ------------------------------------------------------------------------------
 
     async def _consume(self, chunks: AsyncIterator[Chunk], typing: asyncio.Task[None]) -> None:
+        aclose = getattr(chunks, "aclose", None)
+        try:
+            await self._read(chunks, typing)
+        finally:
+            if aclose is not None:
+                await aclose()
+
+    async def _read(self, chunks: AsyncIterator[Chunk], typing: asyncio.Task[None]) -> None:
         async for chunk in chunks:
             if isinstance(chunk, Reset):
                 self.result.resets += 1

@@ -22,6 +22,7 @@ of LiteLLM's Router:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -199,10 +200,11 @@ class RetryProvider(BaseProvider):
                 started = self._clock()
                 chunks = 0
                 try:
-                    async for chunk in self._attempt(provider, model, messages, proxy, kwargs):
-                        if isinstance(chunk, str):
-                            chunks += 1
-                        yield chunk
+                    async with contextlib.aclosing(self._attempt(provider, model, messages, proxy, kwargs)) as attempt:
+                        async for chunk in attempt:
+                            if isinstance(chunk, str):
+                                chunks += 1
+                            yield chunk
                 except Exception as exc:  # noqa: BLE001 - every failure of a provider is recorded
                     error = exc if isinstance(exc, ProviderError) else _unexpected(exc, provider.name)
                     elapsed = self._clock() - started

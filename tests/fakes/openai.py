@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,8 @@ class FakeOpenAI:
     def __post_init__(self) -> None:
         self.script: list[Behaviour] = []
         self.requests: list[dict[str, Any]] = []
+        #: (monotonic time, "request" | "first_chunk" | "done") for latency measurements.
+        self.timeline: list[tuple[float, str]] = []
         self.headers: list[dict[str, str]] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -105,6 +108,7 @@ class FakeOpenAI:
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
+        self.timeline.append((time.monotonic(), "request"))
         self.headers.append(dict(request.headers))
         if self._unauthorized(request):
             return web.json_response({"error": {"message": "Incorrect API key provided"}}, status=401)
@@ -143,9 +147,12 @@ class FakeOpenAI:
                 "choices": [{"index": 0, "delta": {"content": chunk}, "finish_reason": None}],
             }
             await response.write(f"data: {json.dumps(event)}\n\n".encode())
+            if index == 0:
+                self.timeline.append((time.monotonic(), "first_chunk"))
             if behaviour.delay:
                 await asyncio.sleep(behaviour.delay)
         final = {"id": "chatcmpl-fake", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
         await response.write(f"data: {json.dumps(final)}\n\ndata: [DONE]\n\n".encode())
         await response.write_eof()
+        self.timeline.append((time.monotonic(), "done"))
         return response

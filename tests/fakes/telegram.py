@@ -91,6 +91,7 @@ class FakeBotApi:
     chats: dict[int, Chat] = field(default_factory=dict)
     chat_members: dict[tuple[int, int], str] = field(default_factory=dict)
     flood_hits: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -225,6 +226,7 @@ class FakeBotApi:
                 self._check_flood(int(params["chat_id"]))
             result = await handler(params)
         except ApiError as error:
+            self.errors.append((method, error.description))
             body: dict[str, Any] = {"ok": False, "error_code": error.code, "description": error.description}
             if error.retry_after is not None:
                 body["parameters"] = {"retry_after": error.retry_after}

@@ -1,0 +1,103 @@
+"""Benchmark: a 2,000-character streamed reply through the real bot, fake Bot API and fake provider.
+
+Prints, per run and as medians:
+
+- overhead to first visible text: time from the update's arrival at the Bot API
+  (pushed to getUpdates) to the bot's first sendMessage, minus the provider's
+  time to first chunk (request received -> first chunk written);
+- number of edits and messages, and 429 answers met, with the fake Bot API
+  enforcing Telegram's ~1 request per second per chat (0.95 s here);
+- total time of the reply.
+
+Then the same with 20 private chats at once. Uses default pacing (1 s).
+Run: ``make bench`` (or ``.venv/bin/python benchmarks/stream_latency.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.fakes.openai import FakeOpenAI, Reply
+from tests.fakes.telegram import FakeBotApi
+from tests.harness import BotHarness
+
+ANSWER = ("Streaming replies arrive by edits, paced per chat. " * 40)[:2000]
+RUNS = 5
+
+
+async def one_reply(harness: BotHarness, chat_id: int) -> dict[str, float]:
+    telegram, llm = harness.telegram, harness.llm
+    calls_before = len(telegram.calls)
+    timeline_before = len(llm.timeline)
+    flood_before = telegram.flood_hits
+    before = harness.answered
+    pushed = time.monotonic()
+    telegram.user_message(chat_id, "Tell me about streaming")
+    await harness.wait_answers(before + 1, timeout=120)
+    done = time.monotonic()
+    calls = telegram.calls[calls_before:]
+    first_send = next(c.at for c in calls if c.method == "sendMessage" and c.params.get("chat_id") == chat_id)
+    events = llm.timeline[timeline_before:]
+    request = next(t for t, kind in events if kind == "request")
+    first_chunk = next(t for t, kind in events if kind == "first_chunk")
+    return {
+        "overhead_ms": ((first_send - pushed) - (first_chunk - request)) * 1000,
+        "provider_ttfc_ms": (first_chunk - request) * 1000,
+        "edits": sum(1 for c in calls if c.method == "editMessageText" and c.params.get("chat_id") == chat_id),
+        "messages": len(telegram.bot_messages(chat_id)),
+        "flood_429": telegram.flood_hits - flood_before,
+        "total_s": done - pushed,
+    }
+
+
+async def main() -> None:
+    telegram = FakeBotApi(flood_interval=0.95)
+    # 2,000 characters in 100 chunks, 40 ms apart, after 300 ms to first chunk: about 4.3 s of streaming.
+    llm = FakeOpenAI(default=Reply(ANSWER, chunk_size=20, delay=0.04, first_delay=0.3))
+    await telegram.start()
+    await llm.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        harness = BotHarness(
+            telegram,
+            llm,
+            Path(tmp) / "bench.sqlite3",
+            private_edit_interval=1.0,
+            group_messages_per_minute=20,
+            provider_first_chunk_timeout=30,
+            provider_idle_timeout=30,
+        )
+        await harness.start()
+        rows = [await one_reply(harness, 1000 + n) for n in range(RUNS)]
+        print("single private chat, 2,000-character reply (fake Bot API enforces 0.95 s per chat):")
+        for row in rows:
+            print("  " + "  ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        for key in ("overhead_ms", "edits", "flood_429", "total_s"):
+            print(f"  median {key}: {statistics.median(r[key] for r in rows):.1f}")
+
+        flood_before = telegram.flood_hits
+        before = harness.answered
+        started = time.monotonic()
+        for n in range(20):
+            telegram.user_message(2000 + n, "Tell me about streaming")
+        await harness.wait_answers(before + 20, timeout=300)
+        elapsed = time.monotonic() - started
+        complete = sum(telegram.bot_texts(2000 + n) == [ANSWER.strip()] for n in range(20))
+        print(
+            f"20 private chats at once: all done in {elapsed:.1f}s, complete answers {complete}/20, "
+            f"429s met {telegram.flood_hits - flood_before}"
+        )
+        await harness.stop()
+        harness.close()
+    await llm.stop()
+    await telegram.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,57 @@
+"""An in-memory provider that follows a script, for unit tests of the chain and the streamer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from providers import BaseProvider, Messages
+
+
+@dataclass
+class Run:
+    """One call: yield ``chunks`` (``delay`` s apart), then raise ``error`` if given, or ``hang`` forever."""
+
+    chunks: list[str] = field(default_factory=list)
+    error: BaseException | None = None
+    delay: float = 0.0
+    hang: bool = False
+
+
+class ScriptedProvider(BaseProvider):
+    def __init__(self, name: str, *runs: Run, default: Run | None = None) -> None:
+        self._name = name
+        self.runs = list(runs)
+        self.default_run = default or Run(["ok"])
+        self.calls: list[tuple[str, Messages]] = []
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def stream(
+        self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
+    ) -> AsyncIterator[str]:
+        self.calls.append((model, messages))
+        run = self.runs.pop(0) if self.runs else self.default_run
+        for chunk in run.chunks:
+            if run.delay:
+                await asyncio.sleep(run.delay)
+            yield chunk
+        if run.hang:
+            await asyncio.Event().wait()
+        if run.error is not None:
+            raise run.error
+
+
+async def collect(stream: AsyncIterator[Any]) -> tuple[str, list[Any]]:
+    """Consume like a display would: text appends, Reset clears. Returns (final text, events)."""
+    from providers import Reset
+
+    text, events = "", []
+    async for chunk in stream:
+        events.append(chunk)
+        text = "" if isinstance(chunk, Reset) else text + chunk
+    return text, events

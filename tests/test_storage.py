@@ -1,0 +1,70 @@
+"""Conversation store: schema, WAL, per-topic history, and the prompt budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiosqlite
+
+from bot.history import build_prompt
+from bot.storage import MIGRATIONS, ConversationKey, ConversationStore, StoredMessage
+
+
+async def test_open_creates_folders_migrates_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "bot.sqlite3"
+    store = await ConversationStore.open(path)
+    assert await store.schema_version() == len(MIGRATIONS)
+    await store.close()
+    async with aiosqlite.connect(path) as db, db.execute("PRAGMA journal_mode") as cursor:
+        assert (await cursor.fetchone())[0] == "wal"
+    store = await ConversationStore.open(path)  # re-opening applies nothing twice
+    assert await store.schema_version() == len(MIGRATIONS)
+    await store.close()
+
+
+async def test_history_is_per_chat_and_per_topic(tmp_path: Path) -> None:
+    store = await ConversationStore.open(tmp_path / "db.sqlite3")
+    general, topic, other = ConversationKey(-1), ConversationKey(-1, 7), ConversationKey(2)
+    await store.add(general, "user", "g1", author="Ann")
+    await store.add(topic, "user", "t1")
+    await store.add(other, "user", "o1")
+    await store.add(general, "assistant", "g2")
+    assert [(m.role, m.content, m.author) for m in await store.recent(general, 10)] == [
+        ("user", "g1", "Ann"),
+        ("assistant", "g2", None),
+    ]
+    assert [m.content for m in await store.recent(topic, 10)] == ["t1"]
+    assert await store.clear(general) == 2
+    assert await store.recent(general, 10) == []
+    assert [m.content for m in await store.recent(topic, 10)] == ["t1"]
+    await store.close()
+
+
+async def test_recent_keeps_the_newest(tmp_path: Path) -> None:
+    store = await ConversationStore.open(":memory:")
+    key = ConversationKey(1)
+    for n in range(10):
+        await store.add(key, "user", str(n))
+    assert [m.content for m in await store.recent(key, 3)] == ["7", "8", "9"]
+    await store.close()
+
+
+def _turn(n: int, content: str, role: str = "user", author: str | None = None) -> StoredMessage:
+    return StoredMessage(n, role, content, author, 0.0)  # type: ignore[arg-type]
+
+
+def test_prompt_keeps_system_first_and_newest_within_budget() -> None:
+    history = [_turn(1, "a" * 50), _turn(2, "b" * 50, "assistant"), _turn(3, "c" * 50)]
+    prompt = build_prompt("sys", history, max_chars=110)
+    assert [m["role"] for m in prompt] == ["system", "assistant", "user"]
+    assert prompt[0]["content"] == "sys"
+
+
+def test_prompt_always_keeps_the_message_being_answered() -> None:
+    prompt = build_prompt("sys", [_turn(1, "old"), _turn(2, "x" * 1000)], max_chars=100)
+    assert [m["content"] for m in prompt] == ["sys", "x" * 1000]
+
+
+def test_group_turns_name_their_author() -> None:
+    prompt = build_prompt("", [_turn(1, "hi", author="Ann"), _turn(2, "hello Ann", "assistant")], 1000)
+    assert prompt == [{"role": "user", "content": "Ann: hi"}, {"role": "assistant", "content": "hello Ann"}]

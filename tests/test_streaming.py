@@ -1,0 +1,148 @@
+"""The streamer on its own, with a real PTB Bot against the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+
+import pytest
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.pacing import ChatPacer
+from bot.streaming import ReplyStreamer, ReplyTarget
+from providers import Chunk, ProviderConnectionError, Reset
+
+from .fakes.telegram import FakeBotApi
+
+CHAT = 31
+
+
+@pytest.fixture
+async def bot(telegram: FakeBotApi) -> AsyncIterator[Bot]:
+    async with Bot(telegram.token, base_url=telegram.base_url) as bot:
+        yield bot
+
+
+def streamer(bot: Bot, interval: float = 0.0, limit: int = 4096) -> ReplyStreamer:
+    return ReplyStreamer(bot, ChatPacer(private_interval=interval, global_per_second=1000), limit=limit)
+
+
+async def chunks(*items: Chunk | float) -> AsyncIterator[Chunk]:
+    for item in items:
+        if isinstance(item, float):
+            await asyncio.sleep(item)
+        else:
+            yield item
+
+
+def sentence(error: BaseException) -> str:
+    return "Sorry, no answer."
+
+
+async def test_reset_replaces_the_partial_answer(bot: Bot, telegram: FakeBotApi) -> None:
+    stream = streamer(bot).open(ReplyTarget(CHAT), sentence)
+    result = await stream.run(chunks("Partial from A", 0.05, Reset("a", "cut"), 0.05, "Whole answer from B"))
+    assert telegram.bot_texts(CHAT) == ["Whole answer from B"]
+    assert result.text == "Whole answer from B" and result.resets == 1
+    assert telegram.errors == []
+
+
+async def test_reset_of_a_long_answer_deletes_the_extra_messages(bot: Bot, telegram: FakeBotApi) -> None:
+    stream = streamer(bot, limit=50).open(ReplyTarget(CHAT), sentence)
+    long = "word " * 40
+    await stream.run(chunks(long, 0.05, Reset("a", "cut"), "short"))
+    assert telegram.bot_texts(CHAT) == ["short"]
+    assert telegram.calls_of("deleteMessage", CHAT)
+
+
+async def test_unchanged_content_is_never_sent_as_an_edit(bot: Bot, telegram: FakeBotApi) -> None:
+    stream = streamer(bot).open(ReplyTarget(CHAT), sentence)
+    # Whitespace-only deltas render to the same text: no edit for them.
+    result = await stream.run(chunks("Hello", 0.02, " ", 0.02, "\n", 0.02, "  ", 0.02, " world"))
+    assert telegram.bot_texts(CHAT) == ["Hello\nworld"]
+    assert telegram.errors == []
+    assert result.edits == 1
+
+
+async def test_flood_wait_on_the_final_edit_still_delivers_everything(bot: Bot, telegram: FakeBotApi) -> None:
+    stream = streamer(bot).open(ReplyTarget(CHAT), sentence)
+    telegram.fail("editMessageText", 429, "Too Many Requests: retry after 1", retry_after=1, times=2)
+    result = await stream.run(chunks("Start", 0.05, " and the end."))
+    assert telegram.bot_texts(CHAT) == ["Start and the end."]
+    assert result.flood_waits == 2
+
+
+async def test_provider_error_after_text_keeps_it_and_adds_the_sentence(bot: Bot, telegram: FakeBotApi) -> None:
+    async def failing() -> AsyncIterator[Chunk]:
+        yield "Half an answer"
+        raise ProviderConnectionError("cut")
+
+    result = await streamer(bot).open(ReplyTarget(CHAT), sentence).run(failing())
+    assert telegram.bot_texts(CHAT) == ["Half an answer\n\n⚠️ Sorry, no answer."]
+    assert isinstance(result.error, ProviderConnectionError)
+
+
+async def test_provider_error_before_text_is_one_sentence(bot: Bot, telegram: FakeBotApi) -> None:
+    async def failing() -> AsyncIterator[Chunk]:
+        raise ProviderConnectionError("refused")
+        yield ""  # pragma: no cover
+
+    result = await streamer(bot).open(ReplyTarget(CHAT), sentence).run(failing())
+    assert telegram.bot_texts(CHAT) == ["Sorry, no answer."]
+    assert result.text == ""
+
+
+async def test_empty_answer_says_so(bot: Bot, telegram: FakeBotApi) -> None:
+    await streamer(bot).open(ReplyTarget(CHAT), sentence).run(chunks())
+    assert telegram.bot_texts(CHAT) == ["The model returned an empty answer."]
+
+
+async def test_stop_keeps_what_was_shown_and_removes_the_button(bot: Bot, telegram: FakeBotApi) -> None:
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Stop", callback_data="stop")]])
+    stream = streamer(bot).open(ReplyTarget(CHAT), sentence, stop_markup=markup)
+
+    async def endless() -> AsyncIterator[Chunk]:
+        yield "Some text"
+        while True:
+            await asyncio.sleep(0.01)
+            yield "."
+
+    task = asyncio.create_task(stream.run(endless()))
+    await telegram.wait_for(lambda: bool(telegram.bot_messages(CHAT)))
+    assert telegram.bot_messages(CHAT)[0].reply_markup is not None
+    stream.stop()
+    result = await task
+    [message] = telegram.bot_messages(CHAT)
+    assert message.text.startswith("Some text") and message.text.endswith("⏹ Stopped.")
+    assert message.reply_markup is None
+    assert result.stopped
+
+
+async def test_typing_until_first_text(bot: Bot, telegram: FakeBotApi) -> None:
+    await streamer(bot).open(ReplyTarget(CHAT, thread_id=None), sentence).run(chunks(0.1, "hi"))
+    actions = telegram.calls_of("sendChatAction", CHAT)
+    assert actions and actions[0].params["action"] == "typing"
+    first_send = telegram.calls_of("sendMessage", CHAT)[0].at
+    assert all(a.at < first_send for a in actions)
+
+
+async def test_group_reply_answers_the_message_in_its_topic(bot: Bot, telegram: FakeBotApi) -> None:
+    telegram.chat(-100, "supergroup", is_forum=True)
+    telegram.user_message(-100, "question", thread_id=5)
+    target = ReplyTarget(-100, is_group=True, thread_id=5, reply_to=1)
+    await streamer(bot).open(target, sentence).run(chunks("answer"))
+    [message] = telegram.bot_messages(-100, thread_id=5)
+    assert message.reply_to == 1 and message.text == "answer"
+
+
+async def test_edits_carry_everything_received_so_far(bot: Bot, telegram: FakeBotApi) -> None:
+    stream = streamer(bot, interval=0.2).open(ReplyTarget(CHAT), sentence)
+    items: list[Chunk | float] = []
+    for n in range(30):
+        items += [f"{n} ", 0.02]
+    await stream.run(chunks(*items))
+    sent = [c.params["text"] for c in telegram.calls if c.method in ("sendMessage", "editMessageText")]
+    assert len(sent) <= 6, "about one request per 0.2 s over 0.6 s of streaming"
+    assert all(b.startswith(a) for a, b in itertools.pairwise(sent))
+    assert sent[-1] == " ".join(str(n) for n in range(30))
