@@ -54,6 +54,9 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
         telegram.error.InvalidToken: Telegram refused the token.
     """
     chain = build_chain(settings, environ if environ is not None else provider_environ())
+    for provider in chain.providers:
+        if not provider.working:
+            logger.warning("provider %s is marked as not working; it stays in the chain as configured", provider.name)
     store = await ConversationStore.open(settings.database_path)
     try:
         app = build_application(settings)

@@ -4,50 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from providers import BaseProvider, OpenAI, ProviderHealth, RetryProvider, Timeouts
+from providers import ProviderHealth, RetryProvider, Timeouts
+from providers.registry import ProviderConfigError, build_providers
 
 from .settings import Settings
 
-
-class ChainConfigError(ValueError):
-    """A provider named in ``PROVIDERS`` cannot be configured; the message names the setting."""
+ChainConfigError = ProviderConfigError
 
 
-def _env_list(value: str | None) -> list[str]:
-    return [item.strip() for item in (value or "").split(",") if item.strip()]
-
-
-def build_provider(name: str, settings: Settings, environ: Mapping[str, str]) -> BaseProvider:
-    """One provider by its ``PROVIDERS`` name.
-
-    ``openai`` uses ``OPENAI_*`` settings. Any other name is an OpenAI-compatible
-    backend configured by ``{NAME}_BASE_URL`` (required), ``{NAME}_API_KEY`` and
-    ``{NAME}_MODELS`` (comma-separated), e.g. ``OPENROUTER_BASE_URL``.
-
-    Raises:
-        ChainConfigError: the name is unknown and has no ``{NAME}_BASE_URL``.
-    """
-    if name == "openai":
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        return OpenAI(settings.openai_base_url, key, name="openai", models=settings.openai_models, proxy=settings.proxy)
-    prefix = name.upper().replace("-", "_")
-    base_url = environ.get(f"{prefix}_BASE_URL")
-    if not base_url:
-        raise ChainConfigError(f"PROVIDERS names {name!r} but {prefix}_BASE_URL is not set")
-    return OpenAI(
-        base_url,
-        environ.get(f"{prefix}_API_KEY") or None,
-        name=name,
-        models=_env_list(environ.get(f"{prefix}_MODELS")),
-        proxy=environ.get(f"{prefix}_PROXY") or settings.proxy,
-    )
+def provider_settings(settings: Settings, environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` with the validated ``OPENAI_*`` and ``PROXY`` settings (and their defaults) on top."""
+    values = dict(environ)
+    values["OPENAI_BASE_URL"] = settings.openai_base_url
+    values["OPENAI_API_KEY"] = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+    values["OPENAI_MODELS"] = ",".join(settings.openai_models)
+    values["PROXY"] = settings.proxy or ""
+    return values
 
 
 def build_chain(settings: Settings, environ: Mapping[str, str]) -> RetryProvider:
-    """The :class:`~providers.RetryProvider` over ``settings.providers``, in order."""
-    providers = [build_provider(name, settings, environ) for name in settings.providers]
+    """The :class:`~providers.RetryProvider` over ``settings.providers``, in order.
+
+    Raises:
+        ChainConfigError: a provider cannot be configured (the message names the setting).
+    """
     return RetryProvider(
-        providers,
+        build_providers(settings.providers, provider_settings(settings, environ)),
         max_retries=settings.provider_max_retries,
         timeouts=Timeouts(
             first_chunk=settings.provider_first_chunk_timeout,
@@ -56,8 +38,3 @@ def build_chain(settings: Settings, environ: Mapping[str, str]) -> RetryProvider
         ),
         health=ProviderHealth(),
     )
-
-
-def provider_secrets(chain: RetryProvider) -> list[str]:
-    """API keys used by the chain, for log redaction."""
-    return [key for p in chain.providers if (key := getattr(p, "api_key", None))]

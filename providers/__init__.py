@@ -4,7 +4,10 @@ No Telegram here: the bot uses this package only through the chain's
 async-iterator interface (``str`` deltas and :class:`Reset` events).
 """
 
+from .aichat import Aichat
 from .base import BaseProvider, Chunk, Message, Messages, ProviderModelMixin, Reset
+from .chatgpt import ChatGpt
+from .client import AsyncClient, Client
 from .errors import (
     Attempt,
     AuthenticationError,
@@ -20,21 +23,30 @@ from .errors import (
     RetryProviderError,
     ServerError,
 )
+from .opchatgpts import Opchatgpts
 from .openai import OpenAI
+from .registry import PROVIDER_CLASSES, ProviderConfigError, build_provider, build_providers
 from .retry import ProviderHealth, RetryProvider, Timeouts
 
 __all__ = [
+    "PROVIDER_CLASSES",
+    "Aichat",
+    "AsyncClient",
     "Attempt",
     "AuthenticationError",
     "BadRequestError",
     "BaseProvider",
     "CaptchaRequiredError",
+    "ChatGpt",
     "Chunk",
+    "Client",
     "Message",
     "Messages",
     "ModelNotSupportedError",
+    "Opchatgpts",
     "OpenAI",
     "ProtocolError",
+    "ProviderConfigError",
     "ProviderConnectionError",
     "ProviderError",
     "ProviderHealth",
@@ -47,4 +59,6 @@ __all__ = [
     "RetryProviderError",
     "ServerError",
     "Timeouts",
+    "build_provider",
+    "build_providers",
 ]

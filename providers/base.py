@@ -19,7 +19,7 @@ import functools
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from .errors import ModelNotSupportedError
 
@@ -136,29 +136,32 @@ class ProviderModelMixin:
         default_model: used when no model is asked for.
         models: the names the provider accepts.
         model_aliases: alias -> name sent to the backend.
-        accepts_unknown_models: when True, an unknown name is passed through
-            unchanged (OpenAI-compatible servers decide themselves); when False,
-            :meth:`get_model` raises :class:`~providers.errors.ModelNotSupportedError`.
+        unknown_model: what :meth:`get_model` does with a name it does not know:
+            ``"raise"`` (:class:`~providers.errors.ModelNotSupportedError`),
+            ``"pass"`` (sent unchanged; the server decides), or
+            ``"default"`` (replaced by ``default_model``, as gpt4free's ChatGpt does).
     """
 
     default_model: ClassVar[str] = ""
     models: ClassVar[list[str]] = []
     model_aliases: ClassVar[dict[str, str]] = {}
-    accepts_unknown_models: ClassVar[bool] = False
+    unknown_model: ClassVar[Literal["raise", "pass", "default"]] = "raise"
 
     @hybridmethod
     def get_model(self, model: str) -> str:
-        """Resolve ``model``: "" -> default, alias -> target, known name -> itself.
+        """Resolve ``model``: "" -> default, alias -> target, known name -> itself, unknown -> see ``unknown_model``.
 
         Raises:
-            ModelNotSupportedError: unknown name and ``accepts_unknown_models`` is False.
+            ModelNotSupportedError: unknown name and ``unknown_model == "raise"``.
         """
         if not model:
             return self.default_model
         if model in self.model_aliases:
             return self.model_aliases[model]
-        if model in self.models or self.accepts_unknown_models:
+        if model in self.models or self.unknown_model == "pass":
             return model
+        if self.unknown_model == "default":
+            return self.default_model
         raise ModelNotSupportedError(
             f"Model {model!r} is not supported; choose one of: {', '.join(self.models)}",
             provider=getattr(self, "name", type(self).__name__),

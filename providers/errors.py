@@ -82,9 +82,17 @@ class ProviderTimeoutError(ProviderError):
 
 
 class CaptchaRequiredError(ProviderError):
-    """The backend demands a CAPTCHA (e.g. Cloudflare Turnstile). Never circumvented; not retryable."""
+    """The backend demands a human check before answering. Never circumvented; not retryable.
+
+    ``challenge`` names it: ``"turnstile"`` (Cloudflare Turnstile CAPTCHA) or
+    ``"proofofwork"`` (an anti-automation puzzle).
+    """
 
     retryable = False
+
+    def __init__(self, message: str, *, provider: str = "", challenge: str = "turnstile") -> None:
+        super().__init__(message, provider=provider)
+        self.challenge = challenge
 
 
 class ProviderNotWorkingError(ProviderError):

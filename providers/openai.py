@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar, Literal
 
 import aiohttp
 
@@ -59,7 +59,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
     needs_auth: ClassVar[bool] = True
     default_model: ClassVar[str] = "gpt-4o-mini"
     models: ClassVar[list[str]] = ["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"]
-    accepts_unknown_models: ClassVar[bool] = True
+    unknown_model: ClassVar[Literal["raise", "pass", "default"]] = "pass"
 
     def __init__(
         self,
@@ -88,12 +88,21 @@ class OpenAI(ProviderModelMixin, BaseProvider):
 
     @classmethod
     def default(cls) -> OpenAI:
-        """Configured from ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, ``OPENAI_MODELS`` (comma-separated)."""
-        models = [m.strip() for m in os.environ.get("OPENAI_MODELS", "").split(",") if m.strip()]
+        """Configured from the process environment, see :meth:`from_env`."""
+        return cls.from_env(os.environ)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], name: str = "openai") -> OpenAI:
+        """Configured from ``{NAME}_BASE_URL``, ``{NAME}_API_KEY``, ``{NAME}_MODELS`` (comma-separated),
+        ``{NAME}_PROXY`` and ``PROXY``, where NAME is ``name`` in upper case (``OPENAI_*`` by default)."""
+        prefix = name.upper().replace("-", "_")
+        models = [m.strip() for m in environ.get(f"{prefix}_MODELS", "").split(",") if m.strip()]
         return cls(
-            base_url=os.environ.get("OPENAI_BASE_URL") or None,
-            api_key=os.environ.get("OPENAI_API_KEY") or None,
+            base_url=environ.get(f"{prefix}_BASE_URL") or None,
+            api_key=environ.get(f"{prefix}_API_KEY") or None,
+            name=name,
             models=models or None,
+            proxy=environ.get(f"{prefix}_PROXY") or environ.get("PROXY") or None,
         )
 
     @property

@@ -1,0 +1,111 @@
+"""``python -m providers``: list providers, ask a question, or check the configured chain.
+
+    python -m providers --list
+    python -m providers "Why is the sky blue?"                 # through the PROVIDERS chain
+    python -m providers "Hi" --provider ollama --model llama3.2
+    python -m providers --check                                # probe each configured provider
+
+Configuration comes from the environment and ``.env`` (the same names as the bot:
+``PROVIDERS``, ``OPENAI_*``, ``{NAME}_BASE_URL``..., ``PROXY``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Mapping
+
+from dotenv import dotenv_values
+
+from .base import BaseProvider, Reset
+from .errors import ProviderError
+from .registry import PROVIDER_CLASSES, ProviderConfigError, build_providers
+from .retry import RetryProvider, Timeouts
+
+
+def environment() -> dict[str, str]:
+    """``.env`` values overlaid by the process environment."""
+    values = {k: v for k, v in dotenv_values(".env").items() if v is not None} if os.path.exists(".env") else {}
+    values.update(os.environ)
+    return values
+
+
+def configured_names(environ: Mapping[str, str]) -> list[str]:
+    return [n.strip().lower() for n in environ.get("PROVIDERS", "openai").split(",") if n.strip()]
+
+
+def list_providers(environ: Mapping[str, str]) -> int:
+    print(f"{'name':<12} {'working':<8} {'auth':<6} {'stream':<7} models")
+    for name, cls in PROVIDER_CLASSES.items():
+        models = ", ".join(cls.models)
+        print(f"{name:<12} {cls.working!s:<8} {cls.needs_auth!s:<6} {cls.supports_stream!s:<7} {models}")
+    extra = [n for n in configured_names(environ) if n not in PROVIDER_CLASSES]
+    for name in extra:
+        print(f"{name:<12} {'?':<8} {'?':<6} {'True':<7} OpenAI-compatible at {name.upper()}_BASE_URL")
+    return 0
+
+
+async def ask(provider: BaseProvider, prompt: str, model: str) -> int:
+    messages = [{"role": "user", "content": prompt}]
+    try:
+        async for chunk in provider.create_async_generator(model, messages):
+            if isinstance(chunk, Reset):
+                print(f"\n[{chunk.provider} failed mid-answer ({chunk.reason}); starting over]", file=sys.stderr)
+            else:
+                print(chunk, end="", flush=True)
+    except ProviderError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1
+    print()
+    return 0
+
+
+async def check(providers: list[BaseProvider], model: str, timeout: float) -> int:
+    failures = 0
+    for provider in providers:
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout):
+                text = ""
+                async for chunk in provider.create_async_generator(model, [{"role": "user", "content": "Say OK."}]):
+                    text += chunk if isinstance(chunk, str) else ""
+            print(f"{provider.name:<12} ok     {time.monotonic() - started:6.2f}s  {text.strip()[:40]!r}")
+        except (ProviderError, TimeoutError) as error:
+            failures += 1
+            reason = str(error) or f"no answer within {timeout:.0f}s"
+            print(f"{provider.name:<12} FAILED {time.monotonic() - started:6.2f}s  {type(error).__name__}: {reason}")
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m providers", description=__doc__.split("\n\n")[0])
+    parser.add_argument("prompt", nargs="?", help="text to send")
+    parser.add_argument("--list", action="store_true", help="list providers and their models")
+    parser.add_argument("--check", action="store_true", help="probe each configured provider")
+    parser.add_argument("--provider", help="use only this provider (default: the PROVIDERS chain)")
+    parser.add_argument("--model", default="", help="model name (default: the provider's default)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per provider for --check")
+    args = parser.parse_args(argv)
+    environ = environment()
+    if args.list:
+        return list_providers(environ)
+    try:
+        names = [args.provider] if args.provider else configured_names(environ)
+        providers = build_providers(names, environ)
+    except ProviderConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 2
+    if args.check:
+        return asyncio.run(check(providers, args.model, args.timeout))
+    if not args.prompt:
+        parser.print_usage(sys.stderr)
+        return 2
+    chain = providers[0] if len(providers) == 1 else RetryProvider(providers, timeouts=Timeouts())
+    return asyncio.run(ask(chain, args.prompt, args.model))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""ChatGpt: chatgpt.com's anonymous web backend. ``working = False``, as in the seed.
+
+Protocol (gpt4free's ``ChatGpt`` provider, the seed document):
+
+1. ``GET {url}/`` sets the session cookies;
+2. ``POST {url}/backend-anon/sentinel/chat-requirements`` answers
+   ``{"token", "turnstile": {"required"}, "proofofwork": {"required", ...}}``.
+   A required Turnstile CAPTCHA or proof of work is reported as
+   :class:`~providers.errors.CaptchaRequiredError` and **never** solved or circumvented;
+3. ``POST {url}/backend-anon/conversation`` with the
+   ``openai-sentinel-chat-requirements-token`` header and
+   ``{"action": "next", "messages": format_conversation(...), "model", ...}``
+   streams SSE ``data: {json}`` lines whose ``message.content.parts[0]`` is the
+   *whole text so far*: each delta is the new suffix. The stream ends with ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar, Literal
+
+import aiohttp
+
+from .base import BaseProvider, Messages, ProviderModelMixin
+from .errors import AuthenticationError, CaptchaRequiredError, ProtocolError, ProviderConnectionError
+from .http import connection_error, iter_sse_data, open_session, raise_for_status
+
+BROWSER_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/127.0.0.0 Safari/537.36"
+)
+
+
+def format_conversation(messages: Messages) -> list[dict[str, Any]]:
+    """Messages in the backend's shape: id, author role, text content parts, metadata, create_time."""
+    return [
+        {
+            "id": str(uuid.uuid4()),
+            "author": {"role": message["role"]},
+            "content": {"content_type": "text", "parts": [message["content"]]},
+            "metadata": {"serialization_metadata": {"custom_symbol_offsets": []}},
+            "create_time": round(time.time(), 3),
+        }
+        for message in messages
+    ]
+
+
+class ChatGpt(ProviderModelMixin, BaseProvider):
+    """chatgpt.com without an account. ``CHATGPT_URL`` overrides the host.
+
+    Unknown model names fall back to ``auto`` (as in the seed); ``gpt-4o`` is an
+    alias of ``chatgpt-4o-latest``.
+    """
+
+    url: ClassVar[str | None] = "https://chatgpt.com"
+    label: ClassVar[str | None] = "ChatGpt"
+    working: ClassVar[bool] = False
+    supports_stream: ClassVar[bool] = True
+    supports_message_history: ClassVar[bool] = True
+    supports_system_message: ClassVar[bool] = True
+    default_model: ClassVar[str] = "auto"
+    models: ClassVar[list[str]] = [
+        "auto",
+        "gpt-3.5-turbo",
+        "gpt-4o",
+        "gpt-4o-mini",
+        "gpt-4",
+        "gpt-4-turbo",
+        "chatgpt-4o-latest",
+    ]
+    model_aliases: ClassVar[dict[str, str]] = {"gpt-4o": "chatgpt-4o-latest"}
+    unknown_model: ClassVar[Literal["raise", "pass", "default"]] = "default"
+
+    def __init__(self, url: str | None = None, proxy: str | None = None) -> None:
+        self.base_url = (url or type(self).url or "").rstrip("/")
+        self.proxy = proxy
+
+    @classmethod
+    def default(cls) -> ChatGpt:
+        return cls.from_env(os.environ)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], name: str = "chatgpt") -> ChatGpt:
+        """Configured from ``CHATGPT_URL`` and ``CHATGPT_PROXY`` / ``PROXY``."""
+        return cls(environ.get("CHATGPT_URL") or None, environ.get("CHATGPT_PROXY") or environ.get("PROXY"))
+
+    @property
+    def name(self) -> str:
+        return "chatgpt"
+
+    async def _requirements(self, session: aiohttp.ClientSession) -> str:
+        async with session.get(f"{self.base_url}/") as response:
+            await raise_for_status(response, self.name)
+        async with session.post(f"{self.base_url}/backend-anon/sentinel/chat-requirements", json={}) as response:
+            await raise_for_status(response, self.name)
+            try:
+                body = await response.json(content_type=None)
+            except ValueError as exc:
+                raise ProtocolError("chat-requirements answer is not JSON", provider=self.name) from exc
+        if body.get("force_login"):
+            raise AuthenticationError("the backend requires logging in", provider=self.name)
+        if (body.get("turnstile") or {}).get("required"):
+            raise CaptchaRequiredError(
+                "chatgpt.com demands a Turnstile CAPTCHA; this provider does not solve CAPTCHAs",
+                provider=self.name,
+                challenge="turnstile",
+            )
+        if (body.get("proofofwork") or {}).get("required"):
+            raise CaptchaRequiredError(
+                "chatgpt.com demands a proof-of-work challenge; this provider does not solve it",
+                provider=self.name,
+                challenge="proofofwork",
+            )
+        token = body.get("token")
+        if not token:
+            raise ProtocolError("chat-requirements answer has no token", provider=self.name)
+        return str(token)
+
+    async def stream(
+        self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
+    ) -> AsyncIterator[str]:
+        """Stream the assistant's text as deltas of the cumulative ``parts[0]``.
+
+        Raises:
+            CaptchaRequiredError: a Turnstile CAPTCHA or proof of work is demanded.
+            AuthenticationError: the backend demands a login (or HTTP 401/403).
+            ProtocolError: a malformed line; ProviderConnectionError: no ``[DONE]``.
+        """
+        payload = {
+            "action": "next",
+            "messages": format_conversation(messages),
+            "parent_message_id": str(uuid.uuid4()),
+            "model": self.get_model(model),
+            "timezone_offset_min": 0,
+            "suggestions": [],
+            "history_and_training_disabled": True,
+            "conversation_mode": {"kind": "primary_assistant"},
+            "websocket_request_id": str(uuid.uuid4()),
+        }
+        headers = {"User-Agent": BROWSER_USER_AGENT, "Accept": "text/event-stream", "oai-device-id": str(uuid.uuid4())}
+        shown = ""
+        done = False
+        try:
+            async with open_session(proxy or self.proxy, headers) as session:
+                token = await self._requirements(session)
+                async with session.post(
+                    f"{self.base_url}/backend-anon/conversation",
+                    json=payload,
+                    headers={"openai-sentinel-chat-requirements-token": token},
+                ) as response:
+                    await raise_for_status(response, self.name)
+                    async for data in iter_sse_data(response):
+                        if data.strip() == "[DONE]":
+                            done = True
+                            break
+                        text = self._assistant_text(data)
+                        if text is not None and text.startswith(shown) and len(text) > len(shown):
+                            delta, shown = text[len(shown) :], text
+                            yield delta
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise connection_error(exc, self.name) from exc
+        if not done:
+            raise ProviderConnectionError("stream ended before [DONE]", provider=self.name)
+
+    def _assistant_text(self, data: str) -> str | None:
+        """The cumulative assistant text in one event, or None for other events."""
+        try:
+            event = json.loads(data)
+        except ValueError:
+            raise ProtocolError(f"malformed line: {data[:80]!r}", provider=self.name) from None
+        message = event.get("message") if isinstance(event, dict) else None
+        if not isinstance(message, dict) or (message.get("author") or {}).get("role") != "assistant":
+            return None
+        parts = (message.get("content") or {}).get("parts") or []
+        return str(parts[0]) if parts and isinstance(parts[0], str) else None

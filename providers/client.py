@@ -1,0 +1,193 @@
+"""OpenAI-style clients over any provider, as in gpt4free::
+
+    client = Client(provider=RetryProvider([OpenAI], single_provider_retry=True, max_retries=5))
+    for chunk in client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True):
+        print(chunk.choices[0].delta.content or "", end="")
+
+    client = AsyncClient(provider=OpenAI)
+    completion = await client.chat.completions.create(model="", messages=messages)
+    print(completion.choices[0].message.content)
+
+With ``stream=True`` a chunk with ``reset=True`` (and no content) means: discard
+the text received so far; a complete answer follows (see :class:`providers.Reset`).
+With ``stream=False`` this is handled for you: the content is exactly one answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from typing import Any
+
+from .base import BaseProvider, Messages, Reset
+from .openai import OpenAI
+from .types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatMessage,
+    Choice,
+    ChunkChoice,
+    Delta,
+    completion_id,
+)
+
+ProviderLike = BaseProvider | type[BaseProvider]
+
+
+def _proxy_url(proxies: Mapping[str, str] | str | None) -> str | None:
+    """One proxy URL from a requests-style ``{"http": ..., "https": ...}`` mapping (``https`` preferred)."""
+    if proxies is None or isinstance(proxies, str):
+        return proxies or None
+    return proxies.get("all") or proxies.get("https") or proxies.get("http") or None
+
+
+def _instance(provider: ProviderLike | None) -> BaseProvider:
+    if provider is None:
+        return OpenAI.default()
+    return provider.default() if isinstance(provider, type) else provider
+
+
+async def _chunks(
+    provider: BaseProvider, model: str, messages: Messages, proxy: str | None, kwargs: dict[str, Any]
+) -> AsyncIterator[ChatCompletionChunk]:
+    cid = completion_id()
+    name = provider.name
+    yield ChatCompletionChunk(cid, model, name, [ChunkChoice(Delta(role="assistant"))])
+    async for chunk in provider.create_async_generator(model, messages, proxy=proxy, **kwargs):
+        if isinstance(chunk, Reset):
+            yield ChatCompletionChunk(cid, model, name, [ChunkChoice(Delta())], reset=True)
+        elif chunk:
+            yield ChatCompletionChunk(cid, model, name, [ChunkChoice(Delta(content=chunk))])
+    yield ChatCompletionChunk(cid, model, name, [ChunkChoice(Delta(), finish_reason="stop")])
+
+
+async def _complete(
+    provider: BaseProvider, model: str, messages: Messages, proxy: str | None, kwargs: dict[str, Any]
+) -> ChatCompletion:
+    parts: list[str] = []
+    async for chunk in provider.create_async_generator(model, messages, proxy=proxy, **kwargs):
+        if isinstance(chunk, Reset):
+            parts.clear()
+        elif chunk:
+            parts.append(chunk)
+    return ChatCompletion(completion_id(), model, provider.name, [Choice(ChatMessage("".join(parts)))])
+
+
+class _Completions:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(
+        self,
+        model: str,
+        messages: Messages,
+        stream: bool = False,
+        provider: ProviderLike | None = None,
+        proxy: str | None = None,
+        **kwargs: Any,
+    ) -> ChatCompletion | Iterator[ChatCompletionChunk]:
+        """Complete ``messages`` with ``model`` ("" = the provider's default).
+
+        Returns a :class:`~providers.types.ChatCompletion`, or with ``stream=True`` an
+        iterator of :class:`~providers.types.ChatCompletionChunk`. Must not be called
+        from inside a running event loop (use :class:`AsyncClient` there).
+
+        Raises:
+            providers.errors.ProviderError: the provider (or every provider of a chain) failed.
+        """
+        chosen = _instance(provider or self._client.provider)
+        proxy = proxy or self._client.proxy
+        if stream:
+            return _iterate(_chunks(chosen, model, messages, proxy, kwargs))
+        return asyncio.run(_complete(chosen, model, messages, proxy, kwargs))
+
+
+def _iterate(stream: AsyncIterator[ChatCompletionChunk]) -> Generator[ChatCompletionChunk, None, None]:
+    """Drive an async iterator from synchronous code on a private event loop."""
+    loop = asyncio.new_event_loop()
+    try:
+        while True:
+            try:
+                yield loop.run_until_complete(stream.__anext__())
+            except StopAsyncIteration:
+                return
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            loop.run_until_complete(aclose())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+class _Chat:
+    def __init__(self, completions: Any) -> None:
+        self.completions = completions
+
+
+class Client:
+    """Synchronous OpenAI-style client.
+
+    Args:
+        provider: provider instance or class, or a :class:`~providers.retry.RetryProvider`;
+            default: :class:`~providers.openai.OpenAI` configured from the environment.
+        proxies: proxy URL, or a requests-style mapping ``{"http": url, "https": url}``.
+    """
+
+    def __init__(self, provider: ProviderLike | None = None, proxies: Mapping[str, str] | str | None = None) -> None:
+        self.provider = provider
+        self.proxy = _proxy_url(proxies)
+        self.chat = _Chat(_Completions(self))
+
+
+class _AsyncCompletions:
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    def create(
+        self,
+        model: str,
+        messages: Messages,
+        stream: bool = False,
+        provider: ProviderLike | None = None,
+        proxy: str | None = None,
+        **kwargs: Any,
+    ) -> _AsyncResult:
+        """Like :meth:`_Completions.create`; await it for a completion, or ``async for`` it with
+        ``stream=True`` (awaiting a streaming result gives the same async iterator)."""
+        chosen = _instance(provider or self._client.provider)
+        return _AsyncResult(chosen, model, messages, proxy or self._client.proxy, kwargs, stream)
+
+
+class _AsyncResult:
+    def __init__(
+        self,
+        provider: BaseProvider,
+        model: str,
+        messages: Messages,
+        proxy: str | None,
+        kwargs: dict[str, Any],
+        stream: bool,
+    ) -> None:
+        self._args = (provider, model, messages, proxy, kwargs)
+        self._stream = stream
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._resolve().__await__()
+
+    async def _resolve(self) -> ChatCompletion | AsyncIterator[ChatCompletionChunk]:
+        if self._stream:
+            return _chunks(*self._args)
+        return await _complete(*self._args)
+
+    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        if not self._stream:
+            raise TypeError("use stream=True to iterate over chunks")
+        return _chunks(*self._args)
+
+
+class AsyncClient(Client):
+    """Asynchronous OpenAI-style client; see :class:`Client` for the arguments."""
+
+    def __init__(self, provider: ProviderLike | None = None, proxies: Mapping[str, str] | str | None = None) -> None:
+        super().__init__(provider, proxies)
+        self.chat = _Chat(_AsyncCompletions(self))

@@ -1,0 +1,70 @@
+"""OpenAI-shaped response objects returned by :mod:`providers.client`.
+
+They mirror the OpenAI Chat Completions API objects ``chat.completion`` and
+``chat.completion.chunk`` as far as callers read them:
+``chunk.choices[0].delta.content`` and ``completion.choices[0].message.content``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+
+
+def completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+
+@dataclass(slots=True)
+class Delta:
+    """New text of a chunk; ``content`` is None on the first (role) and last chunks and on a reset."""
+
+    content: str | None = None
+    role: str | None = None
+
+
+@dataclass(slots=True)
+class ChunkChoice:
+    delta: Delta
+    index: int = 0
+    finish_reason: str | None = None
+
+
+@dataclass(slots=True)
+class ChatCompletionChunk:
+    """One streamed piece. ``reset`` is True when the text streamed so far must be discarded
+    (a provider failed mid-answer; a complete answer from the next attempt follows)."""
+
+    id: str
+    model: str
+    provider: str
+    choices: list[ChunkChoice]
+    reset: bool = False
+    object: str = "chat.completion.chunk"
+    created: int = field(default_factory=lambda: int(time.time()))
+
+
+@dataclass(slots=True)
+class ChatMessage:
+    content: str
+    role: str = "assistant"
+
+
+@dataclass(slots=True)
+class Choice:
+    message: ChatMessage
+    index: int = 0
+    finish_reason: str = "stop"
+
+
+@dataclass(slots=True)
+class ChatCompletion:
+    """A whole answer."""
+
+    id: str
+    model: str
+    provider: str
+    choices: list[Choice]
+    object: str = "chat.completion"
+    created: int = field(default_factory=lambda: int(time.time()))
