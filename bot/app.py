@@ -11,8 +11,9 @@ from dotenv import dotenv_values
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder
 
+from .access import AccessPolicy, AdminChecker
 from .chain import build_chain
-from .handlers import ChatHandlers
+from .handlers import Deps, register
 from .ordering import ConversationQueue
 from .pacing import ChatPacer
 from .settings import Settings
@@ -61,8 +62,17 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
     try:
         app = build_application(settings)
         pacer = ChatPacer(settings.private_edit_interval, settings.group_messages_per_minute)
-        handlers = ChatHandlers(settings, store, chain, ReplyStreamer(app.bot, pacer), ConversationQueue())
-        handlers.register(app)
+        access = AccessPolicy(settings.allowed_user_ids, settings.allowed_chat_ids, settings.bot_admin_ids)
+        deps = Deps(
+            settings=settings,
+            store=store,
+            chain=chain,
+            streamer=ReplyStreamer(app.bot, pacer),
+            queue=ConversationQueue(),
+            access=access,
+            admins=AdminChecker(access),
+        )
+        register(app, deps)
         async with app:
             await app.bot.set_my_commands([BotCommand(name, about) for name, about in COMMANDS])
             logger.info(

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[list[str], NoDecode]
+IntList = Annotated[list[int], NoDecode]
 
 
 def _split_commas(value: object) -> object:
@@ -63,9 +64,16 @@ class Settings(BaseSettings):
     private_edit_interval: float = Field(1.0, ge=0, description="Seconds between edits in a private chat.")
     group_messages_per_minute: float = Field(20.0, gt=0, description="Sends+edits per minute in a group.")
 
+    # Access
+    allowed_user_ids: IntList = Field(default_factory=list, description="Users allowed (empty + no chats: all).")
+    allowed_chat_ids: IntList = Field(default_factory=list, description="Chats where everyone is allowed.")
+    bot_admin_ids: IntList = Field(default_factory=list, description="Bot owners: always allowed, admin everywhere.")
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
-    _split = field_validator("providers", "openai_models", mode="before")(_split_commas)
+    _split = field_validator(
+        "providers", "openai_models", "allowed_user_ids", "allowed_chat_ids", "bot_admin_ids", mode="before"
+    )(_split_commas)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -30,6 +30,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX messages_by_conversation ON messages (chat_id, thread_id, id);
     """,
+    """
+    CREATE TABLE chat_settings (
+        chat_id INTEGER PRIMARY KEY,
+        provider TEXT,
+        model TEXT,
+        updated_at REAL NOT NULL
+    );
+    """,
 ]
 
 
@@ -42,6 +50,14 @@ class ConversationKey:
 
     chat_id: int
     thread_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    """A chat's choices; forum topics share them. None means "not chosen": the whole chain / the default model."""
+
+    provider: str | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +130,35 @@ class ConversationStore:
         ) as cursor:
             rows = await cursor.fetchall()
         return [StoredMessage(int(r[0]), r[1], r[2], r[3], float(r[4])) for r in reversed(list(rows))]
+
+    async def delete(self, message_id: int) -> None:
+        """Delete one stored turn by its row id."""
+        await self._db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+        await self._db.commit()
+
+    async def count(self, key: ConversationKey) -> int:
+        """How many turns the conversation holds."""
+        async with self._db.execute(
+            "SELECT COUNT(*) FROM messages WHERE chat_id = ? AND thread_id = ?", (key.chat_id, key.thread_id)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def chat_settings(self, chat_id: int) -> ChatSettings:
+        """The chat's provider and model choices (defaults when none were made)."""
+        async with self._db.execute("SELECT provider, model FROM chat_settings WHERE chat_id = ?", (chat_id,)) as cur:
+            row = await cur.fetchone()
+        return ChatSettings(row[0], row[1]) if row else ChatSettings()
+
+    async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
+        """Store the chat's choices (replacing earlier ones)."""
+        await self._db.execute(
+            "INSERT INTO chat_settings (chat_id, provider, model, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (chat_id) DO UPDATE SET provider = excluded.provider, model = excluded.model,"
+            " updated_at = excluded.updated_at",
+            (chat_id, settings.provider, settings.model, time.time()),
+        )
+        await self._db.commit()
 
     async def clear(self, key: ConversationKey) -> int:
         """Delete the conversation's history; returns how many turns were removed."""

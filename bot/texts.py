@@ -19,14 +19,41 @@ HELP = (
     "/start - what this bot does\n"
     "/help - this list\n"
     "/reset - forget this chat's conversation and start over\n"
-    "/new - same as /reset\n\n"
-    "In groups, mention me or reply to one of my messages."
+    "/new - same as /reset\n"
+    "/retry - answer your last message again\n"
+    "/stop - stop the answer being written\n"
+    "/model - choose the model\n"
+    "/provider - choose the provider (Auto uses the whole chain)\n"
+    "/settings - show this chat's settings\n\n"
+    "In groups, mention me or reply to one of my messages. Only group admins can change settings or reset."
 )
 RESET_DONE = "Done: I've forgotten our conversation. What shall we talk about?"
 TEXT_ONLY = "Sorry, I can only read text messages."
 TOO_LONG = "That message is too long for me ({length} characters; the limit is {limit}). Please shorten it."
 TOO_MANY_PENDING = "I'm still answering your earlier messages. Please wait a moment before sending more."
 INTERNAL_ERROR = "Sorry, something went wrong on my side. Please try again."
+STRANGER = "Sorry, this bot is private. Ask its owner for access."
+ADMINS_ONLY = "Only chat admins can change this."
+ADMINS_ONLY_BUTTON = "Only admins can change this."
+STALE_BUTTON = "This button is no longer valid."
+FOREIGN_BUTTON = "This button belongs to another chat."
+NOTHING_TO_RETRY = "There is nothing to retry yet."
+NOTHING_TO_STOP = "Nothing is being written right now."
+STOP_NOT_YOURS = "Only the person who asked or a chat admin can stop this answer."
+STOPPED = "Stopped."
+CHOOSE_MODEL = "Choose the model for this chat. Current: {current}"
+CHOOSE_PROVIDER = "Choose the provider for this chat. Current: {current}"
+UNKNOWN_MODEL = 'Unknown model "{name}". Available: {models}'
+UNKNOWN_PROVIDER = 'Unknown provider "{name}". Available: {providers}'
+MODEL_SET = "Model for this chat: {model}."
+PROVIDER_SET = "Provider for this chat: {provider}."
+MODEL_RESET = " The model is back to its default, as the new provider does not offer the old one."
+SETTINGS = (
+    "Provider: {provider}\n"
+    "Model: {model}\n"
+    "Stream mode: the reply grows in one message, {pace}\n"
+    "History: {stored} messages stored here; up to {max_messages} messages and {max_chars} characters go to the model"
+)
 
 #: Command list registered with setMyCommands (Bot API), shown in Telegram's menu.
 COMMANDS: list[tuple[str, str]] = [
@@ -34,6 +61,11 @@ COMMANDS: list[tuple[str, str]] = [
     ("help", "List the commands"),
     ("reset", "Forget this chat's conversation"),
     ("new", "Start a new conversation"),
+    ("retry", "Answer the last message again"),
+    ("stop", "Stop the answer being written"),
+    ("model", "Choose the model"),
+    ("provider", "Choose the provider"),
+    ("settings", "Show this chat's settings"),
 ]
 
 

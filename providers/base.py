@@ -147,6 +147,10 @@ class ProviderModelMixin:
     model_aliases: ClassVar[dict[str, str]] = {}
     unknown_model: ClassVar[Literal["raise", "pass", "default"]] = "raise"
 
+    async def list_models(self, proxy: str | None = None) -> list[str]:
+        """The model names this provider offers now (providers with a model endpoint override this)."""
+        return list(self.models)
+
     @hybridmethod
     def get_model(self, model: str) -> str:
         """Resolve ``model``: "" -> default, alias -> target, known name -> itself, unknown -> see ``unknown_model``.

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -162,6 +163,20 @@ class RetryProvider(BaseProvider):
     @classmethod
     def default(cls) -> RetryProvider:
         raise TypeError("RetryProvider must be constructed with its providers")
+
+    def only(self, names: Iterable[str]) -> RetryProvider:
+        """The same chain (policy, timeouts, shared health) restricted to the named providers, in order.
+
+        Raises:
+            ValueError: none of the names is in the chain.
+        """
+        wanted = set(names)
+        chosen = [p for p in self.providers if p.name in wanted]
+        if not chosen:
+            raise ValueError(f"no provider named {sorted(wanted)} in the chain")
+        subset = copy.copy(self)
+        subset.providers = chosen
+        return subset
 
     def order(self) -> list[BaseProvider]:
         """The providers this request will try, in order.

@@ -1,0 +1,66 @@
+"""Telegram update handlers, registered on the Application by :func:`register`."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from .. import texts
+from ..keyboards import parse_callback
+from ..storage import ConversationKey
+from .choices import ChoiceHandlers
+from .common import ActiveReply, Deps
+from .conversation import ConversationHandlers
+from .gate import AccessGate
+
+__all__ = ["ActiveReply", "ChoiceHandlers", "ConversationHandlers", "Deps", "register"]
+
+
+def register(app: Application, deps: Deps) -> None:  # type: ignore[type-arg]
+    """Add every handler to ``app``: the access gate first (group -1), then commands, buttons, messages."""
+    conversation = ConversationHandlers(deps)
+    choices = ChoiceHandlers(deps)
+
+    async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        callback = parse_callback(query.data)
+        if callback is None or query.message is None:
+            await query.answer(texts.STALE_BUTTON, show_alert=True)
+            return
+        if callback.chat_id != query.message.chat.id:
+            await query.answer(texts.FOREIGN_BUTTON, show_alert=True)
+            return
+        if callback.kind == "s":
+            try:
+                key = ConversationKey(callback.chat_id, int(callback.value))
+            except ValueError:
+                await query.answer(texts.STALE_BUTTON, show_alert=True)
+                return
+            await conversation.stop_button(update, context, key)
+        else:
+            await choices.button(update, context, callback.kind, callback.value)
+
+    app.add_handler(TypeHandler(Update, AccessGate(deps)), group=-1)
+    app.add_handler(CommandHandler("start", conversation.start))
+    app.add_handler(CommandHandler("help", conversation.help))
+    app.add_handler(CommandHandler(["reset", "new"], conversation.reset))
+    app.add_handler(CommandHandler("retry", conversation.retry))
+    app.add_handler(CommandHandler("stop", conversation.stop))
+    app.add_handler(CommandHandler("model", choices.model))
+    app.add_handler(CommandHandler("provider", choices.provider))
+    app.add_handler(CommandHandler("settings", choices.show))
+    app.add_handler(CallbackQueryHandler(on_button))
+    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, conversation.text))
+    app.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE & ~filters.TEXT & ~filters.StatusUpdate.ALL, conversation.other)
+    )
+    app.add_error_handler(conversation.error)

@@ -1,0 +1,112 @@
+"""What every handler needs: the wired dependencies and facts about an incoming message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from telegram import Bot, Message, MessageEntity
+from telegram.constants import ChatType
+
+from providers import RetryProvider
+
+from ..access import AccessPolicy, AdminChecker
+from ..ordering import ConversationQueue
+from ..settings import Settings
+from ..storage import ConversationKey, ConversationStore
+from ..streaming import ReplyStream, ReplyStreamer, ReplyTarget
+
+GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
+@dataclass(slots=True)
+class ActiveReply:
+    """A reply being generated: its stream and who asked for it."""
+
+    stream: ReplyStream
+    requester_id: int | None
+
+
+@dataclass(slots=True)
+class Deps:
+    """Everything the handlers use, built once at start-up (see :func:`bot.app.run_bot`)."""
+
+    settings: Settings
+    store: ConversationStore
+    chain: RetryProvider
+    streamer: ReplyStreamer
+    queue: ConversationQueue
+    access: AccessPolicy
+    admins: AdminChecker
+    active: dict[ConversationKey, ActiveReply] = field(default_factory=dict)
+
+
+def is_group(message: Message) -> bool:
+    return message.chat.type in GROUP_TYPES
+
+
+def conversation_key(message: Message) -> ConversationKey:
+    """The conversation a message belongs to: its chat, and its forum topic if any."""
+    thread = message.message_thread_id if message.is_topic_message and message.message_thread_id else 0
+    return ConversationKey(message.chat_id, thread)
+
+
+def reply_target(message: Message) -> ReplyTarget:
+    """Reply in the same chat and forum topic; in groups, as a reply to the triggering message."""
+    group = is_group(message)
+    return ReplyTarget(
+        chat_id=message.chat_id,
+        is_group=group,
+        thread_id=message.message_thread_id if message.is_topic_message else None,
+        reply_to=message.message_id if group else None,
+    )
+
+
+def author_name(message: Message) -> str | None:
+    """Who wrote a group message, for the model; None in private chats."""
+    if not is_group(message):
+        return None
+    if message.sender_chat is not None:
+        return message.sender_chat.title or "Anonymous"
+    if message.from_user is not None:
+        return message.from_user.full_name
+    return "Someone"
+
+
+def replies_to_bot(message: Message, bot: Bot) -> bool:
+    replied = message.reply_to_message
+    return bool(replied and replied.from_user and replied.from_user.id == bot.id)
+
+
+def addressed_text(message: Message, bot: Bot) -> str | None:
+    """In a group, the text meant for the bot (its @mention removed), or None when not addressed.
+
+    The bot is addressed when the message mentions it (``mention`` or
+    ``text_mention`` entity) or replies to one of its messages.
+    """
+    text = message.text or ""
+    mention = f"@{bot.username}".lower() if bot.username else None
+    mentioned = False
+    for entity, value in message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION]).items():
+        if entity.type == MessageEntity.MENTION and mention and value.lower() == mention:
+            mentioned = True
+            text = text.replace(value, "", 1)
+        elif entity.type == MessageEntity.TEXT_MENTION and entity.user and entity.user.id == bot.id:
+            mentioned = True
+    if not (mentioned or replies_to_bot(message, bot)):
+        return None
+    return " ".join(text.split()) if mentioned else text
+
+
+def is_addressed(message: Message, bot: Bot) -> bool:
+    """A command, a mention of the bot, or a reply to it (what a group message must be to concern the bot)."""
+    if message.text and message.text.startswith("/"):
+        return True
+    if message.text and addressed_text(message, bot) is not None:
+        return True
+    return replies_to_bot(message, bot)
+
+
+def command_argument(message: Message) -> str:
+    """The text after ``/command`` (or ``/command@bot``), stripped."""
+    text = message.text or ""
+    return text.split(maxsplit=1)[1].strip() if len(text.split(maxsplit=1)) > 1 else ""

@@ -1,0 +1,197 @@
+"""Conversation handlers: text messages, /start, /help, /reset, /retry, /stop, and everything else."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Message, Update
+from telegram.ext import ContextTypes
+
+from providers import RetryProvider
+
+from .. import texts
+from ..history import build_prompt
+from ..keyboards import stop_keyboard
+from ..storage import ConversationKey, StoredMessage
+from .common import (
+    ActiveReply,
+    Deps,
+    addressed_text,
+    author_name,
+    conversation_key,
+    is_group,
+    replies_to_bot,
+    reply_target,
+)
+
+logger = logging.getLogger("bot.handlers")
+
+
+class ConversationHandlers:
+    """Answers people. ``deps`` holds the store, the chain, the streamer and the rest."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message:
+            await update.effective_message.reply_text(texts.START, do_quote=False)
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message:
+            await update.effective_message.reply_text(texts.HELP, do_quote=False)
+
+    async def reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Forget this conversation (admins only in groups)."""
+        message = update.effective_message
+        if message is None:
+            return
+        if not await self.deps.admins.can_change_settings(
+            context.bot, message.chat, message.from_user, message.sender_chat
+        ):
+            await message.reply_text(texts.ADMINS_ONLY)
+            return
+        key = conversation_key(message)
+        async with self.deps.queue.turn(key):
+            removed = await self.deps.store.clear(key)
+        logger.info("chat=%s thread=%s history cleared (%d turns)", key.chat_id, key.thread_id, removed)
+        await message.reply_text(texts.RESET_DONE, do_quote=is_group(message))
+
+    async def other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Stickers, photos, voice notes...: say that only text is read (in groups, only when addressed)."""
+        message = update.effective_message
+        if message is None:
+            return
+        if is_group(message) and not replies_to_bot(message, context.bot):
+            return
+        await message.reply_text(texts.TEXT_ONLY)
+
+    async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Answer a text message through the provider chain, streaming the reply."""
+        message = update.effective_message
+        if message is None or not message.text:
+            return
+        text: str | None = message.text
+        if is_group(message):
+            text = addressed_text(message, context.bot)
+            if text is None:
+                return
+        key = conversation_key(message)
+        if len(text) > self.deps.settings.max_input_chars:
+            await message.reply_text(texts.TOO_LONG.format(length=len(text), limit=self.deps.settings.max_input_chars))
+            return
+        if not text.strip():
+            await message.reply_text(texts.HELP, do_quote=False)
+            return
+        if self.deps.queue.pending(key) >= self.deps.settings.max_pending_per_chat:
+            await message.reply_text(texts.TOO_MANY_PENDING)
+            return
+        async with self.deps.queue.turn(key):
+            await self.deps.store.add(key, "user", text, author_name(message))
+            await self.respond(message, key)
+
+    async def retry(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Answer the last user message again; the new answer replaces the old one in the history."""
+        message = update.effective_message
+        if message is None:
+            return
+        key = conversation_key(message)
+        async with self.deps.queue.turn(key):
+            history = await self.deps.store.recent(key, 2)
+            last_answer = history[-1] if history and history[-1].role == "assistant" else None
+            if not any(turn.role == "user" for turn in history):
+                await message.reply_text(texts.NOTHING_TO_RETRY)
+                return
+            await self.respond(message, key, replacing=last_answer)
+
+    async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/stop: stop the reply being generated in this conversation."""
+        message = update.effective_message
+        if message is None:
+            return
+        active = self.deps.active.get(conversation_key(message))
+        if active is None:
+            await message.reply_text(texts.NOTHING_TO_STOP)
+            return
+        user_id = message.from_user.id if message.from_user else None
+        if user_id != active.requester_id and not await self.deps.admins.can_change_settings(
+            context.bot, message.chat, message.from_user, message.sender_chat
+        ):
+            await message.reply_text(texts.STOP_NOT_YOURS)
+            return
+        active.stream.stop()
+
+    async def stop_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE, key: ConversationKey) -> None:
+        """The Stop button of a reply being generated (callback data already checked for this chat)."""
+        query = update.callback_query
+        assert query is not None and query.message is not None
+        active = self.deps.active.get(key)
+        if active is None:
+            await query.answer(texts.NOTHING_TO_STOP)
+            return
+        if query.from_user.id != active.requester_id and not await self.deps.admins.can_change_settings(
+            context.bot, query.message.chat, query.from_user
+        ):
+            await query.answer(texts.STOP_NOT_YOURS, show_alert=True)
+            return
+        active.stream.stop()
+        await query.answer(texts.STOPPED)
+
+    async def respond(self, message: Message, key: ConversationKey, replacing: StoredMessage | None = None) -> None:
+        """Stream the chain's answer to the conversation's history; store it once complete (or stopped).
+
+        ``replacing`` is an earlier answer that the new one replaces in the history (/retry).
+        """
+        deps = self.deps
+        choice = await deps.store.chat_settings(key.chat_id)
+        chain = self.chain_for(choice.provider)
+        history = await deps.store.recent(key, deps.settings.history_max_messages + (1 if replacing else 0))
+        if replacing is not None:
+            history = [turn for turn in history if turn.id != replacing.id]
+        prompt = build_prompt(deps.settings.system_prompt, history, deps.settings.history_max_chars)
+        stream = deps.streamer.open(
+            reply_target(message), texts.error_sentence, stop_markup=stop_keyboard(key.chat_id, key.thread_id)
+        )
+        deps.active[key] = ActiveReply(stream, message.from_user.id if message.from_user else None)
+        try:
+            model = choice.model or deps.settings.default_model
+            result = await stream.run(chain.create_async_generator(model, prompt))
+        finally:
+            deps.active.pop(key, None)
+        if result.error is not None:
+            logger.warning("chat=%s thread=%s no answer: %s", key.chat_id, key.thread_id, result.error)
+        elif result.text.strip():
+            if replacing is not None:
+                await deps.store.delete(replacing.id)
+            await deps.store.add(key, "assistant", result.text)
+        logger.info(
+            "chat=%s thread=%s answered chars=%d messages=%d sends=%d edits=%d flood_waits=%d resets=%d"
+            " stopped=%s first_visible=%s",
+            key.chat_id,
+            key.thread_id,
+            len(result.text),
+            len(result.message_ids),
+            result.sends,
+            result.edits,
+            result.flood_waits,
+            result.resets,
+            result.stopped,
+            f"{result.first_visible:.3f}s" if result.first_visible is not None else "-",
+        )
+
+    def chain_for(self, provider: str | None) -> RetryProvider:
+        """The whole chain, or only the pinned provider (failover then stays within it)."""
+        if provider and any(p.name == provider for p in self.deps.chain.providers):
+            return self.deps.chain.only([provider])
+        return self.deps.chain
+
+    async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log any unhandled error and tell the user in one sentence; the bot keeps running."""
+        logger.error("error while handling an update", exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat is not None:
+            try:
+                msg = update.effective_message
+                thread = msg.message_thread_id if msg is not None and msg.is_topic_message else None
+                await context.bot.send_message(update.effective_chat.id, texts.INTERNAL_ERROR, message_thread_id=thread)
+            except Exception:  # noqa: BLE001 - nothing more to do
+                logger.warning("could not tell chat %s about the error", update.effective_chat.id)
