@@ -45,8 +45,9 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             or ``http://localhost:11434/v1`` (Ollama).
         api_key: sent as ``Authorization: Bearer``; None for local servers.
         name: this backend's name in settings, logs and ``/provider`` (e.g. "openrouter").
-        models: model names offered when ``GET /models`` is unreachable.
-        default_model: used for an empty model name; defaults to the first of ``models``.
+        models: model names offered when ``GET /models`` is unreachable; the first is the default.
+        default_model: used for an empty model name; defaults to the first of ``models``, else
+            (for a server other than OpenAI's) the first model the server lists.
         proxy: proxy URL for every request of this backend.
         models_ttl: seconds a fetched model list is cached.
 
@@ -77,10 +78,13 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         self._name = name
         if models:
             self.models = list(models)  # type: ignore[misc]
-        if default_model:
+            self.default_model = default_model or models[0]  # type: ignore[misc]
+        elif self.base_url != type(self).url:
+            # Another server: OpenAI's own model names mean nothing there; ask it (GET /models).
+            self.models = []  # type: ignore[misc]
+            self.default_model = default_model or ""  # type: ignore[misc]
+        elif default_model:
             self.default_model = default_model  # type: ignore[misc]
-        elif models:
-            self.default_model = models[0]  # type: ignore[misc]
         self.proxy = proxy
         self.models_ttl = models_ttl
         self._fetched_models: list[str] | None = None
@@ -116,10 +120,17 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         return headers
 
     async def list_models(self, proxy: str | None = None) -> list[str]:
-        """Model ids from ``GET {base_url}/models``, cached for ``models_ttl`` seconds.
+        """Model ids from ``GET {base_url}/models`` in the server's order, cached for ``models_ttl`` seconds.
 
         Falls back to the configured ``models`` when the endpoint fails.
         """
+        try:
+            return await self._fetch_models(proxy)
+        except ProviderError:
+            return list(self.models)
+
+    async def _fetch_models(self, proxy: str | None = None) -> list[str]:
+        """``GET {base_url}/models`` (cached). Raises a ProviderError when it fails or lists nothing."""
         now = time.monotonic()
         if self._fetched_models is not None and now - self._fetched_at < self.models_ttl:
             return list(self._fetched_models)
@@ -128,13 +139,35 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                 async with session.get(f"{self.base_url}/models", timeout=aiohttp.ClientTimeout(total=15)) as response:
                     await raise_for_status(response, self.name)
                     body = await response.json(content_type=None)
-            ids = sorted(str(item["id"]) for item in body.get("data", []) if isinstance(item, dict) and "id" in item)
-        except (ProviderError, aiohttp.ClientError, TimeoutError, ValueError, KeyError, AttributeError):
-            return list(self.models)
+            ids = [str(item["id"]) for item in body.get("data", []) if isinstance(item, dict) and "id" in item]
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise connection_error(exc, self.name) from exc
+        except (ValueError, KeyError, AttributeError) as exc:
+            raise ProtocolError(f"unexpected /models answer: {exc}", provider=self.name) from exc
         if not ids:
-            return list(self.models)
+            raise ProtocolError("the server lists no models", provider=self.name)
         self._fetched_models, self._fetched_at = ids, now
         return list(ids)
+
+    async def resolve_model(self, model: str) -> str:
+        """:meth:`get_model`, and for an empty default the first model the server lists.
+
+        Raises:
+            BadRequestError: no model was asked for, none is configured and the server lists none.
+        """
+        resolved = self.get_model(model)
+        if resolved:
+            return resolved
+        try:
+            listed = await self._fetch_models()
+        except AuthenticationError:
+            raise
+        except ProviderError:
+            listed = list(self.models)
+        if not listed:
+            prefix = self.name.upper().replace("-", "_")
+            raise BadRequestError(f"no model chosen and none configured ({prefix}_MODELS)", provider=self.name)
+        return listed[0]
 
     async def stream(
         self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
@@ -147,7 +180,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             ProviderConnectionError: connection failed, or the stream ended before
                 ``[DONE]`` or a ``finish_reason``.
         """
-        payload: dict[str, Any] = {"model": self.get_model(model), "messages": messages, "stream": True}
+        payload: dict[str, Any] = {"model": await self.resolve_model(model), "messages": messages, "stream": True}
         payload.update({k: v for k, v in kwargs.items() if k in PASSTHROUGH_OPTIONS and v is not None})
         finished = False
         try:

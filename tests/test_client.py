@@ -80,9 +80,9 @@ async def test_requests_go_through_http_and_socks_proxies(llm: FakeOpenAI, proxy
 
 async def test_model_list_is_fetched_cached_and_falls_back(llm: FakeOpenAI) -> None:
     provider = OpenAI(llm.base_url, "k", models=["configured"])
-    assert await provider.list_models() == ["fake-large", "fake-small"]
+    assert await provider.list_models() == ["fake-small", "fake-large"], "in the server's order"
     llm.models = ["changed"]
-    assert await provider.list_models() == ["fake-large", "fake-small"], "cached"
+    assert await provider.list_models() == ["fake-small", "fake-large"], "cached"
     unreachable = OpenAI("http://127.0.0.1:9/v1", "k", models=["configured"])
     assert await unreachable.list_models() == ["configured"]
 
@@ -90,7 +90,7 @@ async def test_model_list_is_fetched_cached_and_falls_back(llm: FakeOpenAI) -> N
 async def test_api_key_is_sent_and_a_bad_one_is_not_retried(llm: FakeOpenAI, llm_backup: FakeOpenAI) -> None:
     llm.api_key = "right"
     chain = RetryProvider([OpenAI(llm.base_url, "wrong"), OpenAI(llm_backup.base_url, None, name="b")])
-    text, _ = await collect(chain.create_async_generator("", MESSAGES))
+    text, _ = await collect(chain.create_async_generator("fake-small", MESSAGES))
     assert text == "Backup." and len(llm.requests) == 1
     assert "Authorization" not in llm_backup.headers[0]
     with pytest.raises(RetryProviderError, match="AuthenticationError"):

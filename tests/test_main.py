@@ -75,7 +75,17 @@ async def test_runs_converses_and_stops_on_sigterm_without_logging_secrets(
     )
     try:
         await telegram.wait_for(lambda: bool(telegram.calls_of("getUpdates")), timeout=20)
-        assert [c["command"] for c in telegram.commands] == ["start", "help", "reset", "new", "retry", "stop", "model", "provider", "settings"]
+        assert [c["command"] for c in telegram.commands] == [
+            "start",
+            "help",
+            "reset",
+            "new",
+            "retry",
+            "stop",
+            "model",
+            "provider",
+            "settings",
+        ]
         telegram.user_message(77, "hello there")
         await telegram.wait_for(lambda: telegram.bot_texts(77) == ["Hello from the fake model."], timeout=20)
         await asyncio.sleep(0.2)

@@ -41,11 +41,17 @@ class ChoiceHandlers:
                         names.append(model)
         return names
 
-    def default_model(self, choice: ChatSettings) -> str:
+    async def default_model(self, choice: ChatSettings) -> str:
+        """The model used when the chat chose none: ``DEFAULT_MODEL``, else the first provider's default."""
         if self.deps.settings.default_model:
             return self.deps.settings.default_model
         first = self.providers(choice)[0]
-        return first.default_model if isinstance(first, ProviderModelMixin) else ""
+        if not isinstance(first, ProviderModelMixin):
+            return ""
+        if first.default_model:
+            return first.default_model
+        listed = await first.list_models()
+        return listed[0] if listed else ""
 
     def provider_status(self, provider: BaseProvider) -> str:
         if not provider.working:
@@ -75,7 +81,7 @@ class ChoiceHandlers:
         choice = await self.deps.store.chat_settings(message.chat_id)
         models = await self.models(choice)
         wanted = command_argument(message)
-        current = choice.model or self.default_model(choice)
+        current = choice.model or await self.default_model(choice)
         if not wanted:
             await message.reply_text(
                 texts.CHOOSE_MODEL.format(current=current),
@@ -142,7 +148,7 @@ class ChoiceHandlers:
         else:
             pace = f"one edit every {settings.private_edit_interval:g}s"
         provider = choice.provider or "Auto (" + " → ".join(p.name for p in self.deps.chain.providers) + ")"
-        model = choice.model or f"default ({self.default_model(choice) or 'provider default'})"
+        model = choice.model or f"default ({await self.default_model(choice) or 'provider default'})"
         await message.reply_text(
             texts.SETTINGS.format(
                 provider=provider,

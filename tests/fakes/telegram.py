@@ -29,6 +29,7 @@ BOT_USERNAME = "test_llm_bot"
 TEXT_LIMIT = 4096
 JSON_FIELDS = {"entities", "reply_parameters", "reply_markup", "link_preview_options", "commands", "allowed_updates"}
 INT_FIELDS = {"chat_id", "message_id", "message_thread_id", "timeout", "offset", "limit", "user_id", "draft_id"}
+BOOL_FIELDS = {"show_alert", "disable_notification", "protect_content"}
 PACED_METHODS = {"sendMessage", "editMessageText", "deleteMessage", "editMessageReplyMarkup"}
 
 
@@ -92,6 +93,7 @@ class FakeBotApi:
     chat_members: dict[tuple[int, int], str] = field(default_factory=dict)
     flood_hits: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
+    callback_answers: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -184,6 +186,23 @@ class FakeBotApi:
         self.push({"message": message})
         return message
 
+    def press(
+        self, chat_id: int, message_id: int, data: str, *, user_id: int = 1001, first_name: str = "Alice"
+    ) -> None:
+        """Push a callback query: the user pressed a button with ``data`` under the bot's message."""
+        stored = self.messages[(chat_id, message_id)]
+        self.push(
+            {
+                "callback_query": {
+                    "id": f"cq{next(self._update_ids)}",
+                    "from": {"id": user_id, "is_bot": False, "first_name": first_name},
+                    "message": self._message_dict(stored),
+                    "chat_instance": f"ci{chat_id}",
+                    "data": data,
+                }
+            }
+        )
+
     # -- what the user sees ---------------------------------------------------------------------
 
     def bot_messages(self, chat_id: int, thread_id: int | None = None) -> list[StoredMessage]:
@@ -245,6 +264,8 @@ class FakeBotApi:
                 params[key] = json.loads(value)
             elif key in INT_FIELDS:
                 params[key] = int(value)
+            elif key in BOOL_FIELDS:
+                params[key] = value == "true"
             else:
                 params[key] = value
         return params
@@ -396,9 +417,27 @@ class FakeBotApi:
     async def _api_getChatMember(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
         status = self.chat_members.get((chat_id, user_id), "member")
-        return {"status": status, "user": {"id": user_id, "is_bot": False, "first_name": "U"}}
+        member: dict[str, Any] = {"status": status, "user": {"id": user_id, "is_bot": False, "first_name": "U"}}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            rights = (
+                "can_manage_chat",
+                "can_delete_messages",
+                "can_manage_video_chats",
+                "can_restrict_members",
+                "can_change_info",
+                "can_invite_users",
+                "can_post_stories",
+                "can_edit_stories",
+                "can_delete_stories",
+            )
+            member.update({r: True for r in rights})
+            member.update({"can_be_edited": False, "is_anonymous": False, "can_promote_members": False})
+        return member
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
+        self.callback_answers.append(params)
         return True
 
     async def _api_close(self, params: dict[str, Any]) -> bool:

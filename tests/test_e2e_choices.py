@@ -1,0 +1,134 @@
+"""Private chats: /model, /provider, /settings across restarts, access control, /stop and /retry."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from .fakes.openai import Fail, FakeOpenAI, Reply
+from .harness import BotHarness
+
+CHAT = 808
+
+
+@pytest.fixture
+async def backup() -> AsyncIterator[FakeOpenAI]:
+    fake = FakeOpenAI(default=Reply("from backup"), models=["b-model"])
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+async def command(harness: BotHarness, text: str, chat: int = CHAT, **kw: object) -> str:
+    before = len(harness.telegram.bot_messages(chat))
+    harness.telegram.user_message(chat, text, **kw)  # type: ignore[arg-type]
+    await harness.telegram.wait_for(lambda: len(harness.telegram.bot_messages(chat)) > before)
+    return harness.telegram.bot_texts(chat)[-1]
+
+
+async def test_model_by_name_and_unknown_names(harness: BotHarness) -> None:
+    await harness.start()
+    assert await command(harness, "/model gpt-9") == 'Unknown model "gpt-9". Available: fake-small, fake-large'
+    assert await command(harness, "/model fake-large") == "Model for this chat: fake-large."
+    await harness.say(CHAT, "hi")
+    assert harness.llm.requests[-1]["model"] == "fake-large"
+
+
+async def test_provider_keyboard_pins_a_provider_and_failover_stays_within_it(
+    harness: BotHarness, backup: FakeOpenAI
+) -> None:
+    harness.overrides["providers"] = "openai,backup"
+    harness.environ = {"BACKUP_BASE_URL": backup.base_url}
+    await harness.start()
+    assert (await command(harness, "/provider")).startswith("Choose the provider for this chat. Current: Auto")
+    keyboard = harness.telegram.bot_messages(CHAT)[-1]
+    labels = [row[0]["text"] for row in keyboard.reply_markup["inline_keyboard"]]
+    assert labels == ["✅ Auto (openai → backup)", "openai", "backup"]
+    harness.telegram.press(CHAT, keyboard.message_id, f"p:{CHAT}:backup", user_id=CHAT)
+    await harness.telegram.wait_for(
+        lambda: harness.telegram.messages[(CHAT, keyboard.message_id)].text == "Provider for this chat: backup."
+    )
+    assert await command(harness, "/model") == "Choose the model for this chat. Current: b-model"
+    backup.then(Fail(500, "down"))
+    harness.overrides["provider_max_retries"] = 2
+    texts = await harness.say(CHAT, "question")
+    assert texts == ["Sorry, I couldn't get an answer from the language model. Please try again in a moment."]
+    assert harness.llm.requests == [], "a pinned provider's failures never go to the others"
+    assert "Provider: backup" in await command(harness, "/settings")
+    assert await command(harness, "/provider auto") == "Provider for this chat: Auto."
+    assert await harness.say(CHAT, "again") == ["Hello from the fake model."]
+
+
+async def test_settings_survive_a_restart(harness: BotHarness) -> None:
+    await harness.start()
+    await command(harness, "/model fake-small")
+    await harness.say(CHAT, "one")
+    await harness.restart()
+    shown = await command(harness, "/settings")
+    assert "Model: fake-small" in shown and "History: 2 messages stored here" in shown
+    await harness.say(CHAT, "two")
+    assert harness.llm.requests[-1]["model"] == "fake-small"
+
+
+async def test_stranger_gets_one_refusal_and_costs_no_provider_call(harness: BotHarness) -> None:
+    harness.overrides["allowed_user_ids"] = "5"
+    harness.overrides["allowed_chat_ids"] = "-100900"
+    await harness.start()
+    harness.telegram.user_message(666, "let me in")
+    harness.telegram.user_message(666, "please")
+    await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_texts(666)))
+    assert await harness.say(5, "I am allowed") == ["Hello from the fake model."]
+    assert harness.telegram.bot_texts(666) == ["Sorry, this bot is private. Ask its owner for access."]
+    harness.telegram.chat(-100900, "supergroup")
+    mention = [{"type": "mention", "offset": 0, "length": 13}]
+    harness.telegram.user_message(-100900, "@test_llm_bot hi", user_id=666, entities=mention)
+    await harness.wait_answers(2)
+    assert len(harness.llm.requests) == 2, "one for the allowed user, one in the allowed chat"
+
+
+async def test_stop_button_keeps_what_was_shown(harness: BotHarness) -> None:
+    harness.llm.then(Reply("word " * 400, chunk_size=5, delay=0.02), Reply("next"))
+    await harness.start()
+    harness.telegram.user_message(CHAT, "write forever")
+    await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_messages(CHAT)))
+    reply = harness.telegram.bot_messages(CHAT)[0]
+    [[button]] = reply.reply_markup["inline_keyboard"]
+    assert button["text"] == "⏹ Stop"
+    harness.telegram.press(CHAT, reply.message_id, button["callback_data"], user_id=CHAT)
+    await harness.wait_answers(1)
+    final = harness.telegram.messages[(CHAT, reply.message_id)]
+    assert final.text.startswith("word") and final.text.endswith("⏹ Stopped.")
+    assert final.reply_markup is None and len(final.text) < 2000
+    await harness.say(CHAT, "next")
+    stored = harness.llm.requests[-1]["messages"][2]
+    assert stored["role"] == "assistant" and stored["content"].startswith("word") and "Stopped" not in stored["content"]
+
+
+async def test_stop_command_and_buttons_of_others(harness: BotHarness) -> None:
+    harness.llm.then(Reply("word " * 400, chunk_size=5, delay=0.02))
+    await harness.start()
+    assert await command(harness, "/stop") == "Nothing is being written right now."
+    harness.telegram.user_message(CHAT, "write forever")
+    await harness.telegram.wait_for(lambda: len(harness.telegram.bot_messages(CHAT)) == 2)
+    harness.telegram.user_message(CHAT, "/stop")
+    await harness.wait_answers(1)
+    assert harness.telegram.bot_texts(CHAT)[-1].endswith("⏹ Stopped.")
+
+
+async def test_retry_replaces_the_last_answer_in_history(harness: BotHarness) -> None:
+    harness.llm.then(Reply("first try"), Reply("second try"), Reply("ok"))
+    await harness.start()
+    assert await command(harness, "/retry") == "There is nothing to retry yet."
+    await harness.say(CHAT, "tell me a joke")
+    before = harness.answered
+    harness.telegram.user_message(CHAT, "/retry")
+    await harness.wait_answers(before + 1)
+    assert harness.telegram.bot_texts(CHAT)[-1] == "second try"
+    assert [m["content"] for m in harness.llm.requests[1]["messages"][1:]] == ["tell me a joke"]
+    await harness.say(CHAT, "another")
+    assert [m["content"] for m in harness.llm.requests[2]["messages"][1:]] == [
+        "tell me a joke",
+        "second try",
+        "another",
+    ]

@@ -1,0 +1,133 @@
+"""Groups and forums: trigger rules, authors in history, topics, admin-only settings, forged buttons."""
+
+from __future__ import annotations
+
+from .fakes.openai import Reply
+from .fakes.telegram import BOT_USERNAME, FakeBotApi
+from .harness import BotHarness
+
+GROUP = -100500
+ADMIN, MEMBER = 11, 22
+MENTION = f"@{BOT_USERNAME}"
+
+
+def mention(text: str) -> dict[str, object]:
+    return {"entities": [{"type": "mention", "offset": 0, "length": len(MENTION)}]}
+
+
+def group_message(telegram: FakeBotApi, text: str, user_id: int = MEMBER, name: str = "Bob", **kw: object) -> dict:
+    entities = mention(text)["entities"] if text.startswith(MENTION) else None
+    return telegram.user_message(GROUP, text, user_id=user_id, first_name=name, entities=entities, **kw)  # type: ignore[arg-type]
+
+
+async def setup_group(harness: BotHarness, forum: bool = False) -> None:
+    harness.telegram.chat(GROUP, "supergroup", is_forum=forum)
+    harness.telegram.chat_members[(GROUP, ADMIN)] = "administrator"
+    await harness.start()
+
+
+async def wait_text(harness: BotHarness, count: int, thread_id: int | None = None) -> list[str]:
+    await harness.telegram.wait_for(lambda: len(harness.telegram.bot_texts(GROUP, thread_id)) >= count)
+    return harness.telegram.bot_texts(GROUP, thread_id)
+
+
+async def test_bot_answers_mentions_and_replies_and_ignores_chatter(harness: BotHarness) -> None:
+    harness.llm.default = lambda body: Reply(f"re: {body['messages'][-1]['content']}")
+    await setup_group(harness)
+    group_message(harness.telegram, "just people talking")
+    asked = group_message(harness.telegram, f"{MENTION} what is 2+2?", user_id=ADMIN, name="Alice")
+    await harness.wait_answers(1)
+    [answer] = harness.telegram.bot_messages(GROUP)
+    assert answer.text == "re: Alice: what is 2+2?"
+    assert answer.reply_to == asked["message_id"], "the reply answers the triggering message"
+    group_message(harness.telegram, "and times 3?", reply_to=answer.message_id)
+    await harness.wait_answers(2)
+    assert harness.telegram.bot_texts(GROUP)[-1] == "re: Bob: and times 3?"
+    history = harness.llm.requests[-1]["messages"]
+    assert [m["content"] for m in history[1:]] == [
+        "Alice: what is 2+2?",
+        "re: Alice: what is 2+2?",
+        "Bob: and times 3?",
+    ], "chatter is ignored, and the history names who said what"
+    group_message(harness.telegram, f"/help@{BOT_USERNAME}")
+    texts = await wait_text(harness, 3)
+    assert texts[-1].startswith("Commands:")
+    group_message(harness.telegram, "/help@some_other_bot")
+    group_message(harness.telegram, f"{MENTION} ping")
+    await harness.wait_answers(3)
+    assert not any(t.startswith("Commands:") for t in harness.telegram.bot_texts(GROUP)[3:])
+
+
+async def test_forum_topics_keep_their_own_history_and_share_settings(harness: BotHarness) -> None:
+    harness.llm.default = Reply("ok")
+    await setup_group(harness, forum=True)
+    harness.telegram.user_message(GROUP, "/model fake-large", user_id=ADMIN, thread_id=1)
+    await wait_text(harness, 1, thread_id=1)
+    for thread, text in ((1, "topic one"), (2, "topic two")):
+        harness.telegram.user_message(
+            GROUP, f"{MENTION} {text}", user_id=MEMBER, thread_id=thread, entities=mention("")["entities"]
+        )
+    await harness.wait_answers(2)
+    by_topic = {r["messages"][-1]["content"]: r for r in harness.llm.requests}
+    assert [m["content"] for m in by_topic["Alice: topic two"]["messages"][1:]] == ["Alice: topic two"]
+    assert all(r["model"] == "fake-large" for r in harness.llm.requests), "topics inherit the chat's model"
+    assert harness.telegram.bot_texts(GROUP, thread_id=2) == ["ok"]
+    assert len(harness.telegram.bot_texts(GROUP, thread_id=1)) == 2
+
+
+async def test_only_admins_change_settings_in_groups(harness: BotHarness) -> None:
+    harness.overrides["bot_admin_ids"] = "77"
+    await setup_group(harness)
+    group_message(harness.telegram, "/model fake-large")
+    assert (await wait_text(harness, 1))[-1] == "Only chat admins can change this."
+    group_message(harness.telegram, "/reset")
+    assert (await wait_text(harness, 2))[-1] == "Only chat admins can change this."
+    group_message(harness.telegram, "/provider openai")
+    assert (await wait_text(harness, 3))[-1] == "Only chat admins can change this."
+    group_message(harness.telegram, "/model fake-large", user_id=ADMIN)
+    assert (await wait_text(harness, 4))[-1] == "Model for this chat: fake-large."
+    group_message(harness.telegram, "/model fake-small", user_id=77, name="Owner")
+    assert (await wait_text(harness, 5))[-1] == "Model for this chat: fake-small."
+    anonymous = {"id": GROUP, "type": "supergroup", "title": "Group"}
+    group_message(harness.telegram, "/reset", user_id=1087968824, extra={"sender_chat": anonymous})
+    assert (await wait_text(harness, 6))[-1].startswith("Done: I've forgotten")
+    member_checks = [c for c in harness.telegram.calls_of("getChatMember") if c.params["user_id"] == MEMBER]
+    assert len(member_checks) == 1, "admin status is cached"
+
+
+async def test_buttons_admin_member_and_forged(harness: BotHarness) -> None:
+    await setup_group(harness)
+    telegram = harness.telegram
+    group_message(telegram, "/model", user_id=ADMIN)
+    await wait_text(harness, 1)
+    [keyboard] = telegram.bot_messages(GROUP)
+    buttons = [b for row in keyboard.reply_markup["inline_keyboard"] for b in row]
+    assert [b["text"] for b in buttons] == ["✅ fake-small", "fake-large"]
+    large = next(b["callback_data"] for b in buttons if b["text"] == "fake-large")
+
+    telegram.press(GROUP, keyboard.message_id, large, user_id=MEMBER)
+    await telegram.wait_for(lambda: len(telegram.callback_answers) == 1)
+    assert telegram.callback_answers[-1]["text"] == "Only admins can change this."
+    assert telegram.callback_answers[-1]["show_alert"] is True
+
+    telegram.press(GROUP, keyboard.message_id, f"m:{GROUP}:0000000000", user_id=ADMIN)
+    telegram.press(GROUP, keyboard.message_id, f"m:-999:{large.split(':')[2]}", user_id=ADMIN)
+    telegram.press(GROUP, keyboard.message_id, "garbage", user_id=ADMIN)
+    telegram.press(GROUP, keyboard.message_id, f"p:{GROUP}:nonexistent", user_id=ADMIN)
+    await telegram.wait_for(lambda: len(telegram.callback_answers) == 5)
+    assert sorted(a["text"] for a in telegram.callback_answers[1:]) == [
+        "This button belongs to another chat.",
+        "This button is no longer valid.",
+        "This button is no longer valid.",
+        "This button is no longer valid.",
+    ]
+    group_message(telegram, "/settings", user_id=ADMIN)
+    assert "Model: default" in (await wait_text(harness, 2))[-1], "nothing changed"
+
+    telegram.press(GROUP, keyboard.message_id, large, user_id=ADMIN)
+    await telegram.wait_for(lambda: len(telegram.callback_answers) == 6)
+    assert telegram.callback_answers[-1]["text"] == "Model for this chat: fake-large."
+    assert telegram.messages[(GROUP, keyboard.message_id)].text == "Model for this chat: fake-large."
+    group_message(telegram, f"{MENTION} hello", user_id=ADMIN)
+    await harness.wait_answers(1)
+    assert harness.llm.requests[-1]["model"] == "fake-large"
