@@ -8,13 +8,12 @@ Protocol (gpt4free's ``Aichat`` provider, the seed document):
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import aiohttp
 
-from .base import BaseProvider, Messages, ProviderModelMixin
+from .base import Messages, ProviderModelMixin, SiteProvider
 from .errors import ProtocolError, ServerError
 from .http import connection_error, open_session, raise_for_status
 
@@ -27,32 +26,16 @@ def format_prompt(messages: Messages) -> str:
     return "\n".join([*lines, "Assistant:"])
 
 
-class Aichat(ProviderModelMixin, BaseProvider):
+class Aichat(ProviderModelMixin, SiteProvider):
     """chat-gpt.org. ``url`` is the site root (``AICHAT_URL`` overrides it). Only ``gpt-3.5-turbo``."""
 
     url: ClassVar[str | None] = "https://chat-gpt.org"
     label: ClassVar[str | None] = "Aichat"
+    env_name: ClassVar[str] = "aichat"
     supports_stream: ClassVar[bool] = False
     supports_message_history: ClassVar[bool] = True
     default_model: ClassVar[str] = "gpt-3.5-turbo"
     models: ClassVar[list[str]] = ["gpt-3.5-turbo"]
-
-    def __init__(self, url: str | None = None, proxy: str | None = None) -> None:
-        self.base_url = (url or type(self).url or "").rstrip("/")
-        self.proxy = proxy
-
-    @classmethod
-    def default(cls) -> Aichat:
-        return cls.from_env(os.environ)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str], name: str = "aichat") -> Aichat:
-        """Configured from ``AICHAT_URL`` and ``AICHAT_PROXY`` / ``PROXY``."""
-        return cls(environ.get("AICHAT_URL") or None, environ.get("AICHAT_PROXY") or environ.get("PROXY"))
-
-    @property
-    def name(self) -> str:
-        return "aichat"
 
     async def stream(
         self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any

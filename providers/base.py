@@ -16,8 +16,9 @@ yields :class:`Reset` (see there).
 from __future__ import annotations
 
 import functools
+import os
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
@@ -127,6 +128,34 @@ class BaseProvider(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+class SiteProvider(BaseProvider):
+    """A provider for one web backend, configured by its site root and a proxy.
+
+    ``{NAME}_URL`` overrides :attr:`url` and ``{NAME}_PROXY`` (else ``PROXY``) sets the proxy,
+    where NAME is :attr:`env_name` in upper case.
+    """
+
+    env_name: ClassVar[str] = ""
+
+    def __init__(self, url: str | None = None, proxy: str | None = None) -> None:
+        self.base_url = (url or type(self).url or "").rstrip("/")
+        self.proxy = proxy
+
+    @classmethod
+    def default(cls) -> SiteProvider:
+        return cls.from_env(os.environ)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], name: str = "") -> SiteProvider:
+        """Configured from ``{NAME}_URL`` and ``{NAME}_PROXY`` / ``PROXY``."""
+        prefix = cls.env_name.upper()
+        return cls(environ.get(f"{prefix}_URL") or None, environ.get(f"{prefix}_PROXY") or environ.get("PROXY"))
+
+    @property
+    def name(self) -> str:
+        return self.env_name
 
 
 class ProviderModelMixin:

@@ -17,15 +17,14 @@ Protocol (gpt4free's ``ChatGpt`` provider, the seed document):
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Literal
 
 import aiohttp
 
-from .base import BaseProvider, Messages, ProviderModelMixin
+from .base import Messages, ProviderModelMixin, SiteProvider
 from .errors import AuthenticationError, CaptchaRequiredError, ProtocolError, ProviderConnectionError
 from .http import connection_error, iter_sse_data, open_session, raise_for_status
 
@@ -48,7 +47,7 @@ def format_conversation(messages: Messages) -> list[dict[str, Any]]:
     ]
 
 
-class ChatGpt(ProviderModelMixin, BaseProvider):
+class ChatGpt(ProviderModelMixin, SiteProvider):
     """chatgpt.com without an account. ``CHATGPT_URL`` overrides the host.
 
     Unknown model names fall back to ``auto`` (as in the seed); ``gpt-4o`` is an
@@ -57,6 +56,7 @@ class ChatGpt(ProviderModelMixin, BaseProvider):
 
     url: ClassVar[str | None] = "https://chatgpt.com"
     label: ClassVar[str | None] = "ChatGpt"
+    env_name: ClassVar[str] = "chatgpt"
     working: ClassVar[bool] = False
     supports_stream: ClassVar[bool] = True
     supports_message_history: ClassVar[bool] = True
@@ -73,23 +73,6 @@ class ChatGpt(ProviderModelMixin, BaseProvider):
     ]
     model_aliases: ClassVar[dict[str, str]] = {"gpt-4o": "chatgpt-4o-latest"}
     unknown_model: ClassVar[Literal["raise", "pass", "default"]] = "default"
-
-    def __init__(self, url: str | None = None, proxy: str | None = None) -> None:
-        self.base_url = (url or type(self).url or "").rstrip("/")
-        self.proxy = proxy
-
-    @classmethod
-    def default(cls) -> ChatGpt:
-        return cls.from_env(os.environ)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str], name: str = "chatgpt") -> ChatGpt:
-        """Configured from ``CHATGPT_URL`` and ``CHATGPT_PROXY`` / ``PROXY``."""
-        return cls(environ.get("CHATGPT_URL") or None, environ.get("CHATGPT_PROXY") or environ.get("PROXY"))
-
-    @property
-    def name(self) -> str:
-        return "chatgpt"
 
     async def _requirements(self, session: aiohttp.ClientSession) -> str:
         async with session.get(f"{self.base_url}/") as response:

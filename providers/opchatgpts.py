@@ -12,19 +12,18 @@ a line without ``type`` is a protocol error.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import aiohttp
 
-from .base import BaseProvider, Messages, ProviderModelMixin
+from .base import Messages, ProviderModelMixin, SiteProvider
 from .errors import ProtocolError, ProviderConnectionError, ServerError
 from .http import connection_error, iter_sse_data, open_session, raise_for_status
 
 
-class Opchatgpts(ProviderModelMixin, BaseProvider):
+class Opchatgpts(ProviderModelMixin, SiteProvider):
     """AI Engine chat endpoint. ``url`` is the site root (``OPCHATGPTS_URL`` overrides it).
 
     Only ``gpt-3.5-turbo`` is offered (the site chooses the real model); other names raise
@@ -33,27 +32,14 @@ class Opchatgpts(ProviderModelMixin, BaseProvider):
 
     url: ClassVar[str | None] = "https://opchatgpts.net"
     label: ClassVar[str | None] = "Opchatgpts"
+    env_name: ClassVar[str] = "opchatgpts"
     supports_message_history: ClassVar[bool] = True
     default_model: ClassVar[str] = "gpt-3.5-turbo"
     models: ClassVar[list[str]] = ["gpt-3.5-turbo"]
 
     def __init__(self, url: str | None = None, proxy: str | None = None, context_id: int = 28) -> None:
-        self.base_url = (url or type(self).url or "").rstrip("/")
-        self.proxy = proxy
+        super().__init__(url, proxy)
         self.context_id = context_id
-
-    @classmethod
-    def default(cls) -> Opchatgpts:
-        return cls.from_env(os.environ)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str], name: str = "opchatgpts") -> Opchatgpts:
-        """Configured from ``OPCHATGPTS_URL`` and ``OPCHATGPTS_PROXY`` / ``PROXY``."""
-        return cls(environ.get("OPCHATGPTS_URL") or None, environ.get("OPCHATGPTS_PROXY") or environ.get("PROXY"))
-
-    @property
-    def name(self) -> str:
-        return "opchatgpts"
 
     def payload(self, messages: Messages) -> dict[str, Any]:
         """The JSON body of one request."""

@@ -131,3 +131,19 @@ async def test_buttons_admin_member_and_forged(harness: BotHarness) -> None:
     group_message(telegram, f"{MENTION} hello", user_id=ADMIN)
     await harness.wait_answers(1)
     assert harness.llm.requests[-1]["model"] == "fake-large"
+
+
+async def test_only_the_asker_or_an_admin_can_stop_a_reply(harness: BotHarness) -> None:
+    harness.llm.default = Reply("word " * 400, chunk_size=5, delay=0.02)
+    await setup_group(harness)
+    telegram = harness.telegram
+    group_message(telegram, f"{MENTION} write a lot", user_id=33, name="Carol")
+    await telegram.wait_for(lambda: bool(telegram.bot_messages(GROUP)))
+    reply = telegram.bot_messages(GROUP)[0]
+    stop = reply.reply_markup["inline_keyboard"][0][0]["callback_data"]
+    telegram.press(GROUP, reply.message_id, stop, user_id=MEMBER)
+    await telegram.wait_for(lambda: len(telegram.callback_answers) == 1)
+    assert telegram.callback_answers[0]["text"] == "Only the person who asked or a chat admin can stop this answer."
+    telegram.press(GROUP, reply.message_id, stop, user_id=ADMIN)
+    await harness.wait_answers(1)
+    assert telegram.messages[(GROUP, reply.message_id)].text.endswith("⏹ Stopped.")

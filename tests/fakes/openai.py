@@ -10,10 +10,12 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from .server import LoopbackServer
 
 
 @dataclass
@@ -52,37 +54,33 @@ class Hang:
 Behaviour = Reply | Fail | Hang
 
 
-@dataclass
-class FakeOpenAI:
-    default: Behaviour | Callable[[dict[str, Any]], Behaviour] = field(default_factory=Reply)
-    models: list[str] = field(default_factory=lambda: ["fake-small", "fake-large"])
-    api_key: str | None = None
+class FakeOpenAI(LoopbackServer):
+    """``default`` answers every request not scripted with :meth:`then` (a behaviour, or a function of the body)."""
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        default: Behaviour | Callable[[dict[str, Any]], Behaviour] | None = None,
+        models: list[str] | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.default = default or Reply()
+        self.models = models or ["fake-small", "fake-large"]
+        self.api_key = api_key
         self.script: list[Behaviour] = []
         self.requests: list[dict[str, Any]] = []
         #: (monotonic time, "request" | "first_chunk" | "done") for latency measurements.
         self.timeline: list[tuple[float, str]] = []
         self.headers: list[dict[str, str]] = []
-        self._runner: web.AppRunner | None = None
-        self.port = 0
         self._hangs: list[asyncio.Event] = []
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-    async def stop(self) -> None:
+    async def before_stop(self) -> None:
         for event in self._hangs:
             event.set()
-        if self._runner:
-            await self._runner.cleanup()
 
     @property
     def base_url(self) -> str:

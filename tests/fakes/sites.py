@@ -3,39 +3,21 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from .server import LoopbackServer
 
-@dataclass
-class FakeSite:
-    """One aiohttp app on loopback; ``mode`` selects a behaviour per test, ``requests`` records bodies."""
 
-    mode: str = "ok"
-    answer: str = "Hello from the site."
-    requests: list[dict[str, Any]] = field(default_factory=list)
+class FakeSite(LoopbackServer):
+    """One site; ``mode`` selects a behaviour per test, ``requests`` records bodies."""
 
-    def __post_init__(self) -> None:
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    def routes(self, app: web.Application) -> None:
-        raise NotImplementedError
-
-    async def start(self) -> None:
-        app = web.Application()
-        self.routes(app)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
+    def __init__(self, mode: str = "ok", answer: str = "Hello from the site.") -> None:
+        super().__init__()
+        self.mode = mode
+        self.answer = answer
+        self.requests: list[dict[str, Any]] = []
 
     @property
     def url(self) -> str:

@@ -24,6 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .server import LoopbackServer
+
 BOT_ID = 7000001
 BOT_USERNAME = "test_llm_bot"
 TEXT_LIMIT = 4096
@@ -83,7 +85,7 @@ class Chat:
 
 
 @dataclass
-class FakeBotApi:
+class FakeBotApi(LoopbackServer):
     token: str = "123456:TEST-token-secret"
     flood_interval: float | None = None
     reject_entities: bool = False
@@ -102,23 +104,12 @@ class FakeBotApi:
         self._new_update = asyncio.Event()
         self._failures: dict[str, list[ApiError]] = {}
         self._last_paced: dict[int, float] = {}
-        self._runner: web.AppRunner | None = None
-        self.port = 0
+        LoopbackServer.__init__(self)
 
     # -- server ---------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
 
     @property
     def base_url(self) -> str:
