@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dotenv import dotenv_values
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder
+from telegram.request import HTTPXRequest
 
 from .access import AccessPolicy, AdminChecker
 from .chain import build_chain
@@ -19,6 +20,7 @@ from .pacing import ChatPacer
 from .settings import Settings
 from .storage import ConversationStore
 from .streaming import ReplyStreamer
+from .telegram_bot import TolerantBot
 from .texts import COMMANDS
 
 logger = logging.getLogger(__name__)
@@ -32,16 +34,16 @@ def provider_environ(env_file: str = ".env") -> dict[str, str]:
 
 
 def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
-    """The PTB Application, pointed at ``TELEGRAM_BASE_URL``, handling updates concurrently."""
-    return (
-        ApplicationBuilder()
-        .token(settings.telegram_bot_token.get_secret_value())
-        .base_url(settings.telegram_base_url)
-        .base_file_url(settings.telegram_base_url.replace("/bot", "/file/bot"))
-        .concurrent_updates(True)
-        .get_updates_read_timeout(settings.poll_timeout + 10)
-        .build()
+    """The PTB Application on a :class:`~bot.telegram_bot.TolerantBot` pointed at ``TELEGRAM_BASE_URL``,
+    handling updates concurrently (each conversation stays in order, see :mod:`bot.ordering`)."""
+    bot = TolerantBot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=settings.telegram_base_url,
+        base_file_url=settings.telegram_base_url.replace("/bot", "/file/bot"),
+        request=HTTPXRequest(connection_pool_size=64),
+        get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=settings.poll_timeout + 10),
     )
+    return ApplicationBuilder().bot(bot).concurrent_updates(True).build()
 
 
 async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str, str] | None = None) -> None:

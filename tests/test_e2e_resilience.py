@@ -1,0 +1,39 @@
+"""Bad input and failures the bot must survive."""
+
+from __future__ import annotations
+
+from .harness import BotHarness
+
+CHAT = 616
+
+
+async def test_malformed_update_is_survived(harness: BotHarness) -> None:
+    await harness.start()
+    harness.telegram.push({"message": {"message_id": 1, "text": "no chat, no date"}})
+    harness.telegram.push({"edited_message": {"garbage": True}})
+    assert await harness.say(CHAT, "still there?") == ["Hello from the fake model."]
+
+
+async def test_unexpected_error_gets_one_sentence_and_the_bot_keeps_running(harness: BotHarness) -> None:
+    await harness.start()
+    harness.telegram.fail("sendMessage", 500, "Internal Server Error")
+    harness.telegram.user_message(CHAT, "/help")
+    await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_texts(CHAT)))
+    assert harness.telegram.bot_texts(CHAT) == ["Sorry, something went wrong on my side. Please try again."]
+    assert await harness.say(CHAT, "hello") == ["Hello from the fake model."]
+
+
+async def test_flood_of_messages_in_one_chat_is_bounded(harness: BotHarness) -> None:
+    from .fakes.openai import Reply
+
+    harness.overrides["max_pending_per_chat"] = 2
+    harness.llm.default = Reply("slow answer", delay=0.05)
+    await harness.start()
+    for n in range(5):
+        harness.telegram.user_message(CHAT, f"m{n}")
+    await harness.wait_answers(2)
+    await harness.telegram.wait_for(lambda: len(harness.telegram.bot_texts(CHAT)) == 5)
+    texts = harness.telegram.bot_texts(CHAT)
+    waiting = "I'm still answering your earlier messages. Please wait a moment before sending more."
+    assert texts.count(waiting) == 3 and texts.count("slow answer") == 2
+    assert len(harness.llm.requests) == 2
