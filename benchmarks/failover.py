@@ -68,7 +68,7 @@ async def run(fault: str, args: argparse.Namespace) -> str:
     finally:
         await primary.stop()
         await backup.stop()
-    wait = f"{kept_at - started:6.2f}s" if kept_at else "     -"
+    wait = f"{kept_at - started:7.3f}s" if kept_at else "      -"
     tries = f"primary={len(primary.requests)} backup={len(backup.requests)}"
     return f"{fault:<28} {source:<20} resets={resets}  answer starts after {wait}  attempts: {tries}"
 

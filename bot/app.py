@@ -88,8 +88,9 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
             )
             await app.start()
             await stop.wait()
-            logger.info("stopping")
+            logger.info("stopping: replies being written get %gs to finish", settings.shutdown_grace)
             await app.updater.stop()
+            await deps.finish_active(settings.shutdown_grace)
             await app.stop()
     finally:
         await store.close()

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     private_edit_interval: float = Field(1.0, ge=0, description="Seconds between edits in a private chat.")
     group_messages_per_minute: float = Field(20.0, gt=0, description="Sends+edits per minute in a group.")
 
+    shutdown_grace: float = Field(
+        5.0, ge=0, description="Seconds replies being written may take to finish on shutdown."
+    )
+
     # Access
     allowed_user_ids: IntList = Field(default_factory=list, description="Users allowed (empty + no chats: all).")
     allowed_chat_ids: IntList = Field(default_factory=list, description="Chats where everyone is allowed.")

@@ -144,6 +144,7 @@ class ReplyStream:
         self._done = False
         self._dirty = asyncio.Event()
         self._consumer: asyncio.Task[None] | None = None
+        self._stop_note = STOPPED_NOTE
         self._started = time.monotonic()
         self.result = StreamResult()
 
@@ -177,10 +178,11 @@ class ReplyStream:
         self.result.message_ids = [s.message_id for s in self._shown]
         return self.result
 
-    def stop(self) -> None:
-        """Stop consuming the model's answer; what was shown stays, marked as stopped."""
+    def stop(self, note: str = STOPPED_NOTE) -> None:
+        """Stop consuming the model's answer; what was shown stays, followed by ``note``."""
         if self._consumer is not None and not self._consumer.done():
             self.result.stopped = True
+            self._stop_note = note
             self._consumer.cancel()
 
     # -- consuming ------------------------------------------------------------------------------
@@ -230,7 +232,7 @@ class ReplyStream:
                 if not source:
                     return [(Part(sentence), None)]
             elif self.result.stopped:
-                source = f"{source}\n\n{STOPPED_NOTE}" if source.strip() else STOPPED_NOTE
+                source = f"{source}\n\n{self._stop_note}" if source.strip() else self._stop_note
         parts = plain_parts(source, self._limit) if self._plain else render_parts(source, self._limit)
         if not parts:
             if self._done:

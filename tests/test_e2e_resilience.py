@@ -37,3 +37,30 @@ async def test_flood_of_messages_in_one_chat_is_bounded(harness: BotHarness) -> 
     waiting = "I'm still answering your earlier messages. Please wait a moment before sending more."
     assert texts.count(waiting) == 3 and texts.count("slow answer") == 2
     assert len(harness.llm.requests) == 2
+
+
+async def test_shutdown_stops_long_replies_after_a_grace_and_does_not_start_new_ones(harness: BotHarness) -> None:
+    import asyncio
+    import time
+
+    from .fakes.openai import Reply
+
+    harness.overrides["shutdown_grace"] = 0.5
+    harness.llm.default = Reply("word " * 2000, chunk_size=5, delay=0.02)
+    await harness.start()
+    harness.telegram.user_message(CHAT, "long one")
+    await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_messages(CHAT)))
+    harness.telegram.user_message(CHAT, "queued behind it")
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    await harness.stop()
+    assert time.monotonic() - started < 5
+    texts = harness.telegram.bot_texts(CHAT)
+    assert texts[0].endswith("⏹ Stopped: the bot is restarting. /retry will answer again.")
+    assert texts[1] == "I'm restarting and couldn't answer this. Please send it again in a minute."
+    assert len(harness.llm.requests) == 1
+    harness.llm.default = Reply("fresh")
+    await harness.start()
+    await harness.say(CHAT, "after restart")
+    stored = harness.llm.requests[-1]["messages"]
+    assert stored[1]["content"] == "long one" and stored[2]["content"].startswith("word word")

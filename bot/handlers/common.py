@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from telegram import Bot, Message, MessageEntity
@@ -9,6 +10,7 @@ from telegram.constants import ChatType
 
 from providers import RetryProvider
 
+from .. import texts
 from ..access import AccessPolicy, AdminChecker
 from ..ordering import ConversationQueue
 from ..settings import Settings
@@ -24,6 +26,7 @@ class ActiveReply:
 
     stream: ReplyStream
     requester_id: int | None
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass(slots=True)
@@ -38,6 +41,21 @@ class Deps:
     access: AccessPolicy
     admins: AdminChecker
     active: dict[ConversationKey, ActiveReply] = field(default_factory=dict)
+    closing: bool = False
+
+    async def finish_active(self, grace: float) -> None:
+        """On shutdown: let replies being written finish for ``grace`` seconds, then stop the rest.
+
+        Messages still waiting for their turn are not started (see ``closing``).
+        """
+        self.closing = True
+        waiters = [asyncio.ensure_future(reply.finished.wait()) for reply in self.active.values()]
+        if waiters:
+            await asyncio.wait(waiters, timeout=grace)
+        for waiter in waiters:
+            waiter.cancel()
+        for reply in list(self.active.values()):
+            reply.stream.stop(note=texts.STOPPED_FOR_RESTART)
 
 
 def is_group(message: Message) -> bool:

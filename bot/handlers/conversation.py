@@ -87,6 +87,9 @@ class ConversationHandlers:
             await message.reply_text(texts.TOO_MANY_PENDING)
             return
         async with self.deps.queue.turn(key):
+            if self.deps.closing:
+                await message.reply_text(texts.RESTARTING)
+                return
             await self.deps.store.add(key, "user", text, author_name(message))
             await self.respond(message, key)
 
@@ -152,12 +155,13 @@ class ConversationHandlers:
         stream = deps.streamer.open(
             reply_target(message), texts.error_sentence, stop_markup=stop_keyboard(key.chat_id, key.thread_id)
         )
-        deps.active[key] = ActiveReply(stream, message.from_user.id if message.from_user else None)
+        active = deps.active[key] = ActiveReply(stream, message.from_user.id if message.from_user else None)
         try:
             model = choice.model or deps.settings.default_model
             result = await stream.run(chain.create_async_generator(model, prompt))
         finally:
             deps.active.pop(key, None)
+            active.finished.set()
         if result.error is not None:
             logger.warning("chat=%s thread=%s no answer: %s", key.chat_id, key.thread_id, result.error)
         elif result.text.strip():
