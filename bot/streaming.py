@@ -164,7 +164,8 @@ class ReplyStream:
         try:
             await self._consumer
         except asyncio.CancelledError:
-            if not self.result.stopped:
+            current = asyncio.current_task()
+            if not self.result.stopped or (current is not None and current.cancelling()):
                 flusher.cancel()
                 raise
         except Exception as exc:  # noqa: BLE001 - shown to the user as one sentence

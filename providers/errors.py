@@ -24,11 +24,6 @@ class ProviderError(Exception):
         super().__init__(message)
         self.provider = provider
 
-    @property
-    def kind(self) -> str:
-        """Short machine-friendly class of the failure, used in logs and reports."""
-        return type(self).__name__
-
 
 class AuthenticationError(ProviderError):
     """The backend refused the credentials (HTTP 401 or 403). Not retryable."""
@@ -93,12 +88,6 @@ class CaptchaRequiredError(ProviderError):
     def __init__(self, message: str, *, provider: str = "", challenge: str = "turnstile") -> None:
         super().__init__(message, provider=provider)
         self.challenge = challenge
-
-
-class ProviderNotWorkingError(ProviderError):
-    """The provider is marked ``working = False`` and was asked to run anyway. Not retryable."""
-
-    retryable = False
 
 
 @dataclass(frozen=True, slots=True)
