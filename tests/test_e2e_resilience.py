@@ -34,7 +34,7 @@ async def test_flood_of_messages_in_one_chat_is_bounded(harness: BotHarness) -> 
     await harness.wait_answers(2)
     await harness.telegram.wait_for(lambda: len(harness.telegram.bot_texts(CHAT)) == 5)
     texts = harness.telegram.bot_texts(CHAT)
-    waiting = "I'm still answering your earlier messages. Please wait a moment before sending more."
+    waiting = "I'm still answering earlier messages in this chat. Please wait a moment before sending more."
     assert texts.count(waiting) == 3 and texts.count("slow answer") == 2
     assert len(harness.llm.requests) == 2
 
