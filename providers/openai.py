@@ -31,6 +31,21 @@ from .errors import (
 )
 from .http import connection_error, iter_sse_data, open_session, raise_for_status
 
+#: Substrings of model ids that are not chat models (embeddings, speech, images, moderation...);
+#: they are left out of :meth:`OpenAI.list_models`.
+NON_CHAT_MODEL_MARKERS = (
+    "embed",
+    "tts",
+    "whisper",
+    "transcribe",
+    "dall-e",
+    "image",
+    "moderation",
+    "davinci",
+    "babbage",
+    "audio",
+)
+
 #: Request options passed through from ``create_async_generator(**kwargs)`` to the API.
 PASSTHROUGH_OPTIONS = frozenset(
     {"temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "stop", "seed", "user"}
@@ -120,7 +135,9 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         return headers
 
     async def list_models(self, proxy: str | None = None) -> list[str]:
-        """Model ids from ``GET {base_url}/models`` in the server's order, cached for ``models_ttl`` seconds.
+        """Chat model ids from ``GET {base_url}/models`` in the server's order, cached for ``models_ttl`` seconds.
+
+        Ids naming embedding, speech, image or moderation models are left out.
 
         Falls back to the configured ``models`` when the endpoint fails.
         """
@@ -140,6 +157,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                     await raise_for_status(response, self.name)
                     body = await response.json(content_type=None)
             ids = [str(item["id"]) for item in body.get("data", []) if isinstance(item, dict) and "id" in item]
+            ids = [i for i in ids if not any(marker in i.lower() for marker in NON_CHAT_MODEL_MARKERS)]
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise connection_error(exc, self.name) from exc
         except (ValueError, KeyError, AttributeError) as exc:

@@ -83,6 +83,8 @@ async def test_model_list_is_fetched_cached_and_falls_back(llm: FakeOpenAI) -> N
     assert await provider.list_models() == ["fake-small", "fake-large"], "in the server's order"
     llm.models = ["changed"]
     assert await provider.list_models() == ["fake-small", "fake-large"], "cached"
+    llm.models = ["gpt-x", "text-embedding-3-small", "whisper-1", "nomic-embed-text", "llama3.2"]
+    assert await OpenAI(llm.base_url, "k").list_models() == ["gpt-x", "llama3.2"], "chat models only"
     unreachable = OpenAI("http://127.0.0.1:9/v1", "k", models=["configured"])
     assert await unreachable.list_models() == ["configured"]
 
