@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     private_edit_interval: float = Field(1.0, ge=0, description="Seconds between edits in a private chat.")
     group_messages_per_minute: float = Field(20.0, gt=0, description="Sends+edits per minute in a group.")
 
+    stream_mode: Literal["edit", "draft"] = Field(
+        "edit", description="Private chats: 'edit' one message as it grows, or 'draft' (sendMessageDraft preview)."
+    )
     shutdown_grace: float = Field(
         5.0, ge=0, description="Seconds replies being written may take to finish on shutdown."
     )
@@ -79,10 +82,12 @@ class Settings(BaseSettings):
         "providers", "openai_models", "allowed_user_ids", "allowed_chat_ids", "bot_admin_ids", mode="before"
     )(_split_commas)
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "stream_mode", mode="before")
     @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+    def _case(cls, value: object, info: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if getattr(info, "field_name", "") == "log_level" else value.lower()
 
     @field_validator("telegram_bot_token")
     @classmethod

@@ -16,12 +16,19 @@ For each reply, a :class:`ReplyStream`
   sees one answer exactly once;
 - falls back to plain text if Telegram refuses the entities;
 - always delivers the final text in full (retrying through flood waits).
+
+In *draft* mode (private chats only) the growing text is shown with
+sendMessageDraft (Bot API 9.5+: an animated, ephemeral preview) instead of
+edits, and the final text is sent with sendMessage; parts of a long answer
+that are complete become messages as soon as the next part starts. If
+Telegram refuses drafts, the reply goes on with edits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -72,7 +79,7 @@ class StreamResult:
         error: the provider error that ended the stream, or None.
         stopped: True when the reply was stopped by the user.
         message_ids: the Telegram messages that show the reply, in order.
-        sends, edits, deletes: Bot API requests made for it.
+        sends, edits, drafts, deletes: Bot API requests made for it.
         flood_waits: 429 answers met.
         resets: provider failovers that discarded shown text.
         first_visible: seconds from the start of the reply to the first message with text.
@@ -84,6 +91,7 @@ class StreamResult:
     message_ids: list[int] = field(default_factory=list)
     sends: int = 0
     edits: int = 0
+    drafts: int = 0
     deletes: int = 0
     flood_waits: int = 0
     resets: int = 0
@@ -104,12 +112,14 @@ class ReplyStreamer:
         bot: the PTB bot.
         pacer: shared per-chat pacer.
         limit: message length limit in UTF-16 code units (Bot API: 4096).
+        drafts: stream private-chat replies as drafts (sendMessageDraft) instead of edits.
     """
 
-    def __init__(self, bot: Bot, pacer: ChatPacer, limit: int = TELEGRAM_TEXT_LIMIT) -> None:
+    def __init__(self, bot: Bot, pacer: ChatPacer, limit: int = TELEGRAM_TEXT_LIMIT, drafts: bool = False) -> None:
         self.bot = bot
         self.pacer = pacer
         self.limit = limit
+        self.drafts = drafts
 
     def open(
         self,
@@ -145,6 +155,9 @@ class ReplyStream:
         self._dirty = asyncio.Event()
         self._consumer: asyncio.Task[None] | None = None
         self._stop_note = STOPPED_NOTE
+        self._drafting = streamer.drafts and not target.is_group
+        self._draft_id = random.randint(1, 2**31 - 1)
+        self._drafted: Part | None = None
         self._started = time.monotonic()
         self.result = StreamResult()
 
@@ -245,6 +258,10 @@ class ReplyStream:
 
     def _next_op(self) -> tuple[str, int, Part | None, InlineKeyboardMarkup | None] | None:
         desired = self._desired()
+        draft = None
+        if self._drafting and not self._done and desired:
+            # Complete parts become messages; the growing last part is a draft.
+            *desired, (draft, _) = desired
         for i, (part, markup) in enumerate(desired):
             if i >= len(self._shown):
                 return ("send", i, part, markup)
@@ -253,6 +270,8 @@ class ReplyStream:
                 return ("edit", i, part, markup)
         if len(self._shown) > len(desired):
             return ("delete", len(self._shown) - 1, None, None)
+        if draft is not None and draft != self._drafted:
+            return ("draft", len(desired), draft, None)
         return None
 
     async def _flush_loop(self) -> None:
@@ -305,6 +324,10 @@ class ReplyStream:
             logger.warning("Telegram refused the entities (%s); sending plain text", exc.message)
             self._plain = True
             return True
+        if kind == "draft":
+            logger.warning("Telegram refused a draft (%s); going on with edits", exc.message)
+            self._drafting = False
+            return True
         if kind in ("edit", "delete") and ("not found" in message or "can't be edited" in message):
             lost = self._shown.pop(index)  # the next sync re-sends its content
             logger.warning("message %s can no longer be edited: %s", lost.message_id, exc.message)
@@ -319,6 +342,18 @@ class ReplyStream:
             self.result.deletes += 1
             return
         assert part is not None
+        if kind == "draft":
+            await self._bot.send_message_draft(
+                chat_id,
+                self._draft_id,
+                part.text,
+                message_thread_id=self.target.thread_id,
+                entities=list(part.entities) or None,
+            )
+            self._drafted = part
+            self.result.drafts += 1
+            self._mark_visible()
+            return
         if kind == "edit":
             await self._bot.edit_message_text(
                 part.text,
@@ -346,6 +381,9 @@ class ReplyStream:
         )
         self._shown.insert(index, _Shown(message.message_id, part, markup))
         self.result.sends += 1
+        self._mark_visible()
+
+    def _mark_visible(self) -> None:
         if self.result.first_visible is None:
             self.result.first_visible = time.monotonic() - self._started
 

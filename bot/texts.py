@@ -53,7 +53,7 @@ MODEL_RESET = " The model is back to its default, as the new provider does not o
 SETTINGS = (
     "Provider: {provider}\n"
     "Model: {model}\n"
-    "Stream mode: the reply grows in one message, {pace}\n"
+    "Stream mode: {mode}\n"
     "History: {stored} messages stored here; up to {max_messages} messages and {max_chars} characters go to the model"
 )
 

@@ -164,3 +164,16 @@ async def test_messages_in_one_chat_are_answered_in_order(harness: BotHarness) -
     assert harness.telegram.bot_texts(CHAT) == ["answer to q0", "answer to q1", "answer to q2"]
     last = harness.llm.requests[-1]["messages"]
     assert [m["content"] for m in last[1:]] == ["q0", "answer to q0", "q1", "answer to q1", "q2"]
+
+
+async def test_draft_stream_mode(harness: BotHarness) -> None:
+    harness.overrides["stream_mode"] = "draft"
+    answer = "Drafts animate the answer as it is written. " * 4
+    harness.llm.then(Reply(answer.strip(), chunk_size=12, delay=0.03))
+    await harness.start()
+    assert await harness.say(CHAT, "draft please") == [answer.strip()]
+    assert len(harness.telegram.drafts[CHAT]) >= 2
+    assert not harness.telegram.calls_of("editMessageText", CHAT)
+    harness.telegram.user_message(CHAT, "/settings")
+    await harness.telegram.wait_for(lambda: len(harness.telegram.bot_texts(CHAT)) == 2)
+    assert "Stream mode: an animated draft" in harness.telegram.bot_texts(CHAT)[-1]

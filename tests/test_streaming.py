@@ -146,3 +146,45 @@ async def test_edits_carry_everything_received_so_far(bot: Bot, telegram: FakeBo
     assert len(sent) <= 6, "about one request per 0.2 s over 0.6 s of streaming"
     assert all(b.startswith(a) for a, b in itertools.pairwise(sent))
     assert sent[-1] == " ".join(str(n) for n in range(30))
+
+
+def drafting(bot: Bot, limit: int = 4096) -> ReplyStreamer:
+    return ReplyStreamer(bot, ChatPacer(private_interval=0.0, global_per_second=1000), limit=limit, drafts=True)
+
+
+async def test_draft_mode_streams_drafts_then_sends_the_message(bot: Bot, telegram: FakeBotApi) -> None:
+    result = await drafting(bot).open(ReplyTarget(CHAT), sentence).run(chunks("Hello", 0.03, " there", 0.03, " friend"))
+    assert telegram.bot_texts(CHAT) == ["Hello there friend"]
+    drafts = telegram.drafts[CHAT]
+    assert (
+        drafts[0] == "Hello"
+        and len(drafts) >= 2
+        and all(b.startswith(a) for a, b in itertools.pairwise(drafts))
+    )
+    assert result.edits == 0 and result.sends == 1 and result.drafts == len(drafts)
+    assert len({c.params["draft_id"] for c in telegram.calls_of("sendMessageDraft")}) == 1, "one animated draft"
+
+
+async def test_draft_mode_turns_complete_parts_into_messages(bot: Bot, telegram: FakeBotApi) -> None:
+    words = [f"w{n} " for n in range(40)]
+    await drafting(bot, limit=40).open(ReplyTarget(CHAT), sentence).run(chunks(*[x for w in words for x in (w, 0.005)]))
+    texts = telegram.bot_texts(CHAT)
+    assert " ".join(texts).split() == [w.strip() for w in words]
+    assert all(len(t) <= 40 for t in texts)
+    first_send = telegram.calls_of("sendMessage", CHAT)[0].at
+    assert any(c.at > first_send for c in telegram.calls_of("sendMessageDraft", CHAT)), (
+        "earlier parts sent while drafting"
+    )
+
+
+async def test_draft_mode_falls_back_to_edits_when_drafts_are_refused(bot: Bot, telegram: FakeBotApi) -> None:
+    telegram.fail("sendMessageDraft", 400, "Bad Request: method not available")
+    result = await drafting(bot).open(ReplyTarget(CHAT), sentence).run(chunks("Hello", 0.03, " there", 0.03, " again"))
+    assert telegram.bot_texts(CHAT) == ["Hello there again"]
+    assert result.drafts == 0 and result.sends == 1
+
+
+async def test_draft_mode_is_not_used_in_groups(bot: Bot, telegram: FakeBotApi) -> None:
+    telegram.chat(-7, "supergroup")
+    await drafting(bot).open(ReplyTarget(-7, is_group=True), sentence).run(chunks("Hi", 0.03, " all"))
+    assert telegram.bot_texts(-7) == ["Hi all"] and not telegram.calls_of("sendMessageDraft")

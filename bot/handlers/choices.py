@@ -144,16 +144,18 @@ class ChoiceHandlers:
         key = conversation_key(message)
         stored = await self.deps.store.count(key)
         if is_group(message):
-            pace = f"{settings.group_messages_per_minute:g} messages per minute in this group"
+            mode = f"the reply grows in one message, {settings.group_messages_per_minute:g} updates a minute here"
+        elif settings.stream_mode == "draft":
+            mode = f"an animated draft, updated every {settings.private_edit_interval:g}s, then the message"
         else:
-            pace = f"one edit every {settings.private_edit_interval:g}s"
+            mode = f"the reply grows in one message, one edit every {settings.private_edit_interval:g}s"
         provider = choice.provider or "Auto (" + " → ".join(p.name for p in self.deps.chain.providers) + ")"
         model = choice.model or f"default ({await self.default_model(choice) or 'provider default'})"
         await message.reply_text(
             texts.SETTINGS.format(
                 provider=provider,
                 model=model,
-                pace=pace,
+                mode=mode,
                 stored=stored,
                 max_messages=settings.history_max_messages,
                 max_chars=settings.history_max_chars,

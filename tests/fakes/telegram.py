@@ -32,7 +32,7 @@ TEXT_LIMIT = 4096
 JSON_FIELDS = {"entities", "reply_parameters", "reply_markup", "link_preview_options", "commands", "allowed_updates"}
 INT_FIELDS = {"chat_id", "message_id", "message_thread_id", "timeout", "offset", "limit", "user_id", "draft_id"}
 BOOL_FIELDS = {"show_alert", "disable_notification", "protect_content"}
-PACED_METHODS = {"sendMessage", "editMessageText", "deleteMessage", "editMessageReplyMarkup"}
+PACED_METHODS = {"sendMessage", "editMessageText", "deleteMessage", "editMessageReplyMarkup", "sendMessageDraft"}
 
 
 def utf16_len(text: str) -> int:
@@ -96,6 +96,7 @@ class FakeBotApi(LoopbackServer):
     flood_hits: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
     callback_answers: list[dict[str, Any]] = field(default_factory=list)
+    drafts: dict[int, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -372,6 +373,19 @@ class FakeBotApi(LoopbackServer):
         if not stored.from_bot:
             raise ApiError(400, "Bad Request: message can't be edited")
         return stored
+
+    async def _api_sendMessageDraft(self, params: dict[str, Any]) -> bool:
+        chat_id = int(params["chat_id"])
+        if self.chat(chat_id).type != "private":
+            raise ApiError(400, "Bad Request: drafts can be sent only to private chats")
+        if not int(params.get("draft_id", 0)):
+            raise ApiError(400, "Bad Request: draft_id must be non-zero")
+        text = params.get("text", "")
+        if utf16_len(text) > TEXT_LIMIT:
+            raise ApiError(400, "Bad Request: text is too long")
+        self._check_text(text or " ", params.get("entities"), params.get("parse_mode"))
+        self.drafts.setdefault(chat_id, []).append(text)
+        return True
 
     async def _api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
         stored = self._bot_message(params)
