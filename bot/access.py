@@ -54,6 +54,7 @@ class AccessPolicy:
         return not self.allowed_users and not self.allowed_chats
 
     def allows(self, user: User | None, chat: Chat | None) -> bool:
+        """True when the update's user or chat may use the bot (see the module docstring)."""
         if self.open:
             return True
         if user is not None and (user.id in self.allowed_users or user.id in self.bot_admins):

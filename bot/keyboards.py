@@ -66,4 +66,5 @@ def provider_keyboard(chat_id: int, choices: list[tuple[str, str]], current: str
 
 
 def stop_keyboard(chat_id: int, thread_id: int) -> InlineKeyboardMarkup:
+    """The Stop button shown under a reply being written in that conversation."""
     return InlineKeyboardMarkup([[InlineKeyboardButton("⏹ Stop", callback_data=f"s:{chat_id}:{thread_id}")]])

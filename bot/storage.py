@@ -98,9 +98,11 @@ class ConversationStore:
         return store
 
     async def close(self) -> None:
+        """Close the database connection."""
         await self._db.close()
 
     async def schema_version(self) -> int:
+        """The applied schema version (``PRAGMA user_version``): the number of migrations run."""
         async with self._db.execute("PRAGMA user_version") as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0

@@ -42,6 +42,7 @@ class TolerantBot(ExtBot[None]):
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
         api_kwargs: dict[str, Any] | None = None,
     ) -> tuple[Update, ...]:
+        """Bot API getUpdates; a batch PTB cannot parse is re-read and parsed update by update."""
         try:
             return await super().get_updates(
                 offset=offset,

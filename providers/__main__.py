@@ -34,10 +34,12 @@ def environment() -> dict[str, str]:
 
 
 def configured_names(environ: Mapping[str, str]) -> list[str]:
+    """``PROVIDERS`` (default ``openai``) as lower-case names."""
     return [n.strip().lower() for n in environ.get("PROVIDERS", "openai").split(",") if n.strip()]
 
 
 def list_providers(environ: Mapping[str, str]) -> int:
+    """Print the built-in providers and any other configured names; exit code 0."""
     print(f"{'name':<12} {'working':<8} {'auth':<6} {'stream':<7} models")
     for name, cls in PROVIDER_CLASSES.items():
         models = ", ".join(cls.models)
@@ -49,6 +51,7 @@ def list_providers(environ: Mapping[str, str]) -> int:
 
 
 async def ask(provider: BaseProvider, prompt: str, model: str) -> int:
+    """Stream the answer to ``prompt`` to stdout (a failover notice to stderr); exit code 0, or 1 on failure."""
     messages = [{"role": "user", "content": prompt}]
     try:
         async for chunk in provider.create_async_generator(model, messages):
@@ -64,6 +67,7 @@ async def ask(provider: BaseProvider, prompt: str, model: str) -> int:
 
 
 async def check(providers: list[BaseProvider], model: str, timeout: float) -> int:
+    """Probe each provider with a short prompt; print latency (seconds) or the error; 1 if any failed."""
     failures = 0
     for provider in providers:
         started = time.monotonic()
@@ -81,6 +85,7 @@ async def check(providers: list[BaseProvider], model: str, timeout: float) -> in
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit code (2 for usage or configuration errors)."""
     parser = argparse.ArgumentParser(prog="python -m providers", description=__doc__.split("\n\n")[0])
     parser.add_argument("prompt", nargs="?", help="text to send")
     parser.add_argument("--list", action="store_true", help="list providers and their models")

@@ -145,6 +145,7 @@ class SiteProvider(BaseProvider):
 
     @classmethod
     def default(cls) -> SiteProvider:
+        """Configured from the process environment, see :meth:`from_env`."""
         return cls.from_env(os.environ)
 
     @classmethod
@@ -155,6 +156,7 @@ class SiteProvider(BaseProvider):
 
     @property
     def name(self) -> str:
+        """The provider's name in ``PROVIDERS``: :attr:`env_name`."""
         return self.env_name
 
 

@@ -126,6 +126,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
 
     @property
     def name(self) -> str:
+        """This backend's name (``openai``, ``openrouter``...), as given to the constructor."""
         return self._name
 
     def _headers(self) -> dict[str, str]:

@@ -92,6 +92,7 @@ class ProviderHealth:
         return max(0.0, state.cooldown_until - self._clock()) if state else 0.0
 
     def success(self, name: str) -> None:
+        """A success clears the provider's failure count and cooldown."""
         self._state.pop(name, None)
 
     def failure(self, name: str, cool_for: float | None = None) -> None:
@@ -162,6 +163,7 @@ class RetryProvider(BaseProvider):
 
     @classmethod
     def default(cls) -> RetryProvider:
+        """Not available: a chain needs its providers."""
         raise TypeError("RetryProvider must be constructed with its providers")
 
     def only(self, names: Iterable[str]) -> RetryProvider:
@@ -209,6 +211,11 @@ class RetryProvider(BaseProvider):
     async def stream(
         self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
     ) -> AsyncIterator[Chunk]:
+        """Yield one complete answer (``str`` deltas, with :class:`Reset` before any restart).
+
+        Raises:
+            RetryProviderError: every attempt failed; ``attempts`` lists them in order.
+        """
         attempts: list[Attempt] = []
         for provider in self.order():
             for retry in range(self.max_retries):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 
 def completion_id() -> str:
+    """A new ``chatcmpl-…`` id."""
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
@@ -26,6 +27,8 @@ class Delta:
 
 @dataclass(slots=True)
 class ChunkChoice:
+    """``choices[i]`` of a chunk: the delta and, on the last chunk, ``finish_reason == "stop"``."""
+
     delta: Delta
     index: int = 0
     finish_reason: str | None = None
@@ -47,12 +50,16 @@ class ChatCompletionChunk:
 
 @dataclass(slots=True)
 class ChatMessage:
+    """The assistant's message of a completion."""
+
     content: str
     role: str = "assistant"
 
 
 @dataclass(slots=True)
 class Choice:
+    """``choices[i]`` of a completion."""
+
     message: ChatMessage
     index: int = 0
     finish_reason: str = "stop"

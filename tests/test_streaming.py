@@ -156,11 +156,7 @@ async def test_draft_mode_streams_drafts_then_sends_the_message(bot: Bot, telegr
     result = await drafting(bot).open(ReplyTarget(CHAT), sentence).run(chunks("Hello", 0.03, " there", 0.03, " friend"))
     assert telegram.bot_texts(CHAT) == ["Hello there friend"]
     drafts = telegram.drafts[CHAT]
-    assert (
-        drafts[0] == "Hello"
-        and len(drafts) >= 2
-        and all(b.startswith(a) for a, b in itertools.pairwise(drafts))
-    )
+    assert drafts[0] == "Hello" and len(drafts) >= 2 and all(b.startswith(a) for a, b in itertools.pairwise(drafts))
     assert result.edits == 0 and result.sends == 1 and result.drafts == len(drafts)
     assert len({c.params["draft_id"] for c in telegram.calls_of("sendMessageDraft")}) == 1, "one animated draft"
 

@@ -30,6 +30,7 @@ def register(app: Application, deps: Deps) -> None:  # type: ignore[type-arg]
     choices = ChoiceHandlers(deps)
 
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Every inline button: check the callback data and its chat, then dispatch by kind."""
         query = update.callback_query
         assert query is not None
         callback = parse_callback(query.data)

@@ -54,6 +54,7 @@ class ChoiceHandlers:
         return listed[0] if listed else ""
 
     def provider_status(self, provider: BaseProvider) -> str:
+        """The provider's button label: its name, and "(not working)" or "(cooling down Ns)"."""
         if not provider.working:
             return f"{provider.name} (not working)"
         remaining = self.deps.chain.health.cooldown_remaining(provider.name)
@@ -62,6 +63,7 @@ class ChoiceHandlers:
         return provider.name
 
     def provider_choices(self) -> list[tuple[str, str]]:
+        """``(name, label)`` pairs for the /provider keyboard: ``auto`` first, then the chain in order."""
         names = " → ".join(p.name for p in self.deps.chain.providers)
         return [(AUTO, f"Auto ({names})")] + [(p.name, self.provider_status(p)) for p in self.deps.chain.providers]
 

@@ -59,6 +59,7 @@ class Deps:
 
 
 def is_group(message: Message) -> bool:
+    """True for groups and supergroups."""
     return message.chat.type in GROUP_TYPES
 
 
@@ -91,6 +92,7 @@ def author_name(message: Message) -> str | None:
 
 
 def replies_to_bot(message: Message, bot: Bot) -> bool:
+    """True when the message replies to one of the bot's messages."""
     replied = message.reply_to_message
     return bool(replied and replied.from_user and replied.from_user.id == bot.id)
 

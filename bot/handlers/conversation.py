@@ -34,10 +34,12 @@ class ConversationHandlers:
         self.deps = deps
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/start: what the bot does."""
         if update.effective_message:
             await update.effective_message.reply_text(texts.START, do_quote=False)
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/help: the commands."""
         if update.effective_message:
             await update.effective_message.reply_text(texts.HELP, do_quote=False)
 
