@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 from .base import BaseProvider, Chunk, Messages, Reset
 from .errors import (
     Attempt,
+    BadRequestError,
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
@@ -235,10 +236,12 @@ class RetryProvider(BaseProvider):
                     if chunks:
                         yield Reset(provider.name, str(error))
                     too_long = isinstance(error, RateLimitError) and (error.retry_after or 0) > self.max_retry_after
-                    self.health.failure(
-                        provider.name,
-                        cool_for=error.retry_after if too_long else None,  # type: ignore[union-attr]
-                    )
+                    if not isinstance(error, BadRequestError):
+                        # A refused request (say, a model this provider lacks) says nothing of its health.
+                        self.health.failure(
+                            provider.name,
+                            cool_for=error.retry_after if too_long else None,  # type: ignore[union-attr]
+                        )
                     if not error.retryable or too_long or retry + 1 >= self.max_retries:
                         break
                     await self._sleep(self.backoff(retry, error))

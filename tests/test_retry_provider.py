@@ -265,3 +265,15 @@ def test_property_consumer_ends_with_exactly_one_complete_answer_or_the_error(
         assert "".join(tail) == text
 
     asyncio.run(scenario())
+
+
+async def test_refused_requests_do_not_cool_a_provider_down() -> None:
+    from providers import ModelNotSupportedError
+
+    health = ProviderHealth(failures_to_cool=2, cooldown_seconds=60)
+    a = ScriptedProvider("a", default=Run(error=ModelNotSupportedError("no such model")))
+    b = ScriptedProvider("b", default=Run(["b"]))
+    retry = RetryProvider([a, b], max_retries=1, health=health, sleep=Sleeps())
+    for _ in range(5):
+        assert (await collect(retry.create_async_generator("exotic", MESSAGES)))[0] == "b"
+    assert not health.is_cooling("a") and len(a.calls) == 5
