@@ -36,12 +36,13 @@ def provider_environ(env_file: str = ".env") -> dict[str, str]:
 def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
     """The PTB Application on a :class:`~bot.telegram_bot.TolerantBot` pointed at ``TELEGRAM_BASE_URL``,
     handling updates concurrently (each conversation stays in order, see :mod:`bot.ordering`)."""
+    proxy = settings.telegram_proxy or None
     bot = TolerantBot(
         settings.telegram_bot_token.get_secret_value(),
         base_url=settings.telegram_base_url,
         base_file_url=settings.telegram_base_url.replace("/bot", "/file/bot"),
-        request=HTTPXRequest(connection_pool_size=64),
-        get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=settings.poll_timeout + 10),
+        request=HTTPXRequest(connection_pool_size=64, proxy=proxy),
+        get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=settings.poll_timeout + 10, proxy=proxy),
     )
     return ApplicationBuilder().bot(bot).concurrent_updates(True).build()
 

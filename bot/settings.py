@@ -34,6 +34,7 @@ class Settings(BaseSettings):
         "https://api.telegram.org/bot", description="Bot API root; requests go to {base}{token}/{method}."
     )
     poll_timeout: int = Field(30, ge=0, le=50, description="getUpdates long-poll timeout, seconds.")
+    telegram_proxy: str | None = Field(None, description="Proxy for Bot API requests (http, https, socks5).")
 
     # Storage
     database_path: Path = Field(Path("data/bot.sqlite3"), description="SQLite file; folders are created.")

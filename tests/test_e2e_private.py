@@ -177,3 +177,18 @@ async def test_draft_stream_mode(harness: BotHarness) -> None:
     harness.telegram.user_message(CHAT, "/settings")
     await harness.telegram.wait_for(lambda: len(harness.telegram.bot_texts(CHAT)) == 2)
     assert "Stream mode: an animated draft" in harness.telegram.bot_texts(CHAT)[-1]
+
+
+async def test_bot_api_requests_can_go_through_a_socks_proxy(harness: BotHarness) -> None:
+    from .fakes.proxies import Socks5Proxy
+
+    proxy = Socks5Proxy()
+    await proxy.start()
+    try:
+        harness.overrides["telegram_proxy"] = proxy.url
+        await harness.start()
+        assert await harness.say(CHAT, "through the proxy") == ["Hello from the fake model."]
+        await harness.stop()
+    finally:
+        await proxy.stop()
+    assert ("127.0.0.1", harness.telegram.port) in proxy.tunnels
