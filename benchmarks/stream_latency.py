@@ -81,18 +81,22 @@ async def main() -> None:
         for key in ("overhead_ms", "edits", "flood_429", "total_s"):
             print(f"  median {key}: {statistics.median(r[key] for r in rows):.1f}")
 
-        flood_before = telegram.flood_hits
-        before = harness.answered
-        started = time.monotonic()
-        for n in range(20):
-            telegram.user_message(2000 + n, "Tell me about streaming")
-        await harness.wait_answers(before + 20, timeout=300)
-        elapsed = time.monotonic() - started
-        complete = sum(telegram.bot_texts(2000 + n) == [ANSWER.strip()] for n in range(20))
-        print(
-            f"20 private chats at once: all done in {elapsed:.1f}s, complete answers {complete}/20, "
-            f"429s met {telegram.flood_hits - flood_before}"
-        )
+        for count in (20, 100):
+            flood_before = telegram.flood_hits
+            calls_before = len(telegram.calls)
+            before = harness.answered
+            started = time.monotonic()
+            base = 10_000 * count
+            for n in range(count):
+                telegram.user_message(base + n, "Tell me about streaming")
+            await harness.wait_answers(before + count, timeout=600)
+            elapsed = time.monotonic() - started
+            complete = sum(telegram.bot_texts(base + n) == [ANSWER.strip()] for n in range(count))
+            requests = sum(1 for c in telegram.calls[calls_before:] if c.method in ("sendMessage", "editMessageText"))
+            print(
+                f"{count} private chats at once: all done in {elapsed:.1f}s, complete answers {complete}/{count}, "
+                f"sends+edits {requests} ({requests / elapsed:.1f}/s), 429s met {telegram.flood_hits - flood_before}"
+            )
         await harness.stop()
         harness.close()
     await llm.stop()
