@@ -44,6 +44,7 @@ STOPPED = "Stopped."
 STOPPED_FOR_RESTART = "⏹ Stopped: the bot is restarting. /retry will answer again."
 RESTARTING = "I'm restarting and couldn't answer this. Please send it again in a minute."
 CHOOSE_MODEL = "Choose the model for this chat. Current: {current}"
+NO_MODEL_LIST = "The provider did not list its models. Current: {current}. Use /model NAME to choose one."
 CHOOSE_PROVIDER = "Choose the provider for this chat. Current: {current}"
 UNKNOWN_MODEL = 'Unknown model "{name}". Available: {models}'
 UNKNOWN_PROVIDER = 'Unknown provider "{name}". Available: {providers}'

@@ -132,3 +132,12 @@ async def test_retry_replaces_the_last_answer_in_history(harness: BotHarness) ->
         "second try",
         "another",
     ]
+
+
+async def test_model_command_when_the_provider_lists_no_models(harness: BotHarness) -> None:
+    harness.llm.models = ["text-embedding-3-small"]  # nothing to chat with: the list is empty
+    await harness.start()
+    assert await command(harness, "/model") == (
+        "The provider did not list its models. Current: provider default. Use /model NAME to choose one."
+    )
+    assert await command(harness, "/model my-local-model") == "Model for this chat: my-local-model."

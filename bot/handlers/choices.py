@@ -85,6 +85,9 @@ class ChoiceHandlers:
         wanted = command_argument(message)
         current = choice.model or await self.default_model(choice)
         if not wanted:
+            if not models:
+                await message.reply_text(texts.NO_MODEL_LIST.format(current=current or "provider default"))
+                return
             await message.reply_text(
                 texts.CHOOSE_MODEL.format(current=current),
                 reply_markup=model_keyboard(message.chat_id, models, current),
@@ -94,7 +97,7 @@ class ChoiceHandlers:
         if not await self._may_change(context, message.chat, message.from_user, message):
             await message.reply_text(texts.ADMINS_ONLY)
             return
-        if wanted not in models:
+        if models and wanted not in models:
             await message.reply_text(texts.UNKNOWN_MODEL.format(name=wanted, models=", ".join(models)))
             return
         await self.deps.store.save_chat_settings(message.chat_id, ChatSettings(choice.provider, wanted))
