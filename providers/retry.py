@@ -218,7 +218,9 @@ class RetryProvider(BaseProvider):
             RetryProviderError: every attempt failed; ``attempts`` lists them in order.
         """
         attempts: list[Attempt] = []
-        for provider in self.order():
+        chain = self.order()
+        for position, provider in enumerate(chain):
+            has_next = position + 1 < len(chain)
             for retry in range(self.max_retries):
                 started = self._clock()
                 chunks = 0
@@ -242,7 +244,9 @@ class RetryProvider(BaseProvider):
                             provider.name,
                             cool_for=error.retry_after if too_long else None,  # type: ignore[union-attr]
                         )
-                    if not error.retryable or too_long or retry + 1 >= self.max_retries:
+                    # A provider that timed out is likely to again: with another provider left, move on.
+                    timed_out_with_fallback = isinstance(error, ProviderTimeoutError) and has_next
+                    if not error.retryable or too_long or timed_out_with_fallback or retry + 1 >= self.max_retries:
                         break
                     await self._sleep(self.backoff(retry, error))
                 else:

@@ -277,3 +277,11 @@ async def test_refused_requests_do_not_cool_a_provider_down() -> None:
     for _ in range(5):
         assert (await collect(retry.create_async_generator("exotic", MESSAGES)))[0] == "b"
     assert not health.is_cooling("a") and len(a.calls) == 5
+
+
+async def test_a_timeout_moves_on_when_another_provider_is_left_and_retries_the_last_one() -> None:
+    a = ScriptedProvider("a", Run(hang=True), Run(["a answers"]))
+    b = ScriptedProvider("b", Run(hang=True), Run(["b answers"]))
+    retry, sleeps = chain(a, b, max_retries=2, timeouts=Timeouts(first_chunk=0.05, idle=1, total=5))
+    assert (await collect(retry.create_async_generator("m", MESSAGES)))[0] == "b answers"
+    assert len(a.calls) == 1 and len(b.calls) == 2 and len(sleeps.calls) == 1
