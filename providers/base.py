@@ -9,8 +9,9 @@ async-generator method::
 The method works on the class (a default instance is configured from the
 environment, like the OpenAI SDK) and on a configured instance.
 
-Chunks are ``str`` deltas. Only :class:`~providers.retry.RetryProvider` also
-yields :class:`Reset` (see there).
+Chunks are ``str`` deltas; an empty string is a heartbeat (progress without
+text, e.g. a reasoning model thinking). Only :class:`~providers.retry.RetryProvider`
+also yields :class:`Reset` (see there).
 """
 
 from __future__ import annotations

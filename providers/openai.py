@@ -193,6 +193,10 @@ class OpenAI(ProviderModelMixin, BaseProvider):
     ) -> AsyncIterator[str]:
         """Stream ``choices[0].delta.content`` deltas of ``POST {base_url}/chat/completions``.
 
+        Reasoning deltas (``reasoning_content``: DeepSeek, vLLM; ``reasoning``: OpenRouter) are not
+        text: each yields ``""``, which keeps the chain's first-chunk and idle timeouts from firing
+        while a reasoning model thinks.
+
         Raises:
             AuthenticationError, BadRequestError, RateLimitError, ServerError: HTTP errors.
             ProtocolError: a data line that is not JSON, or an ``error`` object in the stream.
@@ -213,9 +217,11 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                             break
                         event = self._parse_event(data)
                         for choice in event.get("choices") or []:
-                            content = (choice.get("delta") or {}).get("content")
-                            if content:
-                                yield content
+                            delta = choice.get("delta") or {}
+                            if delta.get("content"):
+                                yield delta["content"]
+                            elif delta.get("reasoning_content") or delta.get("reasoning"):
+                                yield ""  # the model is thinking: progress for the chain's timeouts, no text
                             if choice.get("finish_reason"):
                                 finished = True
         except (aiohttp.ClientError, TimeoutError) as exc:

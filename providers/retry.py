@@ -287,7 +287,7 @@ class RetryProvider(BaseProvider):
                 elif chunk:
                     got_text = True
                 else:
-                    continue
+                    continue  # a heartbeat: the deadline above starts again, nothing to pass on
                 yield chunk
         finally:
             aclose = getattr(iterator, "aclose", None)

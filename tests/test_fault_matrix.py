@@ -98,3 +98,11 @@ async def test_fault(primary: FakeOpenAI, backup: FakeOpenAI, fault: str, single
     if fault == "http_429_retry_after" and retried:
         first, second = (t for t, kind in primary.timeline if kind == "request")
         assert second - first >= 0.2, "Retry-After is honoured"
+
+
+async def test_a_thinking_model_is_not_timed_out_while_it_reasons(primary: FakeOpenAI, backup: FakeOpenAI) -> None:
+    primary.then(Reply(PRIMARY, reasoning=["hmm"] * 6, reasoning_delay=0.1))  # 0.6 s of thinking
+    text, _ = await collect(
+        make_chain(primary, backup, single=False, max_retries=1).create_async_generator("", MESSAGES)
+    )
+    assert text == PRIMARY and backup.requests == [], "0.1 s between reasoning deltas stays under the 0.3 s timeout"

@@ -10,7 +10,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -35,6 +35,8 @@ class Reply:
     cut_after: int | None = None
     hang_after: int | None = None
     malformed_after: int | None = None
+    reasoning: list[str] = field(default_factory=list)
+    reasoning_delay: float = 0.0
 
 
 @dataclass
@@ -126,6 +128,10 @@ class FakeOpenAI(LoopbackServer):
         await response.prepare(request)
         if behaviour.first_delay:
             await asyncio.sleep(behaviour.first_delay)
+        for thought in behaviour.reasoning:
+            await asyncio.sleep(behaviour.reasoning_delay)
+            event = {"choices": [{"index": 0, "delta": {"reasoning_content": thought}, "finish_reason": None}]}
+            await response.write(f"data: {json.dumps(event)}\n\n".encode())
         text = behaviour.text
         chunks = [text[i : i + behaviour.chunk_size] for i in range(0, len(text), behaviour.chunk_size)]
         for index, chunk in enumerate(chunks):
