@@ -33,6 +33,11 @@ def provider_environ(env_file: str = ".env") -> dict[str, str]:
     return values
 
 
+def file_base_url(base_url: str) -> str:
+    """The Bot API file root for ``base_url``: ``…/bot`` -> ``…/file/bot`` (Bot API "getFile")."""
+    return f"{base_url[:-4]}/file/bot" if base_url.endswith("/bot") else base_url
+
+
 def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
     """The PTB Application on a :class:`~bot.telegram_bot.TolerantBot` pointed at ``TELEGRAM_BASE_URL``,
     handling updates concurrently (each conversation stays in order, see :mod:`bot.ordering`)."""
@@ -40,7 +45,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     bot = TolerantBot(
         settings.telegram_bot_token.get_secret_value(),
         base_url=settings.telegram_base_url,
-        base_file_url=settings.telegram_base_url.replace("/bot", "/file/bot"),
+        base_file_url=file_base_url(settings.telegram_base_url),
         request=HTTPXRequest(connection_pool_size=64, proxy=proxy),
         get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=settings.poll_timeout + 10, proxy=proxy),
     )

@@ -49,3 +49,10 @@ def test_extra_openai_compatible_backends(tmp_path: Path) -> None:
     assert ollama.models == ["llama3.2", "qwen2.5"] and ollama.default_model == "llama3.2"  # type: ignore[attr-defined]
     with pytest.raises(ChainConfigError, match="GROQ_BASE_URL"):
         build_chain(Settings(_env_file=None, telegram_bot_token="1:x", providers="groq"), {})  # type: ignore[call-arg]
+
+
+def test_file_base_url() -> None:
+    from bot.app import file_base_url
+
+    assert file_base_url("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
+    assert file_base_url("https://botproxy.example/tg/bot") == "https://botproxy.example/tg/file/bot"
