@@ -102,6 +102,9 @@ class ConversationHandlers:
             return
         key = conversation_key(message)
         async with self.deps.queue.turn(key):
+            if self.deps.closing:
+                await message.reply_text(texts.RESTARTING)
+                return
             history = await self.deps.store.recent(key, 2)
             last_answer = history[-1] if history and history[-1].role == "assistant" else None
             if not any(turn.role == "user" for turn in history):
@@ -171,14 +174,15 @@ class ConversationHandlers:
                 await deps.store.delete(replacing.id)
             await deps.store.add(key, "assistant", result.text)
         logger.info(
-            "chat=%s thread=%s answered chars=%d messages=%d sends=%d edits=%d flood_waits=%d resets=%d"
-            " stopped=%s first_visible=%s",
+            "chat=%s thread=%s answered chars=%d messages=%d sends=%d edits=%d drafts=%d flood_waits=%d"
+            " resets=%d stopped=%s first_visible=%s",
             key.chat_id,
             key.thread_id,
             len(result.text),
             len(result.message_ids),
             result.sends,
             result.edits,
+            result.drafts,
             result.flood_waits,
             result.resets,
             result.stopped,
