@@ -15,6 +15,7 @@ from telegram.request import HTTPXRequest
 from .access import AccessPolicy, AdminChecker
 from .chain import build_chain
 from .handlers import Deps, register
+from .limits import UserLimiter
 from .ordering import ConversationQueue
 from .pacing import ChatPacer
 from .settings import Settings
@@ -79,6 +80,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
             queue=ConversationQueue(),
             access=access,
             admins=AdminChecker(access),
+            limiter=UserLimiter(settings.user_messages_per_hour, exempt=settings.bot_admin_ids),
         )
         register(app, deps)
         async with app:

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
         5.0, ge=0, description="Seconds replies being written may take to finish on shutdown."
     )
 
+    user_messages_per_hour: int = Field(0, ge=0, description="Answered messages per user per hour; 0: no limit.")
+
     # Access
     allowed_user_ids: IntList = Field(default_factory=list, description="Users allowed (empty + no chats: all).")
     allowed_chat_ids: IntList = Field(default_factory=list, description="Chats where everyone is allowed.")

@@ -12,6 +12,7 @@ from providers import RetryProvider
 
 from .. import texts
 from ..access import AccessPolicy, AdminChecker
+from ..limits import UserLimiter
 from ..ordering import ConversationQueue
 from ..settings import Settings
 from ..storage import ConversationKey, ConversationStore
@@ -40,6 +41,7 @@ class Deps:
     queue: ConversationQueue
     access: AccessPolicy
     admins: AdminChecker
+    limiter: UserLimiter
     active: dict[ConversationKey, ActiveReply] = field(default_factory=dict)
     closing: bool = False
 

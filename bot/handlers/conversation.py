@@ -88,6 +88,12 @@ class ConversationHandlers:
         if self.deps.queue.pending(key) >= self.deps.settings.max_pending_per_chat:
             await message.reply_text(texts.TOO_MANY_PENDING)
             return
+        wait = self.deps.limiter.take(message.from_user.id) if message.from_user else 0.0
+        if wait > 0:
+            minutes = max(1, round(wait / 60))
+            limit = self.deps.settings.user_messages_per_hour
+            await message.reply_text(texts.USER_LIMIT.format(limit=limit, minutes=minutes))
+            return
         async with self.deps.queue.turn(key):
             if self.deps.closing:
                 await message.reply_text(texts.RESTARTING)
