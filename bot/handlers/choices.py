@@ -27,9 +27,7 @@ class ChoiceHandlers:
 
     def providers(self, choice: ChatSettings) -> list[BaseProvider]:
         """The providers answering this chat: the pinned one, or the whole chain."""
-        chain = self.deps.chain.providers
-        pinned = [p for p in chain if p.name == choice.provider]
-        return pinned or list(chain)
+        return self.deps.chain_for(choice.provider).providers
 
     async def models(self, choice: ChatSettings) -> list[str]:
         """Models offered by the chat's provider(s), in chain order, without duplicates."""

@@ -7,8 +7,6 @@ import logging
 from telegram import Message, Update
 from telegram.ext import ContextTypes
 
-from providers import RetryProvider
-
 from .. import texts
 from ..history import build_prompt
 from ..keyboards import stop_keyboard
@@ -158,7 +156,7 @@ class ConversationHandlers:
         """
         deps = self.deps
         choice = await deps.store.chat_settings(key.chat_id)
-        chain = self.chain_for(choice.provider)
+        chain = deps.chain_for(choice.provider)
         history = await deps.store.recent(key, deps.settings.history_max_messages + (1 if replacing else 0))
         if replacing is not None:
             history = [turn for turn in history if turn.id != replacing.id]
@@ -194,12 +192,6 @@ class ConversationHandlers:
             result.stopped,
             f"{result.first_visible:.3f}s" if result.first_visible is not None else "-",
         )
-
-    def chain_for(self, provider: str | None) -> RetryProvider:
-        """The whole chain, or only the pinned provider (failover then stays within it)."""
-        if provider and any(p.name == provider for p in self.deps.chain.providers):
-            return self.deps.chain.only([provider])
-        return self.deps.chain
 
     async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log any unhandled error and tell the user in one sentence; the bot keeps running."""
