@@ -73,10 +73,16 @@ async def _complete(
     return ChatCompletion(completion_id(), model, provider.name, [Choice(ChatMessage("".join(parts)))])
 
 
-class _Completions:
+class _CompletionsBase:
     def __init__(self, client: Client) -> None:
         self._client = client
 
+    def _target(self, provider: ProviderLike | None, proxy: str | None) -> tuple[BaseProvider, str | None]:
+        """The provider and proxy of one call: the call's own, else the client's."""
+        return _instance(provider or self._client.provider), proxy or self._client.proxy
+
+
+class _Completions(_CompletionsBase):
     def create(
         self,
         model: str,
@@ -95,8 +101,7 @@ class _Completions:
         Raises:
             providers.errors.ProviderError: the provider (or every provider of a chain) failed.
         """
-        chosen = _instance(provider or self._client.provider)
-        proxy = proxy or self._client.proxy
+        chosen, proxy = self._target(provider, proxy)
         if stream:
             return _iterate(_chunks(chosen, model, messages, proxy, kwargs))
         return asyncio.run(_complete(chosen, model, messages, proxy, kwargs))
@@ -139,10 +144,7 @@ class Client:
         self.chat = _Chat(_Completions(self))
 
 
-class _AsyncCompletions:
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
-
+class _AsyncCompletions(_CompletionsBase):
     def create(
         self,
         model: str,
@@ -154,8 +156,8 @@ class _AsyncCompletions:
     ) -> _AsyncResult:
         """Like :meth:`_Completions.create`; await it for a completion, or ``async for`` it with
         ``stream=True`` (awaiting a streaming result gives the same async iterator)."""
-        chosen = _instance(provider or self._client.provider)
-        return _AsyncResult(chosen, model, messages, proxy or self._client.proxy, kwargs, stream)
+        chosen, proxy = self._target(provider, proxy)
+        return _AsyncResult(chosen, model, messages, proxy, kwargs, stream)
 
 
 class _AsyncResult:

@@ -12,18 +12,14 @@ from .harness import BotHarness
 
 @pytest.fixture
 async def telegram() -> AsyncIterator[FakeBotApi]:
-    fake = FakeBotApi()
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with FakeBotApi() as fake:
+        yield fake
 
 
 @pytest.fixture
 async def llm() -> AsyncIterator[FakeOpenAI]:
-    fake = FakeOpenAI()
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with FakeOpenAI() as fake:
+        yield fake
 
 
 @pytest.fixture

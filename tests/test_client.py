@@ -23,10 +23,8 @@ MESSAGES = [{"role": "user", "content": "Hello"}]
 
 @pytest.fixture
 async def llm_backup() -> AsyncIterator[FakeOpenAI]:
-    fake = FakeOpenAI(default=Reply("Backup.", chunk_size=3))
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with FakeOpenAI(default=Reply("Backup.", chunk_size=3)) as fake:
+        yield fake
 
 
 async def test_async_client_completion_and_stream(llm: FakeOpenAI) -> None:

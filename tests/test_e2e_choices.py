@@ -14,10 +14,8 @@ CHAT = 808
 
 @pytest.fixture
 async def backup() -> AsyncIterator[FakeOpenAI]:
-    fake = FakeOpenAI(default=Reply("from backup"), models=["b-model"])
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with FakeOpenAI(default=Reply("from backup"), models=["b-model"]) as fake:
+        yield fake
 
 
 async def command(harness: BotHarness, text: str, chat: int = CHAT, **kw: object) -> str:

@@ -12,10 +12,8 @@ from .harness import BotHarness
 
 @pytest.fixture
 async def backup() -> AsyncIterator[FakeOpenAI]:
-    fake = FakeOpenAI(default=Reply("Backup answer, complete and alone.", chunk_size=6, delay=0.01))
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with FakeOpenAI(default=Reply("Backup answer, complete and alone.", chunk_size=6, delay=0.01)) as fake:
+        yield fake
 
 
 async def test_mid_stream_failure_shows_only_the_next_providers_answer(harness: BotHarness, backup: FakeOpenAI) -> None:

@@ -42,18 +42,14 @@ FAULTS: dict[str, tuple[Behaviour, type[Exception], bool]] = {
 
 @pytest.fixture
 async def primary() -> AsyncIterator[FakeOpenAI]:
-    fake = FakeOpenAI(default=Reply(PRIMARY, chunk_size=4))
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with FakeOpenAI(default=Reply(PRIMARY, chunk_size=4)) as fake:
+        yield fake
 
 
 @pytest.fixture
 async def backup() -> AsyncIterator[FakeOpenAI]:
-    fake = FakeOpenAI(default=Reply(BACKUP, chunk_size=4))
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with FakeOpenAI(default=Reply(BACKUP, chunk_size=4)) as fake:
+        yield fake
 
 
 def make_chain(primary: FakeOpenAI, backup: FakeOpenAI, single: bool, max_retries: int) -> RetryProvider:

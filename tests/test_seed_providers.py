@@ -33,26 +33,20 @@ HISTORY = [
 
 @pytest.fixture
 async def engine() -> AsyncIterator[FakeAiEngine]:
-    site = FakeAiEngine()
-    await site.start()
-    yield site
-    await site.stop()
+    async with FakeAiEngine() as site:
+        yield site
 
 
 @pytest.fixture
 async def aichat_site() -> AsyncIterator[FakeAichatSite]:
-    site = FakeAichatSite()
-    await site.start()
-    yield site
-    await site.stop()
+    async with FakeAichatSite() as site:
+        yield site
 
 
 @pytest.fixture
 async def chatgpt_site() -> AsyncIterator[FakeChatGptSite]:
-    site = FakeChatGptSite(answer="The whole text, streamed cumulatively.")
-    await site.start()
-    yield site
-    await site.stop()
+    async with FakeChatGptSite(answer="The whole text, streamed cumulatively.") as site:
+        yield site
 
 
 async def test_opchatgpts_streams_live_chunks_until_end(engine: FakeAiEngine) -> None:

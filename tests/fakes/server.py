@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from aiohttp import web
 
 
@@ -28,6 +30,13 @@ class LoopbackServer:
         await self.before_stop()
         if self._runner:
             await self._runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
 
     async def before_stop(self) -> None:
         """Release anything that would keep a request open (hung responses)."""
