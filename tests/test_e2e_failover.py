@@ -42,3 +42,15 @@ async def test_every_provider_failing_gives_one_sentence(harness: BotHarness, ba
     backup.then(Fail(429, "slow down too", retry_after=60))
     await harness.start()
     assert await harness.say(9, "question") == ["The language model is busy right now. Please try again in a minute."]
+
+
+async def test_seed_providers_answer_in_the_bot(harness: BotHarness) -> None:
+    from .fakes.sites import FakeAichatSite, FakeAiEngine
+
+    async with FakeAiEngine(mode="error") as engine, FakeAichatSite(answer="Aichat answers.") as site:
+        harness.overrides["providers"] = "opchatgpts,aichat"
+        harness.environ = {"OPCHATGPTS_URL": engine.url, "AICHAT_URL": site.url}
+        await harness.start()
+        assert await harness.say(9, "hello") == ["Aichat answers."]
+        assert len(engine.requests) == 1 and site.requests[0]["message"].startswith("System: ")
+        await harness.stop()

@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from .fakes.openai import FakeOpenAI
 from .fakes.telegram import FakeBotApi
 
@@ -49,8 +51,9 @@ async def test_unconfigured_provider_is_named(tmp_path: Path) -> None:
     assert out.strip() == "Configuration error: PROVIDERS names 'ollama' but OLLAMA_BASE_URL is not set"
 
 
-async def test_runs_converses_and_stops_on_sigterm_without_logging_secrets(
-    telegram: FakeBotApi, llm: FakeOpenAI, tmp_path: Path
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_runs_converses_and_stops_on_a_signal_without_logging_secrets(
+    telegram: FakeBotApi, llm: FakeOpenAI, tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
     api_key = "sk-live-very-secret-api-key-123"
     llm.api_key = api_key
@@ -89,7 +92,7 @@ async def test_runs_converses_and_stops_on_sigterm_without_logging_secrets(
         telegram.user_message(77, "hello there")
         await telegram.wait_for(lambda: telegram.bot_texts(77) == ["Hello from the fake model."], timeout=20)
         await asyncio.sleep(0.2)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop_signal)
         out, _ = await asyncio.wait_for(process.communicate(), 20)
     finally:
         if process.returncode is None:

@@ -285,3 +285,30 @@ async def test_a_timeout_moves_on_when_another_provider_is_left_and_retries_the_
     retry, sleeps = chain(a, b, max_retries=2, timeouts=Timeouts(first_chunk=0.05, idle=1, total=5))
     assert (await collect(retry.create_async_generator("m", MESSAGES)))[0] == "b answers"
     assert len(a.calls) == 1 and len(b.calls) == 2 and len(sleeps.calls) == 1
+
+
+async def test_shuffle_changes_the_order_and_still_tries_everyone() -> None:
+    import random
+
+    firsts = set()
+    for seed in range(20):
+        providers = [ScriptedProvider(n, default=Run(error=ServerError("x"))) for n in "abcd"]
+        retry = RetryProvider(providers, shuffle=True, max_retries=1, rng=random.Random(seed), sleep=Sleeps())
+        with pytest.raises(RetryProviderError) as caught:
+            await collect(retry.create_async_generator("m", MESSAGES))
+        order = [a.provider for a in caught.value.attempts]
+        assert sorted(order) == ["a", "b", "c", "d"]
+        firsts.add(order[0])
+    assert len(firsts) > 1
+
+
+async def test_one_log_line_per_attempt(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="providers.retry")
+    a = ScriptedProvider("a", Run(error=ServerError("boom")))
+    b = ScriptedProvider("b", Run(["ok"]))
+    retry, _ = chain(a, b)
+    await collect(retry.create_async_generator("gpt-x", MESSAGES))
+    lines = [r.getMessage() for r in caplog.records if r.name == "providers.retry"]
+    assert len(lines) == 2
+    assert lines[0].startswith("provider=a model=gpt-x outcome=ServerError latency=")
+    assert lines[1].startswith("provider=b model=gpt-x outcome=ok latency=")

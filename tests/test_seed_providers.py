@@ -137,3 +137,18 @@ async def test_chatgpt_login_demand(chatgpt_site: FakeChatGptSite) -> None:
     chatgpt_site.mode = "login"
     with pytest.raises(AuthenticationError):
         await collect(ChatGpt(chatgpt_site.url).create_async_generator("", HISTORY))
+
+
+def test_site_settings_override_the_hosts() -> None:
+    from providers import build_provider
+
+    environ = {
+        "OPCHATGPTS_URL": "http://op.test",
+        "AICHAT_URL": "http://ai.test/",
+        "CHATGPT_URL": "http://gpt.test",
+        "PROXY": "socks5://127.0.0.1:1080",
+    }
+    for name, url in (("opchatgpts", "http://op.test"), ("aichat", "http://ai.test"), ("chatgpt", "http://gpt.test")):
+        provider = build_provider(name, environ)
+        assert provider.base_url == url and provider.proxy == "socks5://127.0.0.1:1080"  # type: ignore[attr-defined]
+    assert build_provider("aichat", {}).base_url == "https://chat-gpt.org"  # type: ignore[attr-defined]
