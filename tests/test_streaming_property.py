@@ -1,0 +1,55 @@
+"""Property: whatever the stream (chunks, resets, sizes), the user ends up seeing exactly the last answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from telegram import Bot
+
+from bot.pacing import ChatPacer
+from bot.rendering import render_markdown, utf16_len
+from bot.streaming import ReplyStreamer, ReplyTarget
+from providers import Chunk, Reset
+
+from .fakes.telegram import FakeBotApi
+
+WORDS = st.sampled_from(["word", "**bold**", "`code`", "😀", "\n\n", "\n", "- item", "# head", "_it_", "ж", "x" * 30])
+CHUNK = st.lists(WORDS, min_size=1, max_size=6).map(" ".join)
+EVENT = st.one_of(CHUNK, st.just("RESET"))
+
+
+def squash(text: str) -> str:
+    return "".join(text.split())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(EVENT, max_size=25), limit=st.integers(20, 200), plain=st.booleans())
+def test_the_user_sees_exactly_the_last_answer(events: list[str], limit: int, plain: bool) -> None:
+    async def scenario() -> None:
+        async with FakeBotApi(reject_entities=plain) as telegram:
+            async with Bot(telegram.token, base_url=telegram.base_url) as bot:
+                streamer = ReplyStreamer(bot, ChatPacer(private_interval=0.0, global_per_second=10_000), limit=limit)
+
+                async def chunks() -> AsyncIterator[Chunk]:
+                    for event in events:
+                        await asyncio.sleep(0)
+                        yield Reset("p", "cut") if event == "RESET" else event
+
+                result = await streamer.open(ReplyTarget(1), lambda e: "error").run(chunks())
+            last = "".join(events[max((i for i, e in enumerate(events) if e == "RESET"), default=-1) + 1 :])
+            shown = telegram.bot_texts(1)
+            assert [e for e in telegram.errors if "entities" not in e[1]] == [], telegram.errors
+            assert result.text == last
+            if not last.strip():
+                assert shown == ["The model returned an empty answer."]
+                return
+            assert all(0 < utf16_len(t) <= limit for t in shown)
+            if plain:
+                assert squash("".join(shown)) == squash(last)
+            else:
+                assert squash("".join(shown)) == squash(render_markdown(last)[0])
+
+    asyncio.run(scenario())
