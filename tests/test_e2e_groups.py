@@ -127,7 +127,10 @@ async def test_buttons_admin_member_and_forged(harness: BotHarness) -> None:
     telegram.press(GROUP, keyboard.message_id, large, user_id=ADMIN)
     await telegram.wait_for(lambda: len(telegram.callback_answers) == 6)
     assert telegram.callback_answers[-1]["text"] == "Model for this chat: fake-large."
-    assert telegram.messages[(GROUP, keyboard.message_id)].text == "Model for this chat: fake-large."
+    # The keyboard message is edited right after the callback is answered.
+    await telegram.wait_for(
+        lambda: telegram.messages[(GROUP, keyboard.message_id)].text == "Model for this chat: fake-large."
+    )
     group_message(telegram, f"{MENTION} hello", user_id=ADMIN)
     await harness.wait_answers(1)
     assert harness.llm.requests[-1]["model"] == "fake-large"

@@ -40,7 +40,6 @@ async def test_flood_of_messages_in_one_chat_is_bounded(harness: BotHarness) -> 
 
 
 async def test_shutdown_stops_long_replies_after_a_grace_and_does_not_start_new_ones(harness: BotHarness) -> None:
-    import asyncio
     import time
 
     from .fakes.openai import Reply
@@ -51,7 +50,8 @@ async def test_shutdown_stops_long_replies_after_a_grace_and_does_not_start_new_
     harness.telegram.user_message(CHAT, "long one")
     await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_messages(CHAT)))
     harness.telegram.user_message(CHAT, "queued behind it")
-    await asyncio.sleep(0.2)
+    queued = harness.telegram.last_update_id
+    await harness.telegram.wait_for(lambda: queued in harness.telegram.delivered)
     started = time.monotonic()
     await harness.stop()
     assert time.monotonic() - started < 5

@@ -97,9 +97,11 @@ class FakeBotApi(LoopbackServer):
     errors: list[tuple[str, str]] = field(default_factory=list)
     callback_answers: list[dict[str, Any]] = field(default_factory=list)
     drafts: dict[int, list[str]] = field(default_factory=dict)
+    delivered: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
+        self.last_update_id = 0
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._new_update = asyncio.Event()
@@ -132,6 +134,7 @@ class FakeBotApi(LoopbackServer):
 
     def push(self, update: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), **update}
+        self.last_update_id = update["update_id"]
         self._updates.append(update)
         self._new_update.set()
         return update
@@ -338,6 +341,7 @@ class FakeBotApi(LoopbackServer):
                 await asyncio.wait_for(self._new_update.wait(), timeout)
             except TimeoutError:
                 pass
+        self.delivered.update(u["update_id"] for u in self._updates)
         return list(self._updates)
 
     async def _api_sendChatAction(self, params: dict[str, Any]) -> bool:
