@@ -9,7 +9,9 @@ import sys
 
 from telegram.error import InvalidToken, NetworkError
 
-from .app import provider_environ, run_bot
+from providers.registry import environment
+
+from .app import run_bot
 from .chain import ChainConfigError
 from .logs import configure_logging
 from .settings import load_settings
@@ -17,7 +19,7 @@ from .settings import load_settings
 
 async def _main() -> int:
     settings = load_settings()
-    environ = provider_environ()
+    environ = environment()
     secrets = settings.secrets() + [v for k, v in environ.items() if k.endswith(("_API_KEY", "_TOKEN")) and v]
     configure_logging(settings.log_level, secrets)
     stop = asyncio.Event()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Mapping
 
-from dotenv import dotenv_values
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
+
+from providers.registry import environment
 
 from .access import AccessPolicy, AdminChecker
 from .chain import build_chain
@@ -25,13 +25,6 @@ from .telegram_bot import TolerantBot
 from .texts import COMMANDS
 
 logger = logging.getLogger(__name__)
-
-
-def provider_environ(env_file: str = ".env") -> dict[str, str]:
-    """``.env`` values overlaid by the process environment (for the ``{NAME}_*`` provider settings)."""
-    values = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if os.path.exists(env_file) else {}
-    values.update(os.environ)
-    return values
 
 
 def file_base_url(base_url: str) -> str:
@@ -63,7 +56,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
         bot.chain.ChainConfigError: a provider in ``PROVIDERS`` is not configured.
         telegram.error.InvalidToken: Telegram refused the token.
     """
-    chain = build_chain(settings, environ if environ is not None else provider_environ())
+    chain = build_chain(settings, environ if environ is not None else environment())
     for provider in chain.providers:
         if not provider.working:
             logger.warning("provider %s is marked as not working; it stays in the chain as configured", provider.name)

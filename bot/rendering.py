@@ -8,6 +8,7 @@ requires ("MessageEntity": offset and length in UTF-16 code units).
 
 from __future__ import annotations
 
+import bisect
 import logging
 from dataclasses import dataclass
 
@@ -94,16 +95,8 @@ def split_rendered(
     start = 0
     while start < len(text):
         # Largest end such that the UTF-16 length of text[start:end] <= limit.
-        budget = offsets[start] + limit
-        end_max = start
-        lo, hi = start, len(text)
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if offsets[mid] <= budget:
-                lo = mid
-            else:
-                hi = mid - 1
-        end_max = max(lo, start + 1)
+        largest = bisect.bisect_right(offsets, offsets[start] + limit, lo=start) - 1
+        end_max = max(largest, start + 1)
         end = _cut(text, start, end_max)
         part_start, part_end = start, end
         while part_start < part_end and text[part_start].isspace():

@@ -13,24 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from collections.abc import Mapping
 
-from dotenv import dotenv_values
-
 from .base import BaseProvider, Reset
 from .errors import ProviderError
-from .registry import PROVIDER_CLASSES, ProviderConfigError, build_providers
+from .registry import PROVIDER_CLASSES, ProviderConfigError, build_providers, environment
 from .retry import RetryProvider, Timeouts
-
-
-def environment() -> dict[str, str]:
-    """``.env`` values overlaid by the process environment."""
-    values = {k: v for k, v in dotenv_values(".env").items() if v is not None} if os.path.exists(".env") else {}
-    values.update(os.environ)
-    return values
 
 
 def configured_names(environ: Mapping[str, str]) -> list[str]:
