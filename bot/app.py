@@ -16,6 +16,7 @@ from .access import AccessPolicy, AdminChecker
 from .chain import build_chain
 from .handlers import Deps, register
 from .limits import UserLimiter
+from .models import ModelCatalog
 from .ordering import ConversationQueue
 from .pacing import ChatPacer
 from .settings import Settings
@@ -74,6 +75,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
             access=access,
             admins=AdminChecker(access),
             limiter=UserLimiter(settings.user_messages_per_hour, exempt=settings.bot_admin_ids),
+            catalog=ModelCatalog(chain, settings.default_model),
         )
         register(app, deps)
         async with app:

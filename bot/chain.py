@@ -37,4 +37,5 @@ def build_chain(settings: Settings, environ: Mapping[str, str]) -> RetryProvider
             total=settings.provider_total_timeout,
         ),
         health=ProviderHealth(),
+        model_fallback=settings.model_fallback,
     )

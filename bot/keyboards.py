@@ -4,6 +4,8 @@ Callback data (at most 64 bytes, Bot API InlineKeyboardButton) always names the
 chat it belongs to, so a button can be checked against the chat it is pressed in:
 
 - ``m:{chat_id}:{model_hash}``: choose a model (hash of the name, see :func:`model_token`);
+- ``d:{chat_id}:default``: go back to the default model;
+- ``g:{chat_id}:{page}``: show that page of the model keyboard (0-based);
 - ``p:{chat_id}:{provider}``: choose a provider, ``auto`` for the whole chain;
 - ``s:{chat_id}:{thread_id}``: stop the reply being generated in that conversation.
 """
@@ -11,17 +13,21 @@ chat it belongs to, so a button can be checked against the chat it is pressed in
 from __future__ import annotations
 
 import hashlib
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 AUTO = "auto"
-MAX_MODEL_BUTTONS = 48
+#: Model buttons on one page of the /model keyboard.
+MODELS_PER_PAGE = 10
+KINDS = ("m", "d", "g", "p", "s")
 
 
 @dataclass(frozen=True, slots=True)
 class Callback:
-    """Parsed callback data: ``kind`` is ``"m"``, ``"p"`` or ``"s"``."""
+    """Parsed callback data: ``kind`` is one of :data:`KINDS`."""
 
     kind: str
     chat_id: int
@@ -33,7 +39,7 @@ def parse_callback(data: str | None) -> Callback | None:
     if not data:
         return None
     parts = data.split(":", 2)
-    if len(parts) != 3 or parts[0] not in ("m", "p", "s") or not parts[2]:
+    if len(parts) != 3 or parts[0] not in KINDS or not parts[2]:
         return None
     try:
         chat_id = int(parts[1])
@@ -47,13 +53,44 @@ def model_token(model: str) -> str:
     return hashlib.sha1(model.encode()).hexdigest()[:10]
 
 
-def model_keyboard(chat_id: int, models: list[str], current: str | None) -> InlineKeyboardMarkup:
-    """Two buttons a row, the current model marked with ✅."""
+def page_count(total: int, per_page: int = MODELS_PER_PAGE) -> int:
+    """Pages needed for ``total`` models (at least 1)."""
+    return max(1, math.ceil(total / per_page))
+
+
+def model_keyboard(
+    chat_id: int,
+    models: Sequence[tuple[str, str]],
+    current: str | None,
+    page: int,
+    per_page: int = MODELS_PER_PAGE,
+) -> InlineKeyboardMarkup:
+    """One page of ``(model, label)`` buttons, the current model marked with ✅, then
+    ◀ page/pages ▶ when there are several pages, then a "Default" button (✅ when ``current``
+    is None). Labels longer than the model name get a row each; plain names go two a row."""
+    pages = page_count(len(models), per_page)
+    page = min(max(page, 0), pages - 1)
+    shown = models[page * per_page : (page + 1) * per_page]
     buttons = [
-        InlineKeyboardButton(f"✅ {m}" if m == current else m, callback_data=f"m:{chat_id}:{model_token(m)}")
-        for m in models[:MAX_MODEL_BUTTONS]
+        InlineKeyboardButton(
+            f"✅ {label}" if model == current else label, callback_data=f"m:{chat_id}:{model_token(model)}"
+        )
+        for model, label in shown
     ]
-    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+    width = 1 if any(label != model for model, label in shown) else 2
+    rows = [buttons[i : i + width] for i in range(0, len(buttons), width)]
+    if pages > 1:
+        rows.append(
+            [
+                InlineKeyboardButton("◀", callback_data=f"g:{chat_id}:{(page - 1) % pages}"),
+                InlineKeyboardButton(f"{page + 1}/{pages}", callback_data=f"g:{chat_id}:{page}"),
+                InlineKeyboardButton("▶", callback_data=f"g:{chat_id}:{(page + 1) % pages}"),
+            ]
+        )
+    rows.append(
+        [InlineKeyboardButton("✅ Default" if current is None else "Default", callback_data=f"d:{chat_id}:default")]
+    )
+    return InlineKeyboardMarkup(rows)
 
 
 def provider_keyboard(chat_id: int, choices: list[tuple[str, str]], current: str | None) -> InlineKeyboardMarkup:

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     openai_base_url: str = "https://api.openai.com/v1"
     openai_models: CommaList = Field(default_factory=list, description="Models offered if GET /models fails.")
     default_model: str = Field("", description="Model used when a chat chose none; empty = provider default.")
+    model_fallback: bool = Field(
+        True,
+        description="When no provider offering the chat's model can answer, others answer with their own model.",
+    )
     system_prompt: str = Field(
         "You are a helpful assistant in a Telegram chat. Answer clearly and concisely. "
         "You may use Markdown: bold, italic, code, lists and links.",

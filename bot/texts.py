@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from telegram.helpers import escape_markdown
+
 from providers import (
     AuthenticationError,
+    ModelNotSupportedError,
     ProviderError,
+    ProviderInfo,
     ProviderTimeoutError,
     RateLimitError,
     RetryProviderError,
@@ -45,13 +49,19 @@ STOPPED = "Stopped."
 STOPPED_FOR_RESTART = "⏹ Stopped: the bot is restarting. /retry will answer again."
 RESTARTING = "I'm restarting and couldn't answer this. Please send it again in a minute."
 CHOOSE_MODEL = "Choose the model for this chat. Current: {current}"
+MODEL_PAGE = "Models {first}–{last} of {total} ({providers})."
 NO_MODEL_LIST = "The provider did not list its models. Current: {current}. Use /model NAME to choose one."
 CHOOSE_PROVIDER = "Choose the provider for this chat. Current: {current}"
-UNKNOWN_MODEL = 'Unknown model "{name}". Available: {models}'
+UNKNOWN_MODEL = 'No provider here offers the model "{name}".'
+UNKNOWN_MODEL_SUGGEST = " Did you mean: {models}?"
+UNKNOWN_MODEL_HINT = " /model lists the models you can choose."
 UNKNOWN_PROVIDER = 'Unknown provider "{name}". Available: {providers}'
 MODEL_SET = "Model for this chat: {model}."
+MODEL_UNLISTED = " {providers} could not list its models, so the name goes to it as it is."
+MODEL_DEFAULT_SET = "Model for this chat: the default ({model})."
 PROVIDER_SET = "Provider for this chat: {provider}."
-MODEL_RESET = " The model is back to its default, as the new provider does not offer the old one."
+MODEL_RESET = " {provider} does not offer {old}, so this chat now uses its default model, {new}."
+FALLBACK_NOTE = "_↪ Answered by {model} via {provider}: {requested} was unavailable._"
 SETTINGS = (
     "Provider: {provider}\n"
     "Model: {model}\n"
@@ -73,9 +83,20 @@ COMMANDS: list[tuple[str, str]] = [
 ]
 
 
+def fallback_note(info: ProviderInfo) -> str:
+    """The Markdown line ending an answer that a fallback model wrote (names escaped)."""
+    return FALLBACK_NOTE.format(
+        model=escape_markdown(info.model or "its default model", version=2),
+        provider=escape_markdown(info.provider, version=2),
+        requested=escape_markdown(info.requested, version=2),
+    )
+
+
 def error_sentence(error: BaseException) -> str:
     """One short human sentence for a provider failure (never a traceback)."""
     causes = [a.error for a in error.attempts if a.error] if isinstance(error, RetryProviderError) else [error]
+    if causes and all(isinstance(c, ModelNotSupportedError) for c in causes):
+        return "No provider offers the model chosen for this chat right now. Choose another with /model."
     if causes and all(isinstance(c, RateLimitError) for c in causes):
         return "The language model is busy right now. Please try again in a minute."
     if causes and all(isinstance(c, ProviderTimeoutError) for c in causes):

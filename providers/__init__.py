@@ -1,11 +1,11 @@
 """LLM providers with gpt4free's interface, a retrying chain, and an OpenAI-shaped client.
 
 No Telegram here: the bot uses this package only through the chain's
-async-iterator interface (``str`` deltas and :class:`Reset` events).
+async-iterator interface (``str`` deltas, :class:`ProviderInfo` and :class:`Reset` events).
 """
 
 from .aichat import Aichat
-from .base import BaseProvider, Chunk, Message, Messages, ProviderModelMixin, Reset
+from .base import BaseProvider, Chunk, Message, Messages, ProviderInfo, ProviderModelMixin, Reset
 from .chatgpt import ChatGpt
 from .client import AsyncClient, Client
 from .errors import (
@@ -25,7 +25,7 @@ from .errors import (
 from .opchatgpts import Opchatgpts
 from .openai import OpenAI
 from .registry import PROVIDER_CLASSES, ProviderConfigError, build_provider, build_providers
-from .retry import ProviderHealth, RetryProvider, Timeouts
+from .retry import ProviderHealth, RetryProvider, Route, Timeouts
 
 __all__ = [
     "PROVIDER_CLASSES",
@@ -49,12 +49,14 @@ __all__ = [
     "ProviderConnectionError",
     "ProviderError",
     "ProviderHealth",
+    "ProviderInfo",
     "ProviderModelMixin",
     "ProviderTimeoutError",
     "RateLimitError",
     "Reset",
     "RetryProvider",
     "RetryProviderError",
+    "Route",
     "ServerError",
     "Timeouts",
     "build_provider",

@@ -11,7 +11,8 @@ environment, like the OpenAI SDK) and on a configured instance.
 
 Chunks are ``str`` deltas; an empty string is a heartbeat (progress without
 text, e.g. a reasoning model thinking). Only :class:`~providers.retry.RetryProvider`
-also yields :class:`Reset` (see there).
+also yields :class:`ProviderInfo` (which provider and model the text that follows
+comes from) and :class:`Reset` (discard the text so far; see there).
 """
 
 from __future__ import annotations
@@ -50,8 +51,30 @@ class Reset:
     reason: str
 
 
-Chunk = str | Reset
-"""What a stream yields: a text delta or a :class:`Reset` event."""
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    """Stream event: the text that follows comes from ``provider`` running ``model``.
+
+    :class:`~providers.retry.RetryProvider` yields it at the start of every attempt
+    (like gpt4free's ``ProviderInfo``), so the last one seen before the stream ends
+    names who produced the answer that was kept.
+
+    Attributes:
+        provider: the provider's name (``openai``, ``ollama``, ``aichat``...).
+        model: the model name sent to that provider ("" when it could not be told).
+        requested: the model the caller asked for ("" = none: every provider's default).
+        fallback: True when the provider does not offer ``requested`` and answers
+            with its own default model instead (the caller did not get the model it chose).
+    """
+
+    provider: str
+    model: str
+    requested: str = ""
+    fallback: bool = False
+
+
+Chunk = str | Reset | ProviderInfo
+"""What a stream yields: a text delta, or a :class:`ProviderInfo` or :class:`Reset` event."""
 
 _T = TypeVar("_T")
 
@@ -123,6 +146,18 @@ class BaseProvider(ABC):
         """
         return self.stream(model, messages, proxy=proxy, **kwargs)
 
+    async def offers(self, model: str) -> bool | None:
+        """Whether this provider serves ``model``: True, False, or None when it cannot tell.
+
+        The chain uses it to route a chosen model to the providers that offer it.
+        This base answers None (a provider without a model list); providers with one override it.
+        """
+        return None
+
+    async def resolve_model(self, model: str) -> str:
+        """The model name this provider will be asked for ("" = its default; this base returns ``model``)."""
+        return model
+
     @abstractmethod
     def stream(self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any) -> AsyncIterator[Chunk]:
         """The provider's implementation of :meth:`create_async_generator`."""
@@ -182,6 +217,22 @@ class ProviderModelMixin:
     async def list_models(self, proxy: str | None = None) -> list[str]:
         """The model names this provider offers now (providers with a model endpoint override this)."""
         return list(self.models)
+
+    async def offers(self, model: str) -> bool | None:
+        """True when ``model`` is one of :attr:`models` (or an alias), else False.
+
+        An unknown name that :meth:`get_model` would replace by the default (``unknown_model ==
+        "default"``) is *not* offered: the answer would come from another model.
+        """
+        return model in self.model_aliases or model in await self.list_models()
+
+    async def resolve_model(self, model: str) -> str:
+        """:meth:`get_model`, awaitable (providers whose default comes from the server override it).
+
+        Raises:
+            ModelNotSupportedError: as :meth:`get_model`.
+        """
+        return self.get_model(model)
 
     @hybridmethod
     def get_model(self, model: str) -> str:

@@ -11,6 +11,10 @@
 With ``stream=True`` a chunk with ``reset=True`` (and no content) means: discard
 the text received so far; a complete answer follows (see :class:`providers.Reset`).
 With ``stream=False`` this is handled for you: the content is exactly one answer.
+
+``completion.provider`` and ``completion.model`` (and the same on every chunk) name
+the provider and model that wrote the answer: with a :class:`~providers.RetryProvider`
+that may be a fallback, not the model asked for.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ import asyncio
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from typing import Any
 
-from .base import BaseProvider, Messages, Reset
+from .base import BaseProvider, Messages, ProviderInfo, Reset
 from .openai import OpenAI
+from .retry import RetryProvider
 from .types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -50,27 +55,45 @@ def _instance(provider: ProviderLike | None) -> BaseProvider:
 async def _chunks(
     provider: BaseProvider, model: str, messages: Messages, proxy: str | None, kwargs: dict[str, Any]
 ) -> AsyncIterator[ChatCompletionChunk]:
+    """Chunks of one streamed completion. Each names the provider and model writing it: a chain's
+    :class:`~providers.base.ProviderInfo` events update them; a single provider resolves its model first."""
     cid = completion_id()
-    name = provider.name
-    yield ChatCompletionChunk(cid, model, name, [ChunkChoice(Delta(role="assistant"))])
+    name, used = provider.name, model
+    if not isinstance(provider, RetryProvider):
+        used = await provider.resolve_model(model)
+    started = False
     async for chunk in provider.create_async_generator(model, messages, proxy=proxy, **kwargs):
+        if isinstance(chunk, ProviderInfo):
+            name, used = chunk.provider, chunk.model
+            continue
+        if not started:
+            started = True
+            yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(role="assistant"))])
         if isinstance(chunk, Reset):
-            yield ChatCompletionChunk(cid, model, name, [ChunkChoice(Delta())], reset=True)
+            yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta())], reset=True)
         elif chunk:
-            yield ChatCompletionChunk(cid, model, name, [ChunkChoice(Delta(content=chunk))])
-    yield ChatCompletionChunk(cid, model, name, [ChunkChoice(Delta(), finish_reason="stop")])
+            yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(content=chunk))])
+    if not started:
+        yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(role="assistant"))])
+    yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(), finish_reason="stop")])
 
 
 async def _complete(
     provider: BaseProvider, model: str, messages: Messages, proxy: str | None, kwargs: dict[str, Any]
 ) -> ChatCompletion:
+    """One whole completion: the text of the answer that was kept, and who wrote it."""
     parts: list[str] = []
+    name, used = provider.name, model
+    if not isinstance(provider, RetryProvider):
+        used = await provider.resolve_model(model)
     async for chunk in provider.create_async_generator(model, messages, proxy=proxy, **kwargs):
-        if isinstance(chunk, Reset):
+        if isinstance(chunk, ProviderInfo):
+            name, used = chunk.provider, chunk.model
+        elif isinstance(chunk, Reset):
             parts.clear()
         elif chunk:
             parts.append(chunk)
-    return ChatCompletion(completion_id(), model, provider.name, [Choice(ChatMessage("".join(parts)))])
+    return ChatCompletion(completion_id(), used, name, [Choice(ChatMessage("".join(parts)))])
 
 
 class _CompletionsBase:

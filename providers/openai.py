@@ -24,12 +24,13 @@ from .base import BaseProvider, Messages, ProviderModelMixin
 from .errors import (
     AuthenticationError,
     BadRequestError,
+    ModelNotSupportedError,
     ProtocolError,
     ProviderConnectionError,
     ProviderError,
     RateLimitError,
 )
-from .http import connection_error, iter_sse_data, open_session, raise_for_status
+from .http import connection_error, error_details, iter_sse_data, open_session, raise_for_status
 
 #: Substrings of model ids that are not chat models (embeddings, speech, images, moderation...);
 #: they are left out of :meth:`OpenAI.list_models`.
@@ -65,9 +66,11 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             (for a server other than OpenAI's) the first model the server lists.
         proxy: proxy URL for every request of this backend.
         models_ttl: seconds a fetched model list is cached.
+        models_timeout: seconds ``GET /models`` may take.
+        models_retry: seconds a failed ``GET /models`` is not asked again (its failure is remembered).
 
-    Unknown model names are passed through: the server decides (a 404 or 400
-    answer becomes :class:`~providers.errors.BadRequestError`).
+    Unknown model names are passed through: the server decides (its "model not found"
+    answer becomes :class:`~providers.errors.ModelNotSupportedError`).
     """
 
     url: ClassVar[str | None] = "https://api.openai.com/v1"
@@ -87,6 +90,8 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         default_model: str | None = None,
         proxy: str | None = None,
         models_ttl: float = 600.0,
+        models_timeout: float = 10.0,
+        models_retry: float = 30.0,
     ) -> None:
         self.base_url = (base_url or type(self).url or "").rstrip("/")
         self.api_key = api_key or None
@@ -102,8 +107,12 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             self.default_model = default_model  # type: ignore[misc]
         self.proxy = proxy
         self.models_ttl = models_ttl
+        self.models_timeout = models_timeout
+        self.models_retry = models_retry
         self._fetched_models: list[str] | None = None
         self._fetched_at = 0.0
+        self._fetch_error: ProviderError | None = None
+        self._failed_at = 0.0
 
     @classmethod
     def default(cls) -> OpenAI:
@@ -148,13 +157,31 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             return list(self.models)
 
     async def _fetch_models(self, proxy: str | None = None) -> list[str]:
-        """``GET {base_url}/models`` (cached). Raises a ProviderError when it fails or lists nothing."""
+        """``GET {base_url}/models`` (cached; a failure is remembered for ``models_retry`` seconds).
+
+        Raises:
+            ProviderError: the request failed (or failed less than ``models_retry`` seconds ago),
+                or the server lists no chat model.
+        """
         now = time.monotonic()
         if self._fetched_models is not None and now - self._fetched_at < self.models_ttl:
             return list(self._fetched_models)
+        if self._fetch_error is not None and now - self._failed_at < self.models_retry:
+            raise self._fetch_error
+        try:
+            ids = await self._request_models(proxy)
+        except ProviderError as error:
+            self._fetch_error, self._failed_at = error, now
+            raise
+        self._fetched_models, self._fetched_at, self._fetch_error = ids, now, None
+        return list(ids)
+
+    async def _request_models(self, proxy: str | None) -> list[str]:
         try:
             async with open_session(proxy or self.proxy, self._headers()) as session:
-                async with session.get(f"{self.base_url}/models", timeout=aiohttp.ClientTimeout(total=15)) as response:
+                async with session.get(
+                    f"{self.base_url}/models", timeout=aiohttp.ClientTimeout(total=self.models_timeout)
+                ) as response:
                     await raise_for_status(response, self.name)
                     body = await response.json(content_type=None)
             ids = [str(item["id"]) for item in body.get("data", []) if isinstance(item, dict) and "id" in item]
@@ -165,28 +192,42 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             raise ProtocolError(f"unexpected /models answer: {exc}", provider=self.name) from exc
         if not ids:
             raise ProtocolError("the server lists no models", provider=self.name)
-        self._fetched_models, self._fetched_at = ids, now
-        return list(ids)
+        return ids
+
+    async def offers(self, model: str) -> bool | None:
+        """Whether the server lists ``model`` (``GET /models``, cached).
+
+        When the list cannot be fetched: True for a configured model (``{NAME}_MODELS``),
+        else None (cannot tell; the server decides when asked).
+        """
+        if model in self.model_aliases:
+            return True
+        try:
+            return model in await self._fetch_models()
+        except ProviderError:
+            return True if model in self.models else None
 
     async def resolve_model(self, model: str) -> str:
         """:meth:`get_model`, and for an empty default the first model the server lists.
 
         Raises:
             BadRequestError: no model was asked for, none is configured and the server lists none.
+            ProviderError: no model was asked for, none is configured and ``GET /models`` failed
+                (the error says why: connection, key...).
         """
         resolved = self.get_model(model)
         if resolved:
             return resolved
+        # No default configured: the server's first model. If the list cannot be fetched, the
+        # reason (unreachable, refused key...) is the error, not "no model".
         try:
-            listed = await self._fetch_models()
-        except AuthenticationError:
-            raise
-        except ProviderError:
-            listed = list(self.models)
-        if not listed:
+            return (await self._fetch_models())[0]
+        except ProtocolError as error:
             prefix = self.name.upper().replace("-", "_")
-            raise BadRequestError(f"no model chosen and none configured ({prefix}_MODELS)", provider=self.name)
-        return listed[0]
+            raise BadRequestError(
+                f"no model chosen, none configured ({prefix}_MODELS), and GET /models failed: {error}",
+                provider=self.name,
+            ) from error
 
     async def stream(
         self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
@@ -244,7 +285,9 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                 raise AuthenticationError(message, provider=self.name)
             if code in ("429", "rate_limit_exceeded"):
                 raise RateLimitError(message, provider=self.name)
-            if code in ("400", "404", "model_not_found"):
+            if error_details(event).model_missing:
+                raise ModelNotSupportedError(message, provider=self.name)
+            if code in ("400", "404"):
                 raise BadRequestError(message, provider=self.name)
             raise ProtocolError(f"error in stream: {message}", provider=self.name)
         return event

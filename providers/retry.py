@@ -3,6 +3,15 @@
 Modelled on gpt4free's ``RetryProvider`` (same constructor) with the resilience
 of LiteLLM's Router:
 
+- **model routing**: a chosen model goes first to the providers that offer it
+  (:meth:`~providers.base.BaseProvider.offers`), in chain order; then, unless
+  ``model_fallback`` is off, to the others, each with its own default model
+  (like LiteLLM's fallbacks, which name their own model). A provider whose server
+  answers "model not found" is skipped for that model without counting against
+  its health, and joins the fallbacks;
+- each attempt starts with a :class:`~providers.base.ProviderInfo` event naming
+  the provider and the model it was asked for, so the consumer knows who wrote
+  the answer it keeps;
 - providers are tried in order (shuffled if asked); each is retried with
   exponential backoff and jitter, honouring ``Retry-After``;
 - non-retryable errors (bad key, bad request, unsupported model, CAPTCHA) move
@@ -31,10 +40,11 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .base import BaseProvider, Chunk, Messages, Reset
+from .base import BaseProvider, Chunk, Messages, ProviderInfo, Reset
 from .errors import (
     Attempt,
     BadRequestError,
+    ModelNotSupportedError,
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
@@ -57,6 +67,22 @@ class Timeouts:
     first_chunk: float = 30.0
     idle: float = 30.0
     total: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One step of a request's plan: a provider and the model to ask it for.
+
+    Attributes:
+        provider: the provider.
+        model: the model name to ask for; "" means the provider's default.
+        fallback: True when the provider does not offer the requested model and
+            answers with its own default instead.
+    """
+
+    provider: BaseProvider
+    model: str
+    fallback: bool = False
 
 
 @dataclass(slots=True)
@@ -122,8 +148,12 @@ class RetryProvider(BaseProvider):
         max_retry_after: a ``Retry-After`` longer than this (seconds) is not
             waited for: the provider cools down for that long and the chain moves on.
         health: shared failure counts and cooldowns (one per application).
+        model_fallback: when the providers offering the requested model all failed,
+            let the others answer with their own default model (``ProviderInfo.fallback``
+            tells the consumer). Off: only providers offering the model are tried.
 
-    Yields ``str`` deltas and, after a mid-answer failure, :class:`Reset`.
+    Yields :class:`ProviderInfo` at the start of each attempt, ``str`` deltas and, after a
+    mid-answer failure, :class:`Reset`.
 
     Raises:
         RetryProviderError: every attempt failed; ``attempts`` lists them.
@@ -143,6 +173,7 @@ class RetryProvider(BaseProvider):
         backoff_max: float = 8.0,
         max_retry_after: float = 20.0,
         health: ProviderHealth | None = None,
+        model_fallback: bool = True,
         rng: random.Random | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -158,6 +189,7 @@ class RetryProvider(BaseProvider):
         self.backoff_max = backoff_max
         self.max_retry_after = max_retry_after
         self.health = health or ProviderHealth(clock=clock)
+        self.model_fallback = model_fallback
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._clock = clock
@@ -181,21 +213,79 @@ class RetryProvider(BaseProvider):
         subset.providers = chosen
         return subset
 
-    def order(self) -> list[BaseProvider]:
-        """The providers this request will try, in order.
-
-        Providers in cooldown are left out, unless every provider is cooling
-        down: then all are tried, soonest-recovering first.
-        """
+    def candidates(self) -> list[BaseProvider]:
+        """The providers a request may try, in chain order (shuffled if asked; the first only with
+        ``single_provider_retry``), cooling or not."""
         chain = list(self.providers)
         if self.shuffle:
             self._rng.shuffle(chain)
         if self.single_provider_retry:
             chain = chain[:1]
-        ready = [p for p in chain if not self.health.is_cooling(p.name)]
+        return chain
+
+    def order(self) -> list[BaseProvider]:
+        """The providers a request without a chosen model will try, in order.
+
+        Providers in cooldown are left out, unless every provider is cooling
+        down: then all are tried, soonest-recovering first.
+        """
+        return [route.provider for route in self._ready([Route(p, "") for p in self.candidates()])]
+
+    def _ready(self, routes: list[Route]) -> list[Route]:
+        ready = [r for r in routes if not self.health.is_cooling(r.provider.name)]
         if ready:
             return ready
-        return sorted(chain, key=lambda p: self.health.cooldown_remaining(p.name))
+        return sorted(routes, key=lambda r: self.health.cooldown_remaining(r.provider.name))
+
+    async def plan(self, model: str) -> tuple[list[Route], list[Attempt]]:
+        """The routes a request for ``model`` ("" = each provider's default) will try, in order.
+
+        First the providers that offer ``model`` or cannot tell (their ``offers()`` is True
+        or None), in chain order; then, with :attr:`model_fallback`, those that do not,
+        each with its default model. Cooling providers are left out as in :meth:`order`.
+
+        Returns:
+            The routes, and one failed :class:`~providers.errors.Attempt` (a
+            ``ModelNotSupportedError``, 0 s) per provider left out because it does not
+            offer ``model`` and fallback is off.
+        """
+        chain = self.candidates()
+        if not model:
+            return self._ready([Route(p, "") for p in chain]), []
+        offered = await asyncio.gather(*(self._offers(p, model) for p in chain))
+        first = [Route(p, model) for p, offers in zip(chain, offered, strict=True) if offers is not False]
+        rest = [p for p, offers in zip(chain, offered, strict=True) if offers is False]
+        if self.model_fallback:
+            return self._ready(first + [Route(p, "", fallback=True) for p in rest]), []
+        skipped = [
+            Attempt(p.name, model, ModelNotSupportedError(f"{p.name} does not offer {model!r}", provider=p.name), 0.0)
+            for p in rest
+        ]
+        return (self._ready(first) if first else []), skipped
+
+    async def _offers(self, provider: BaseProvider, model: str) -> bool | None:
+        """``provider.offers(model)``; None when it fails or takes longer than the first-chunk timeout."""
+        try:
+            async with asyncio.timeout(self.timeouts.first_chunk):
+                return await provider.offers(model)
+        except (ProviderError, TimeoutError) as error:
+            logger.debug("provider=%s cannot tell whether it offers %s: %s", provider.name, model, error)
+            return None
+
+    def _add_fallback(self, routes: list[Route], position: int, provider: BaseProvider) -> None:
+        """Put ``provider`` (which refused the chosen model) among the fallbacks still ahead, in chain order."""
+        if any(r.provider is provider and r.fallback for r in routes):
+            return
+        rank = {id(p): i for i, p in enumerate(self.providers)}
+        index = next(
+            (
+                i
+                for i in range(position, len(routes))
+                if routes[i].fallback and rank.get(id(routes[i].provider), 0) > rank.get(id(provider), 0)
+            ),
+            len(routes),
+        )
+        routes.insert(index, Route(provider, "", fallback=True))
 
     def backoff(self, retry: int, error: BaseException) -> float:
         """Seconds to wait before retry number ``retry`` (0-based) after ``error``.
@@ -212,20 +302,34 @@ class RetryProvider(BaseProvider):
     async def stream(
         self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
     ) -> AsyncIterator[Chunk]:
-        """Yield one complete answer (``str`` deltas, with :class:`Reset` before any restart).
+        """Yield one complete answer: :class:`ProviderInfo` at each attempt's start, ``str`` deltas,
+        and :class:`Reset` before any restart.
+
+        Args:
+            model: the model asked for; "" lets every provider use its default (no routing).
 
         Raises:
             RetryProviderError: every attempt failed; ``attempts`` lists them in order.
         """
-        attempts: list[Attempt] = []
-        chain = self.order()
-        for position, provider in enumerate(chain):
-            has_next = position + 1 < len(chain)
+        routes, attempts = await self.plan(model)
+        for skipped in attempts:
+            _log_attempt(skipped)
+        refused: set[str] = set()  # providers whose server said it lacks ``model``
+        position = 0
+        while position < len(routes):
+            route = routes[position]
+            position += 1
+            provider = route.provider
             for retry in range(self.max_retries):
                 started = self._clock()
                 chunks = 0
+                sent = route.model
                 try:
-                    async with contextlib.aclosing(self._attempt(provider, model, messages, proxy, kwargs)) as attempt:
+                    sent = await provider.resolve_model(route.model)
+                    if route.fallback and sent == model and provider.name in refused:
+                        break  # its default is the model it just refused
+                    yield ProviderInfo(provider.name, sent, model, fallback=route.fallback and sent != model)
+                    async with contextlib.aclosing(self._attempt(provider, sent, messages, proxy, kwargs)) as attempt:
                         async for chunk in attempt:
                             if isinstance(chunk, str):
                                 chunks += 1
@@ -233,10 +337,14 @@ class RetryProvider(BaseProvider):
                 except Exception as exc:  # noqa: BLE001 - every failure of a provider is recorded
                     error = exc if isinstance(exc, ProviderError) else _unexpected(exc, provider.name)
                     elapsed = self._clock() - started
-                    attempts.append(Attempt(provider.name, model, error, elapsed, chunks))
+                    attempts.append(Attempt(provider.name, sent, error, elapsed, chunks))
                     _log_attempt(attempts[-1])
                     if chunks:
                         yield Reset(provider.name, str(error))
+                    if isinstance(error, ModelNotSupportedError) and model and not route.fallback:
+                        refused.add(provider.name)
+                        if self.model_fallback:
+                            self._add_fallback(routes, position, provider)
                     too_long = isinstance(error, RateLimitError) and (error.retry_after or 0) > self.max_retry_after
                     if not isinstance(error, BadRequestError):
                         # A refused request (say, a model this provider lacks) says nothing of its health.
@@ -245,12 +353,12 @@ class RetryProvider(BaseProvider):
                             cool_for=error.retry_after if too_long else None,  # type: ignore[union-attr]
                         )
                     # A provider that timed out is likely to again: with another provider left, move on.
-                    timed_out_with_fallback = isinstance(error, ProviderTimeoutError) and has_next
+                    timed_out_with_fallback = isinstance(error, ProviderTimeoutError) and position < len(routes)
                     if not error.retryable or too_long or timed_out_with_fallback or retry + 1 >= self.max_retries:
                         break
                     await self._sleep(self.backoff(retry, error))
                 else:
-                    attempts.append(Attempt(provider.name, model, None, self._clock() - started, chunks))
+                    attempts.append(Attempt(provider.name, sent, None, self._clock() - started, chunks))
                     _log_attempt(attempts[-1])
                     self.health.success(provider.name)
                     return
@@ -282,7 +390,9 @@ class RetryProvider(BaseProvider):
                         provider=provider.name,
                         phase=phase,
                     ) from exc
-                if isinstance(chunk, Reset):
+                if isinstance(chunk, ProviderInfo):
+                    pass  # a nested chain's attempt: not text
+                elif isinstance(chunk, Reset):
                     got_text = False
                 elif chunk:
                     got_text = True

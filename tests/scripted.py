@@ -46,12 +46,17 @@ class ScriptedProvider(BaseProvider):
             raise run.error
 
 
-async def collect(stream: AsyncIterator[Any]) -> tuple[str, list[Any]]:
-    """Consume like a display would: text appends, Reset clears. Returns (final text, events)."""
-    from providers import Reset
+async def collect(stream: AsyncIterator[Any], infos: list[Any] | None = None) -> tuple[str, list[Any]]:
+    """Consume like a display would: text appends, Reset clears. Returns (final text, text and Reset events);
+    ProviderInfo events go to ``infos`` when given."""
+    from providers import ProviderInfo, Reset
 
     text, events = "", []
     async for chunk in stream:
+        if isinstance(chunk, ProviderInfo):
+            if infos is not None:
+                infos.append(chunk)
+            continue
         events.append(chunk)
         text = "" if isinstance(chunk, Reset) else text + chunk
     return text, events

@@ -136,6 +136,7 @@ def _env(**values: str) -> dict[str, str]:
 
 
 async def test_seed_example_runs_with_only_its_imports_changed(llm: FakeOpenAI, tmp_path: Path) -> None:
+    llm.models = ["gpt-3.5-turbo", "gpt-4o-mini"]
     llm.then(Fail(503, "warming up"), Reply("Hi there, friend!", chunk_size=3))
     script = tmp_path / "seed.py"
     script.write_text(SEED)

@@ -27,7 +27,10 @@ async def command(harness: BotHarness, text: str, chat: int = CHAT, **kw: object
 
 async def test_model_by_name_and_unknown_names(harness: BotHarness) -> None:
     await harness.start()
-    assert await command(harness, "/model gpt-9") == 'Unknown model "gpt-9". Available: fake-small, fake-large'
+    assert await command(harness, "/model gpt-9") == (
+        'No provider here offers the model "gpt-9". /model lists the models you can choose.'
+    )
+    assert await command(harness, "/model LARGE") == 'No provider here offers the model "LARGE". Did you mean: fake-large?'
     assert await command(harness, "/model fake-large") == "Model for this chat: fake-large."
     await harness.say(CHAT, "hi")
     assert harness.llm.requests[-1]["model"] == "fake-large"
@@ -47,7 +50,7 @@ async def test_provider_keyboard_pins_a_provider_and_failover_stays_within_it(
     await harness.telegram.wait_for(
         lambda: harness.telegram.messages[(CHAT, keyboard.message_id)].text == "Provider for this chat: backup."
     )
-    assert await command(harness, "/model") == "Choose the model for this chat. Current: b-model"
+    assert await command(harness, "/model") == "Choose the model for this chat. Current: default (b-model)"
     backup.then(Fail(500, "down"))
     harness.overrides["provider_max_retries"] = 2
     texts = await harness.say(CHAT, "question")
@@ -136,6 +139,8 @@ async def test_model_command_when_the_provider_lists_no_models(harness: BotHarne
     harness.llm.models = ["text-embedding-3-small"]  # nothing to chat with: the list is empty
     await harness.start()
     assert await command(harness, "/model") == (
-        "The provider did not list its models. Current: provider default. Use /model NAME to choose one."
+        "The provider did not list its models. Current: the provider's default. Use /model NAME to choose one."
     )
-    assert await command(harness, "/model my-local-model") == "Model for this chat: my-local-model."
+    assert await command(harness, "/model my-local-model") == (
+        "Model for this chat: my-local-model. openai could not list its models, so the name goes to it as it is."
+    )

@@ -102,7 +102,7 @@ async def test_buttons_admin_member_and_forged(harness: BotHarness) -> None:
     await wait_text(harness, 1)
     [keyboard] = telegram.bot_messages(GROUP)
     buttons = [b for row in keyboard.reply_markup["inline_keyboard"] for b in row]
-    assert [b["text"] for b in buttons] == ["✅ fake-small", "fake-large"]
+    assert [b["text"] for b in buttons] == ["fake-small", "fake-large", "✅ Default"]
     large = next(b["callback_data"] for b in buttons if b["text"] == "fake-large")
 
     telegram.press(GROUP, keyboard.message_id, large, user_id=MEMBER)

@@ -12,6 +12,7 @@ from providers import (
     AuthenticationError,
     ProviderConnectionError,
     ProviderHealth,
+    ProviderInfo,
     ProviderTimeoutError,
     RateLimitError,
     Reset,
@@ -216,6 +217,7 @@ async def test_consumer_closing_early_closes_the_provider_stream() -> None:
 
     retry = RetryProvider([Endless("e")])
     stream = retry.create_async_generator("m", MESSAGES)
+    assert await stream.__anext__() == ProviderInfo("e", "m", "m")
     assert await stream.__anext__() == "x"
     await stream.aclose()
     assert closed.is_set()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Chat, Message, Update, User
+from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import ContextTypes
 
-from providers import BaseProvider, ProviderModelMixin
+from providers import BaseProvider
 
 from .. import texts
-from ..keyboards import AUTO, model_keyboard, model_token, provider_keyboard
+from ..keyboards import AUTO, MODELS_PER_PAGE, model_keyboard, model_token, page_count, provider_keyboard
 from ..storage import ChatSettings
 from .common import Deps, command_argument, conversation_key, is_group
 
@@ -22,34 +22,9 @@ class ChoiceHandlers:
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+        self.catalog = deps.catalog
 
     # -- what can be chosen ---------------------------------------------------------------------
-
-    def providers(self, choice: ChatSettings) -> list[BaseProvider]:
-        """The providers answering this chat: the pinned one, or the whole chain."""
-        return self.deps.chain_for(choice.provider).providers
-
-    async def models(self, choice: ChatSettings) -> list[str]:
-        """Models offered by the chat's provider(s), in chain order, without duplicates."""
-        names: list[str] = []
-        for provider in self.providers(choice):
-            if isinstance(provider, ProviderModelMixin):
-                for model in await provider.list_models():
-                    if model not in names:
-                        names.append(model)
-        return names
-
-    async def default_model(self, choice: ChatSettings) -> str:
-        """The model used when the chat chose none: ``DEFAULT_MODEL``, else the first provider's default."""
-        if self.deps.settings.default_model:
-            return self.deps.settings.default_model
-        first = self.providers(choice)[0]
-        if not isinstance(first, ProviderModelMixin):
-            return ""
-        if first.default_model:
-            return first.default_model
-        listed = await first.list_models()
-        return listed[0] if listed else ""
 
     def provider_status(self, provider: BaseProvider) -> str:
         """The provider's button label: its name, and "(not working)" or "(cooling down Ns)"."""
@@ -65,6 +40,38 @@ class ChoiceHandlers:
         names = " → ".join(p.name for p in self.deps.chain.providers)
         return [(AUTO, f"Auto ({names})")] + [(p.name, self.provider_status(p)) for p in self.deps.chain.providers]
 
+    async def current_model(self, choice: ChatSettings) -> str:
+        """The chat's model as /model and /settings show it."""
+        if choice.model:
+            return choice.model
+        default = await self.catalog.default(choice)
+        return f"default ({default})" if default else "the provider's default"
+
+    async def model_page(
+        self, chat_id: int, choice: ChatSettings, page: int | None
+    ) -> tuple[str, InlineKeyboardMarkup]:
+        """The /model message text and keyboard showing ``page`` (None: the page of the current model).
+
+        In Auto mode with several providers, each button names its provider.
+        """
+        entries = await self.catalog.entries(choice)
+        labelled = len({entry.provider for entry in entries}) > 1
+        buttons = [(e.model, f"{e.model} · {e.provider}" if labelled else e.model) for e in entries]
+        if page is None:
+            index = next((i for i, e in enumerate(entries) if e.model == choice.model), 0)
+            page = index // MODELS_PER_PAGE
+        page = min(max(page, 0), page_count(len(entries)) - 1)
+        text = texts.CHOOSE_MODEL.format(current=await self.current_model(choice))
+        if len(entries) > MODELS_PER_PAGE:
+            shown = entries[page * MODELS_PER_PAGE : (page + 1) * MODELS_PER_PAGE]
+            text += "\n" + texts.MODEL_PAGE.format(
+                first=page * MODELS_PER_PAGE + 1,
+                last=page * MODELS_PER_PAGE + len(shown),
+                total=len(entries),
+                providers=", ".join(dict.fromkeys(e.provider for e in shown)),
+            )
+        return text, model_keyboard(chat_id, buttons, choice.model, page)
+
     async def _may_change(
         self, context: ContextTypes.DEFAULT_TYPE, chat: Chat, user: User | None, message: Message | None
     ) -> bool:
@@ -74,33 +81,47 @@ class ChoiceHandlers:
     # -- commands -------------------------------------------------------------------------------
 
     async def model(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/model shows a keyboard of models; /model NAME sets one."""
+        """/model shows a keyboard of models (paged); /model NAME sets one; /model default goes back."""
         message = update.effective_message
         if message is None:
             return
         choice = await self.deps.store.chat_settings(message.chat_id)
-        models = await self.models(choice)
         wanted = command_argument(message)
-        current = choice.model or await self.default_model(choice)
         if not wanted:
-            if not models:
-                await message.reply_text(texts.NO_MODEL_LIST.format(current=current or "provider default"))
+            if not await self.catalog.entries(choice):
+                current = await self.current_model(choice)
+                await message.reply_text(texts.NO_MODEL_LIST.format(current=current))
                 return
-            await message.reply_text(
-                texts.CHOOSE_MODEL.format(current=current),
-                reply_markup=model_keyboard(message.chat_id, models, current),
-                do_quote=is_group(message),
-            )
+            text, keyboard = await self.model_page(message.chat_id, choice, None)
+            await message.reply_text(text, reply_markup=keyboard, do_quote=is_group(message))
             return
         if not await self._may_change(context, message.chat, message.from_user, message):
             await message.reply_text(texts.ADMINS_ONLY)
             return
-        if models and wanted not in models:
-            await message.reply_text(texts.UNKNOWN_MODEL.format(name=wanted, models=", ".join(models)))
+        if wanted.lower() == "default":
+            said = await self.set_model(message.chat_id, None)
+            await message.reply_text(said, do_quote=is_group(message))
             return
-        await self.deps.store.save_chat_settings(message.chat_id, ChatSettings(choice.provider, wanted))
-        logger.info("chat=%s model set to %s", message.chat_id, wanted)
-        await message.reply_text(texts.MODEL_SET.format(model=wanted), do_quote=is_group(message))
+        lookup = await self.catalog.lookup(choice, wanted)
+        if not lookup.usable:
+            said = texts.UNKNOWN_MODEL.format(name=wanted)
+            close = await self.catalog.suggestions(choice, wanted)
+            said += texts.UNKNOWN_MODEL_SUGGEST.format(models=", ".join(close)) if close else texts.UNKNOWN_MODEL_HINT
+            await message.reply_text(said)
+            return
+        said = await self.set_model(message.chat_id, wanted)
+        if not lookup.offered_by:
+            said += texts.MODEL_UNLISTED.format(providers=", ".join(lookup.unknown_to))
+        await message.reply_text(said, do_quote=is_group(message))
+
+    async def set_model(self, chat_id: int, model: str | None) -> str:
+        """Store the chat's model (None: back to the default); returns the confirmation."""
+        choice = await self.deps.store.chat_settings(chat_id)
+        await self.deps.store.save_chat_settings(chat_id, ChatSettings(choice.provider, model))
+        logger.info("chat=%s model set to %s", chat_id, model or "default")
+        if model is None:
+            return texts.MODEL_DEFAULT_SET.format(model=await self.catalog.default(choice) or "provider default")
+        return texts.MODEL_SET.format(model=model)
 
     async def provider(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/provider shows Auto and each provider with its status; /provider NAME pins one."""
@@ -126,16 +147,26 @@ class ChoiceHandlers:
         await message.reply_text(await self.set_provider(message.chat_id, wanted), do_quote=is_group(message))
 
     async def set_provider(self, chat_id: int, name: str) -> str:
-        """Pin ``name`` (or ``auto``) for the chat; the model is reset if the new provider lacks it."""
+        """Pin ``name`` (or ``auto``) for the chat; returns the confirmation.
+
+        When the new provider(s) do not offer the chat's model (its own choice, or
+        ``DEFAULT_MODEL``), the chat goes over to their default model and the confirmation says so.
+        """
         choice = await self.deps.store.chat_settings(chat_id)
         provider = None if name == AUTO else name
+        pinned = ChatSettings(provider, None)
         model = choice.model
-        if model and model not in await self.models(ChatSettings(provider, None)):
+        before = choice.model or self.catalog.default_model
+        if model and not (await self.catalog.lookup(pinned, model)).usable:
             model = None
         await self.deps.store.save_chat_settings(chat_id, ChatSettings(provider, model))
         logger.info("chat=%s provider set to %s", chat_id, name)
         said = texts.PROVIDER_SET.format(provider="Auto" if provider is None else provider)
-        return said + (texts.MODEL_RESET if choice.model and model is None else "")
+        after = await self.catalog.requested(ChatSettings(provider, model))
+        if before and after != before:
+            new = await self.catalog.default(pinned) or "provider default"
+            said += texts.MODEL_RESET.format(provider=provider or "The chain", old=before, new=new)
+        return said
 
     async def show(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/settings: provider, model, stream mode and history length of this conversation."""
@@ -153,11 +184,10 @@ class ChoiceHandlers:
         else:
             mode = f"the reply grows in one message, one edit every {settings.private_edit_interval:g}s"
         provider = choice.provider or "Auto (" + " → ".join(p.name for p in self.deps.chain.providers) + ")"
-        model = choice.model or f"default ({await self.default_model(choice) or 'provider default'})"
         await message.reply_text(
             texts.SETTINGS.format(
                 provider=provider,
-                model=model,
+                model=await self.current_model(choice),
                 mode=mode,
                 stored=stored,
                 max_messages=settings.history_max_messages,
@@ -169,26 +199,50 @@ class ChoiceHandlers:
     # -- buttons --------------------------------------------------------------------------------
 
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str, value: str) -> None:
-        """A model or provider button (callback data already checked for this chat)."""
+        """A model, page, default or provider button (callback data already checked for this chat).
+
+        Turning pages is for everyone; choosing is for admins in groups.
+        """
         query = update.callback_query
         assert query is not None and query.message is not None
         chat = query.message.chat
+        if kind == "g":
+            await self.turn_page(query, chat.id, value)
+            return
         if not await self._may_change(context, chat, query.from_user, None):
             await query.answer(texts.ADMINS_ONLY_BUTTON, show_alert=True)
             return
         if kind == "m":
             choice = await self.deps.store.chat_settings(chat.id)
-            model = next((m for m in await self.models(choice) if model_token(m) == value), None)
+            model = next((e.model for e in await self.catalog.entries(choice) if model_token(e.model) == value), None)
             if model is None:
                 await query.answer(texts.STALE_BUTTON, show_alert=True)
                 return
-            await self.deps.store.save_chat_settings(chat.id, ChatSettings(choice.provider, model))
-            logger.info("chat=%s model set to %s", chat.id, model)
-            said = texts.MODEL_SET.format(model=model)
+            said = await self.set_model(chat.id, model)
+        elif kind == "d":
+            said = await self.set_model(chat.id, None)
         else:
             if value not in [name for name, _ in self.provider_choices()]:
                 await query.answer(texts.STALE_BUTTON, show_alert=True)
                 return
             said = await self.set_provider(chat.id, value)
-        await query.answer(said)
+        await query.answer(said[:200])
         await query.edit_message_text(said)
+
+    async def turn_page(self, query: CallbackQuery, chat_id: int, value: str) -> None:
+        """Show another page of the /model keyboard (a page past the end shows the last one)."""
+        try:
+            page = int(value)
+        except ValueError:
+            await query.answer(texts.STALE_BUTTON, show_alert=True)
+            return
+        choice = await self.deps.store.chat_settings(chat_id)
+        if not await self.catalog.entries(choice):
+            await query.answer(texts.STALE_BUTTON, show_alert=True)
+            return
+        text, keyboard = await self.model_page(chat_id, choice, page)
+        await query.answer()
+        message = query.message
+        if isinstance(message, Message) and message.text == text and message.reply_markup == keyboard:
+            return  # the page shown already (its own number was pressed): nothing to edit
+        await query.edit_message_text(text, reply_markup=keyboard)

@@ -13,6 +13,7 @@ from providers import RetryProvider
 from .. import texts
 from ..access import AccessPolicy, AdminChecker
 from ..limits import UserLimiter
+from ..models import ModelCatalog
 from ..ordering import ConversationQueue
 from ..settings import Settings
 from ..storage import ConversationKey, ConversationStore
@@ -42,14 +43,9 @@ class Deps:
     access: AccessPolicy
     admins: AdminChecker
     limiter: UserLimiter
+    catalog: ModelCatalog
     active: dict[ConversationKey, ActiveReply] = field(default_factory=dict)
     closing: bool = False
-
-    def chain_for(self, provider: str | None) -> RetryProvider:
-        """The chain answering a chat: only its pinned provider (failover stays within it), or the whole chain."""
-        if provider and any(p.name == provider for p in self.chain.providers):
-            return self.chain.only([provider])
-        return self.chain
 
     async def finish_active(self, grace: float) -> None:
         """On shutdown: let replies being written finish for ``grace`` seconds, then stop the rest.

@@ -156,17 +156,20 @@ class ConversationHandlers:
         """
         deps = self.deps
         choice = await deps.store.chat_settings(key.chat_id)
-        chain = deps.chain_for(choice.provider)
+        chain = deps.catalog.chain_for(choice.provider)
+        model = await deps.catalog.requested(choice)
         history = await deps.store.recent(key, deps.settings.history_max_messages + (1 if replacing else 0))
         if replacing is not None:
             history = [turn for turn in history if turn.id != replacing.id]
         prompt = build_prompt(deps.settings.system_prompt, history, deps.settings.history_max_chars)
         stream = deps.streamer.open(
-            reply_target(message), texts.error_sentence, stop_markup=stop_keyboard(key.chat_id, key.thread_id)
+            reply_target(message),
+            texts.error_sentence,
+            stop_markup=stop_keyboard(key.chat_id, key.thread_id),
+            fallback_note=texts.fallback_note,
         )
         active = deps.active[key] = ActiveReply(stream, message.from_user.id if message.from_user else None)
         try:
-            model = choice.model or deps.settings.default_model
             result = await stream.run(chain.create_async_generator(model, prompt))
         finally:
             deps.active.pop(key, None)
@@ -177,11 +180,16 @@ class ConversationHandlers:
             if replacing is not None:
                 await deps.store.delete(replacing.id)
             await deps.store.add(key, "assistant", result.text)
+        info = result.answered_by
         logger.info(
-            "chat=%s thread=%s answered chars=%d messages=%d sends=%d edits=%d drafts=%d flood_waits=%d"
-            " resets=%d stopped=%s first_visible=%s",
+            "chat=%s thread=%s answered provider=%s model=%s requested=%s fallback=%s chars=%d messages=%d sends=%d"
+            " edits=%d drafts=%d flood_waits=%d resets=%d stopped=%s first_visible=%s",
             key.chat_id,
             key.thread_id,
+            info.provider if info else "-",
+            (info.model or "-") if info else "-",
+            model or "-",
+            info.fallback if info else False,
             len(result.text),
             len(result.message_ids),
             result.sends,
