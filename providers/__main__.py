@@ -3,10 +3,13 @@
     python -m providers --list
     python -m providers "Why is the sky blue?"                 # through the PROVIDERS chain
     python -m providers "Hi" --provider ollama --model llama3.2
+    python -m providers "Hi" --model gpt-4o-mini              # routed to the providers offering it
     python -m providers --check                                # probe each configured provider
 
 Configuration comes from the environment and ``.env`` (the same names as the bot:
-``PROVIDERS``, ``OPENAI_*``, ``{NAME}_BASE_URL``..., ``PROXY``).
+``PROVIDERS``, ``OPENAI_*``, ``{NAME}_BASE_URL``..., ``PROXY``, ``MODEL_FALLBACK``).
+A question goes through the chain (model routing, retries, fallbacks); stderr says which
+provider and model answered.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import sys
 import time
 from collections.abc import Mapping
 
-from .base import BaseProvider, Reset
+from .base import BaseProvider, ProviderInfo, Reset
 from .errors import ProviderError
 from .registry import PROVIDER_CLASSES, ProviderConfigError, build_providers, environment
 from .retry import RetryProvider, Timeouts
@@ -41,11 +44,15 @@ def list_providers(environ: Mapping[str, str]) -> int:
 
 
 async def ask(provider: BaseProvider, prompt: str, model: str) -> int:
-    """Stream the answer to ``prompt`` to stdout (a failover notice to stderr); exit code 0, or 1 on failure."""
+    """Stream the answer to ``prompt`` to stdout; to stderr, a failover notice and which provider and
+    model answered (from the chain's :class:`~providers.ProviderInfo`). Exit code 0, or 1 on failure."""
     messages = [{"role": "user", "content": prompt}]
+    answered: ProviderInfo | None = None
     try:
         async for chunk in provider.create_async_generator(model, messages):
-            if isinstance(chunk, Reset):
+            if isinstance(chunk, ProviderInfo):
+                answered = chunk
+            elif isinstance(chunk, Reset):
                 print(f"\n[{chunk.provider} failed mid-answer ({chunk.reason}); starting over]", file=sys.stderr)
             else:
                 print(chunk, end="", flush=True)
@@ -53,6 +60,9 @@ async def ask(provider: BaseProvider, prompt: str, model: str) -> int:
         print(f"\nerror: {error}", file=sys.stderr)
         return 1
     print()
+    if answered is not None:
+        fallback = f" ({answered.requested} was unavailable)" if answered.fallback else ""
+        print(f"[answered by {answered.provider}, model {answered.model or '-'}{fallback}]", file=sys.stderr)
     return 0
 
 
@@ -98,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.prompt:
         parser.print_usage(sys.stderr)
         return 2
-    chain = providers[0] if len(providers) == 1 else RetryProvider(providers, timeouts=Timeouts())
+    fallback = environ.get("MODEL_FALLBACK", "on").strip().lower() not in ("off", "false", "0", "no")
+    chain = RetryProvider(providers, timeouts=Timeouts(), model_fallback=fallback)
     return asyncio.run(ask(chain, args.prompt, args.model))
 
 

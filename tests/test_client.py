@@ -146,12 +146,29 @@ async def test_seed_example_runs_with_only_its_imports_changed(llm: FakeOpenAI, 
     assert [r["model"] for r in llm.requests] == ["gpt-3.5-turbo", "gpt-3.5-turbo"], "retried once after the 503"
 
 
+async def test_cli_routes_a_model_and_says_who_answered(llm: FakeOpenAI, tmp_path: Path) -> None:
+    async with FakeOpenAI(models=["llama3.2"], flavor="ollama") as ollama:
+        env = _env(PROVIDERS="openai,ollama", OPENAI_BASE_URL=llm.base_url, OLLAMA_BASE_URL=ollama.base_url)
+        llm.default = Fail(500, "down")
+        code, out, err = await _run([sys.executable, "-m", "providers", "Hi", "--model", "fake-large"], env, tmp_path)
+        assert code == 0 and out.strip() == "Hello from the fake model."
+        assert err.strip().splitlines()[-1] == "[answered by ollama, model llama3.2 (fake-large was unavailable)]"
+        assert [r["model"] for r in ollama.requests] == ["llama3.2"]
+        code, _, err = await _run(
+            [sys.executable, "-m", "providers", "Hi", "--model", "fake-large"],
+            {**env, "MODEL_FALLBACK": "off"},
+            tmp_path,
+        )
+        assert code == 1 and "ServerError" in err and len(ollama.requests) == 1
+
+
 async def test_cli_lists_asks_and_checks(llm: FakeOpenAI, tmp_path: Path) -> None:
     env = _env(OPENAI_BASE_URL=llm.base_url, PROVIDERS="openai,local", LOCAL_BASE_URL=llm.base_url)
     code, out, _ = await _run([sys.executable, "-m", "providers", "--list"], env, tmp_path)
     assert code == 0 and "chatgpt      False" in out and "local" in out
-    code, out, _ = await _run([sys.executable, "-m", "providers", "Say hi", "--provider", "local"], env, tmp_path)
+    code, out, err = await _run([sys.executable, "-m", "providers", "Say hi", "--provider", "local"], env, tmp_path)
     assert code == 0 and out.strip() == "Hello from the fake model."
+    assert err.strip() == "[answered by local, model fake-small]"
     llm.then(Fail(401, "bad key"))
     code, out, _ = await _run([sys.executable, "-m", "providers", "--check"], env, tmp_path)
     assert code == 1

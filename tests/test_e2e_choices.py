@@ -30,7 +30,9 @@ async def test_model_by_name_and_unknown_names(harness: BotHarness) -> None:
     assert await command(harness, "/model gpt-9") == (
         'No provider here offers the model "gpt-9". /model lists the models you can choose.'
     )
-    assert await command(harness, "/model LARGE") == 'No provider here offers the model "LARGE". Did you mean: fake-large?'
+    assert (
+        await command(harness, "/model LARGE") == 'No provider here offers the model "LARGE". Did you mean: fake-large?'
+    )
     assert await command(harness, "/model fake-large") == "Model for this chat: fake-large."
     await harness.say(CHAT, "hi")
     assert harness.llm.requests[-1]["model"] == "fake-large"

@@ -1,7 +1,9 @@
 """A fake OpenAI-compatible server: ``POST /v1/chat/completions`` (SSE) and ``GET /v1/models``.
 
 Each request takes the next scripted :class:`Behaviour` (or the default one)
-and records the JSON body it received.
+and records the JSON body it received. Like the real servers, it refuses a model
+it does not list: OpenAI's 404 ``model_not_found`` body, or with ``flavor="ollama"``
+Ollama's 404 ``model "x" not found, try pulling it first``.
 """
 
 from __future__ import annotations
@@ -64,10 +66,14 @@ class FakeOpenAI(LoopbackServer):
         default: Behaviour | Callable[[dict[str, Any]], Behaviour] | None = None,
         models: list[str] | None = None,
         api_key: str | None = None,
+        flavor: str = "openai",
     ) -> None:
         super().__init__()
         self.default = default or Reply()
         self.models = models or ["fake-small", "fake-large"]
+        self.flavor = flavor
+        #: When set, ``GET /models`` answers this HTTP status (a backend that cannot list its models).
+        self.models_status: int | None = None
         self.api_key = api_key
         self.script: list[Behaviour] = []
         self.requests: list[dict[str, Any]] = []
@@ -98,7 +104,18 @@ class FakeOpenAI(LoopbackServer):
     async def _models(self, request: web.Request) -> web.Response:
         if self._unauthorized(request):
             return web.json_response({"error": {"message": "bad key"}}, status=401)
+        if self.models_status is not None:
+            return web.json_response({"error": {"message": "models unavailable"}}, status=self.models_status)
         return web.json_response({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
+
+    def _unknown_model(self, model: str) -> web.Response:
+        if self.flavor == "ollama":
+            message = f'model "{model}" not found, try pulling it first'
+            error = {"message": message, "type": "api_error", "param": None, "code": None}
+        else:
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            error = {"message": message, "type": "invalid_request_error", "param": None, "code": "model_not_found"}
+        return web.json_response({"error": error}, status=404)
 
     async def _hang(self) -> None:
         event = asyncio.Event()
@@ -112,6 +129,8 @@ class FakeOpenAI(LoopbackServer):
         self.headers.append(dict(request.headers))
         if self._unauthorized(request):
             return web.json_response({"error": {"message": "Incorrect API key provided"}}, status=401)
+        if body.get("model") not in self.models:
+            return self._unknown_model(str(body.get("model")))
         if self.script:
             behaviour = self.script.pop(0)
         else:
