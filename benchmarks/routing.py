@@ -1,0 +1,92 @@
+"""Benchmark: model routing under faults. What the consumer ends with, and how long until the kept answer starts.
+
+A chain of two OpenAI-compatible fakes on loopback that refuse models they do not list:
+the primary lists ``shared`` and ``primary-only``, the backup ``backup-own`` and ``shared``.
+The primary fails every request in the given way (a backend that is down); the backup
+always answers. For each model choice (none, offered by both, offered by the primary only)
+and each fault, one request goes through a ``RetryProvider`` with the bot's defaults
+(PROVIDER_MAX_RETRIES=2, 30 s first-chunk and idle timeouts, 0.5 s backoff base,
+MODEL_FALLBACK on), or other values:
+
+    .venv/bin/python benchmarks/routing.py [--max-retries N] [--first-chunk S] [--idle S]
+
+Prints one row per case: who wrote the kept answer (and with which model, and whether
+it is a fallback from the chosen model), Reset events, the time from the request to the
+first text of the kept answer, and the requests each server got.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from providers import OpenAI, ProviderInfo, Reset, RetryProvider, Timeouts
+from tests.fakes.openai import Behaviour, Fail, FakeOpenAI, Hang, Reply
+
+PRIMARY = "primary answer " * 8
+BACKUP = "backup answer " * 8
+
+MODELS = {"none": "", "offered by all": "shared", "offered by the first only": "primary-only"}
+FAULTS: dict[str, Behaviour | None] = {
+    "none": None,
+    "HTTP 500": Fail(500, "boom"),
+    "hang": Hang(),
+    "cut mid-stream": Reply(PRIMARY, chunk_size=8, cut_after=3),
+}
+
+
+async def run(choice: str, fault: str, args: argparse.Namespace) -> str:
+    behaviour = FAULTS[fault]
+    primary = FakeOpenAI(default=behaviour or Reply(PRIMARY, chunk_size=8), models=["shared", "primary-only"])
+    backup = FakeOpenAI(default=Reply(BACKUP, chunk_size=8), models=["backup-own", "shared"])
+    await primary.start()
+    await backup.start()
+    chain = RetryProvider(
+        [OpenAI(primary.base_url, "k", name="primary"), OpenAI(backup.base_url, "k", name="backup")],
+        max_retries=args.max_retries,
+        timeouts=Timeouts(first_chunk=args.first_chunk, idle=args.idle, total=300),
+    )
+    started = time.monotonic()
+    text, resets, kept_at, info = "", 0, None, None
+    try:
+        async for chunk in chain.create_async_generator(MODELS[choice], [{"role": "user", "content": "q"}]):
+            if isinstance(chunk, ProviderInfo):
+                info = chunk
+            elif isinstance(chunk, Reset):
+                text, resets, kept_at = "", resets + 1, None
+            elif chunk:
+                kept_at = kept_at or time.monotonic()
+                text += chunk
+        whole = text in (PRIMARY, BACKUP)
+        assert info is not None
+        source = f"{info.provider} ({info.model}{', fallback' if info.fallback else ''})" if whole else "MIXED"
+    except Exception as error:  # noqa: BLE001 - reported
+        source = f"error: {type(error).__name__}"
+    finally:
+        await primary.stop()
+        await backup.stop()
+    wait = f"{kept_at - started:7.3f}s" if kept_at else "      -"
+    tries = f"primary={len(primary.requests)} backup={len(backup.requests)}"
+    return f"{choice:<26} {fault:<15} {source:<32} resets={resets}  starts after {wait}  requests: {tries}"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--max-retries", type=int, default=2)
+    parser.add_argument("--first-chunk", type=float, default=30.0)
+    parser.add_argument("--idle", type=float, default=30.0)
+    args = parser.parse_args()
+    print(f"max_retries={args.max_retries} first_chunk={args.first_chunk}s idle={args.idle}s backoff_base=0.5s")
+    print(f"{'model chosen':<26} {'fault':<15} {'kept answer':<32}")
+    for choice in MODELS:
+        for fault in FAULTS:
+            print(await run(choice, fault, args), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
