@@ -14,9 +14,9 @@ For each reply, a :class:`ReplyStream`
   (:func:`~bot.rendering.render_parts`);
 - on a :class:`~providers.Reset` event discards what it showed, so the user
   sees one answer exactly once;
-- remembers the last :class:`~providers.ProviderInfo` (who writes the answer) and,
-  when it is a fallback from the model the chat chose, ends the reply with a
-  one-line note saying so;
+- remembers the last :class:`~providers.ProviderInfo` (who writes the answer) and
+  the :class:`~providers.Finish` event, and ends the reply with the short notes the
+  caller derives from them (a fallback model, an answer cut at the length limit);
 - falls back to plain text if Telegram refuses the entities;
 - always delivers the final text in full (retrying through flood waits).
 
@@ -40,7 +40,7 @@ from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParamet
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
-from providers import Chunk, ProviderInfo, Reset
+from providers import Chunk, Finish, ProviderInfo, Reset
 
 from .pacing import ChatPacer
 from .rendering import TELEGRAM_TEXT_LIMIT, Part, plain_parts, render_parts
@@ -88,6 +88,7 @@ class StreamResult:
         first_visible: seconds from the start of the reply to the first message with text.
         answered_by: the provider and model that wrote the answer kept (the last
             ProviderInfo), or None when the stream named none.
+        finish: the answer's :class:`~providers.Finish` reason (``"length"``...), or None.
     """
 
     text: str = ""
@@ -102,6 +103,7 @@ class StreamResult:
     resets: int = 0
     first_visible: float | None = None
     answered_by: ProviderInfo | None = None
+    finish: str | None = None
 
 
 @dataclass(slots=True)
@@ -132,13 +134,12 @@ class ReplyStreamer:
         target: ReplyTarget,
         error_text: Callable[[BaseException], str],
         stop_markup: InlineKeyboardMarkup | None = None,
-        fallback_note: Callable[[ProviderInfo], str] | None = None,
+        notes: Callable[[StreamResult], list[str]] | None = None,
     ) -> ReplyStream:
         """A reply to ``target``; ``error_text`` turns a provider error into one sentence for the user;
-        ``stop_markup`` is shown on the growing message and removed at the end; ``fallback_note``
-        gives the Markdown line that ends an answer written by a fallback model
-        (:attr:`ProviderInfo.fallback`)."""
-        return ReplyStream(self, target, error_text, stop_markup, fallback_note)
+        ``stop_markup`` is shown on the growing message and removed at the end; ``notes`` gives the
+        Markdown lines that end an answer (who answered, if not the chosen model; why it ended)."""
+        return ReplyStream(self, target, error_text, stop_markup, notes)
 
 
 class ReplyStream:
@@ -150,7 +151,7 @@ class ReplyStream:
         target: ReplyTarget,
         error_text: Callable[[BaseException], str],
         stop_markup: InlineKeyboardMarkup | None,
-        fallback_note: Callable[[ProviderInfo], str] | None = None,
+        notes: Callable[[StreamResult], list[str]] | None = None,
     ) -> None:
         self._bot = streamer.bot
         self._pacer = streamer.pacer
@@ -158,7 +159,7 @@ class ReplyStream:
         self.target = target
         self._error_text = error_text
         self._stop_markup = stop_markup
-        self._fallback_note = fallback_note
+        self._notes = notes
         self._source = ""
         self._shown: list[_Shown] = []
         self._plain = False
@@ -225,6 +226,9 @@ class ReplyStream:
             if isinstance(chunk, ProviderInfo):
                 self.result.answered_by = chunk
                 continue
+            if isinstance(chunk, Finish):
+                self.result.finish = chunk.reason
+                continue
             if isinstance(chunk, Reset):
                 self.result.resets += 1
                 self._source = ""
@@ -261,11 +265,8 @@ class ReplyStream:
                     return [(Part(sentence), None)]
             elif self.result.stopped:
                 source = f"{source}\n\n{self._stop_note}" if source.strip() else self._stop_note
-            info = self.result.answered_by
-            fell_back = info is not None and info.fallback and self._fallback_note is not None
-            if fell_back and self.result.error is None and source.strip():
-                assert info is not None and self._fallback_note is not None
-                source = f"{source}\n\n{self._fallback_note(info)}"
+            if self._notes is not None and self.result.error is None and source.strip():
+                source = "\n\n".join([source, *self._notes(self.result)])
         parts = plain_parts(source, self._limit) if self._plain else render_parts(source, self._limit)
         if not parts:
             if self._done:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from telegram.helpers import escape_markdown
 
 from providers import (
@@ -13,6 +15,9 @@ from providers import (
     RateLimitError,
     RetryProviderError,
 )
+
+if TYPE_CHECKING:
+    from .streaming import StreamResult
 
 START = (
     "Hi! I'm an AI assistant. Send me a message and I'll answer, streaming my reply as I write it.\n"
@@ -62,6 +67,8 @@ MODEL_DEFAULT_SET = "Model for this chat: the default ({model})."
 PROVIDER_SET = "Provider for this chat: {provider}."
 MODEL_RESET = " {provider} does not offer {old}, so this chat now uses its default model, {new}."
 FALLBACK_NOTE = "_↪ Answered by {model} via {provider}: {requested} was unavailable._"
+LENGTH_NOTE = "_✂️ The model stopped here: it reached its length limit._"
+FILTERED_NOTE = "_⚠️ The provider's content filter cut this answer short._"
 SETTINGS = (
     "Provider: {provider}\n"
     "Model: {model}\n"
@@ -81,6 +88,18 @@ COMMANDS: list[tuple[str, str]] = [
     ("provider", "Choose the provider"),
     ("settings", "Show this chat's settings"),
 ]
+
+
+def reply_notes(result: StreamResult) -> list[str]:
+    """The Markdown lines ending a reply: why it ended early, and who answered if not the chosen model."""
+    notes = []
+    if result.finish == "length":
+        notes.append(LENGTH_NOTE)
+    elif result.finish == "content_filter":
+        notes.append(FILTERED_NOTE)
+    if result.answered_by is not None and result.answered_by.fallback:
+        notes.append(fallback_note(result.answered_by))
+    return notes
 
 
 def fallback_note(info: ProviderInfo) -> str:

@@ -5,19 +5,23 @@ async-iterator interface (``str`` deltas, :class:`ProviderInfo` and :class:`Rese
 """
 
 from .aichat import Aichat
-from .base import BaseProvider, Chunk, Message, Messages, ProviderInfo, ProviderModelMixin, Reset
+from .base import BaseProvider, Chunk, Finish, Message, Messages, ProviderInfo, ProviderModelMixin, Reset
 from .chatgpt import ChatGpt
 from .client import AsyncClient, Client
 from .errors import (
     Attempt,
     AuthenticationError,
     BadRequestError,
+    BlockedError,
     CaptchaRequiredError,
+    ContentFilterError,
+    ContextLengthError,
     ModelNotSupportedError,
     ProtocolError,
     ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
+    QuotaExceededError,
     RateLimitError,
     RetryProviderError,
     ServerError,
@@ -35,10 +39,14 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BaseProvider",
+    "BlockedError",
     "CaptchaRequiredError",
     "ChatGpt",
     "Chunk",
     "Client",
+    "ContentFilterError",
+    "ContextLengthError",
+    "Finish",
     "Message",
     "Messages",
     "ModelNotSupportedError",
@@ -52,6 +60,7 @@ __all__ = [
     "ProviderInfo",
     "ProviderModelMixin",
     "ProviderTimeoutError",
+    "QuotaExceededError",
     "RateLimitError",
     "Reset",
     "RetryProvider",

@@ -17,10 +17,11 @@ comes from) and :class:`Reset` (discard the text so far; see there).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
@@ -73,8 +74,20 @@ class ProviderInfo:
     fallback: bool = False
 
 
-Chunk = str | Reset | ProviderInfo
-"""What a stream yields: a text delta, or a :class:`ProviderInfo` or :class:`Reset` event."""
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """Stream event, last: the answer ended for another reason than a natural stop.
+
+    Attributes:
+        reason: OpenAI's ``finish_reason``: ``"length"`` (the model hit its token limit: the
+            answer is cut short) or ``"content_filter"`` (the provider's filter cut it).
+    """
+
+    reason: str
+
+
+Chunk = str | Reset | ProviderInfo | Finish
+"""What a stream yields: a text delta, or a :class:`ProviderInfo`, :class:`Reset` or :class:`Finish` event."""
 
 _T = TypeVar("_T")
 
@@ -95,6 +108,23 @@ class hybridmethod(Generic[_T]):
             assert objtype is not None
             obj = objtype.default()
         return functools.partial(self.func, obj)
+
+
+def run_sync(stream: AsyncIterator[_T]) -> Generator[_T, None, None]:
+    """Drive an async iterator from synchronous code on a private event loop (closed at the end)."""
+    loop = asyncio.new_event_loop()
+    try:
+        while True:
+            try:
+                yield loop.run_until_complete(stream.__anext__())  # type: ignore[arg-type]
+            except StopAsyncIteration:
+                return
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            loop.run_until_complete(aclose())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 class BaseProvider(ABC):
@@ -145,6 +175,22 @@ class BaseProvider(ABC):
             providers.errors.ProviderError: a subclass naming the failure.
         """
         return self.stream(model, messages, proxy=proxy, **kwargs)
+
+    @hybridmethod
+    def create_completion(
+        self, model: str, messages: Messages, stream: bool = True, proxy: str | None = None, **kwargs: Any
+    ) -> Iterator[str]:
+        """gpt4free's synchronous form: a generator of text chunks (with ``stream=False``, one chunk:
+        the whole answer). Runs the async stream on a private event loop; must not be called from
+        inside a running loop. Events (:class:`Reset`...) are left out: use a single provider or
+        :meth:`create_async_generator` where they matter.
+
+        Raises:
+            providers.errors.ProviderError: a subclass naming the failure.
+        """
+        chunks = run_sync(self.create_async_generator(model, messages, proxy=proxy, **kwargs))
+        texts = (chunk for chunk in chunks if isinstance(chunk, str) and chunk)
+        return texts if stream else iter(["".join(texts)])
 
     async def offers(self, model: str) -> bool | None:
         """Whether this provider serves ``model``: True, False, or None when it cannot tell.

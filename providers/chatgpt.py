@@ -47,6 +47,9 @@ def format_conversation(messages: Messages) -> list[dict[str, Any]]:
     ]
 
 
+_NO_MESSAGE = object()
+
+
 class ChatGpt(ProviderModelMixin, SiteProvider):
     """chatgpt.com without an account. ``CHATGPT_URL`` overrides the host.
 
@@ -76,9 +79,9 @@ class ChatGpt(ProviderModelMixin, SiteProvider):
 
     async def _requirements(self, session: aiohttp.ClientSession) -> str:
         async with session.get(f"{self.base_url}/") as response:
-            await raise_for_status(response, self.name)
+            await raise_for_status(response, self.name, needs_auth=False)
         async with session.post(f"{self.base_url}/backend-anon/sentinel/chat-requirements", json={}) as response:
-            await raise_for_status(response, self.name)
+            await raise_for_status(response, self.name, needs_auth=False)
             try:
                 body = await response.json(content_type=None)
             except ValueError as exc:
@@ -134,13 +137,25 @@ class ChatGpt(ProviderModelMixin, SiteProvider):
                     json=payload,
                     headers={"openai-sentinel-chat-requirements-token": token},
                 ) as response:
-                    await raise_for_status(response, self.name)
+                    await raise_for_status(response, self.name, needs_auth=False)
+                    current: object = _NO_MESSAGE
                     async for data in iter_sse_data(response):
+                        if data is None:
+                            yield ""  # a keep-alive comment
+                            continue
                         if data.strip() == "[DONE]":
                             done = True
                             break
-                        text = self._assistant_text(data)
-                        if text is not None and text.startswith(shown) and len(text) > len(shown):
+                        found = self._assistant_text(data)
+                        if found is None:
+                            continue
+                        message_id, text = found
+                        if message_id != current:
+                            # A further assistant message continues the answer: keep what came before.
+                            if shown:
+                                yield "\n\n"
+                            current, shown = message_id, ""
+                        if text.startswith(shown) and len(text) > len(shown):
                             delta, shown = text[len(shown) :], text
                             yield delta
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -148,8 +163,8 @@ class ChatGpt(ProviderModelMixin, SiteProvider):
         if not done:
             raise ProviderConnectionError("stream ended before [DONE]", provider=self.name)
 
-    def _assistant_text(self, data: str) -> str | None:
-        """The cumulative assistant text in one event, or None for other events."""
+    def _assistant_text(self, data: str) -> tuple[str | None, str] | None:
+        """``(message id, cumulative text)`` of the assistant message in one event, or None for other events."""
         try:
             event = json.loads(data)
         except ValueError:
@@ -158,4 +173,7 @@ class ChatGpt(ProviderModelMixin, SiteProvider):
         if not isinstance(message, dict) or (message.get("author") or {}).get("role") != "assistant":
             return None
         parts = (message.get("content") or {}).get("parts") or []
-        return str(parts[0]) if parts and isinstance(parts[0], str) else None
+        if not parts or not isinstance(parts[0], str):
+            return None
+        message_id = message.get("id")
+        return (str(message_id) if message_id is not None else None), parts[0]

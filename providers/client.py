@@ -23,7 +23,7 @@ import asyncio
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from typing import Any
 
-from .base import BaseProvider, Messages, ProviderInfo, Reset
+from .base import BaseProvider, Messages, ProviderInfo, Reset, run_sync
 from .openai import OpenAI
 from .retry import RetryProvider
 from .types import (
@@ -126,25 +126,8 @@ class _Completions(_CompletionsBase):
         """
         chosen, proxy = self._target(provider, proxy)
         if stream:
-            return _iterate(_chunks(chosen, model, messages, proxy, kwargs))
+            return run_sync(_chunks(chosen, model, messages, proxy, kwargs))
         return asyncio.run(_complete(chosen, model, messages, proxy, kwargs))
-
-
-def _iterate(stream: AsyncIterator[ChatCompletionChunk]) -> Generator[ChatCompletionChunk, None, None]:
-    """Drive an async iterator from synchronous code on a private event loop."""
-    loop = asyncio.new_event_loop()
-    try:
-        while True:
-            try:
-                yield loop.run_until_complete(stream.__anext__())
-            except StopAsyncIteration:
-                return
-    finally:
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            loop.run_until_complete(aclose())
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
 
 
 class _Chat:

@@ -31,6 +31,20 @@ class AuthenticationError(ProviderError):
     retryable = False
 
 
+class QuotaExceededError(ProviderError):
+    """The account's quota or credit is used up (OpenAI: 429 ``insufficient_quota``; OpenRouter: 402).
+    Not retryable: waiting does not help, the owner must add credit."""
+
+    retryable = False
+
+
+class BlockedError(ProviderError):
+    """A keyless site refused the request (HTTP 401/403 from a firewall or bot protection such as
+    Cloudflare). Not retryable; not a key problem."""
+
+    retryable = False
+
+
 class BadRequestError(ProviderError):
     """The backend refused the request itself (HTTP 400, 404, 422). Not retryable."""
 
@@ -39,6 +53,14 @@ class BadRequestError(ProviderError):
 
 class ModelNotSupportedError(BadRequestError):
     """The requested model is not offered by this provider. Not retryable."""
+
+
+class ContextLengthError(BadRequestError):
+    """The conversation is longer than the model's context (OpenAI: ``context_length_exceeded``)."""
+
+
+class ContentFilterError(BadRequestError):
+    """The provider's content filter withheld the answer (``finish_reason: "content_filter"`` with no text)."""
 
 
 class RateLimitError(ProviderError):

@@ -7,8 +7,12 @@ from any event loop, including the sync :class:`~providers.client.Client`.
 
 from __future__ import annotations
 
+import codecs
+import datetime
+import email.utils
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +23,12 @@ from aiohttp_socks import ProxyConnector
 from .errors import (
     AuthenticationError,
     BadRequestError,
+    BlockedError,
+    ContextLengthError,
     ModelNotSupportedError,
     ProviderConnectionError,
     ProviderError,
+    QuotaExceededError,
     RateLimitError,
     ServerError,
 )
@@ -49,14 +56,29 @@ def open_session(
     )
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from an HTTP ``Retry-After`` header (delta-seconds form); None if absent or a date."""
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait from a response's headers: ``retry-after-ms`` (milliseconds, as OpenAI sends),
+    else ``Retry-After`` as delta-seconds or an HTTP date (RFC 9110, 10.2.3). None if absent or unreadable."""
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("Retry-After")
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 #: How servers word "this model does not exist here" (OpenAI, Groq, vLLM: "The model `x` does not exist";
@@ -119,15 +141,39 @@ def error_details(body: Mapping[str, Any]) -> ErrorBody:
     )
 
 
-async def raise_for_status(response: aiohttp.ClientResponse, provider: str) -> None:
-    """Map a non-2xx response onto a typed :class:`~providers.errors.ProviderError`.
+def classify(status: int, details: ErrorBody, provider: str, *, needs_auth: bool = True) -> ProviderError:
+    """The typed error for an HTTP status and the server's error body.
 
-    401/403 -> AuthenticationError; 429 -> RateLimitError (with ``Retry-After``);
-    400/404/422 saying the model does not exist (``model_not_found``, or the server's
-    wording, see :class:`ErrorBody`) -> ModelNotSupportedError; other 400/404/413/422 ->
-    BadRequestError; anything else -> ServerError.
-    The error text carries at most 200 characters of the body, never request headers.
+    - 401/403: :class:`AuthenticationError` (the key); for a keyless site (``needs_auth`` False)
+      :class:`BlockedError` (a firewall or bot protection);
+    - 402, or 429 ``insufficient_quota``: :class:`QuotaExceededError`;
+    - 429: :class:`RateLimitError` (``retry_after`` is filled by the caller);
+    - 400/404/422: :class:`ModelNotSupportedError` when the model does not exist there,
+      :class:`ContextLengthError` for ``context_length_exceeded``, else :class:`BadRequestError`;
+    - 413: :class:`ContextLengthError`; anything else: :class:`ServerError`.
     """
+    message = f"HTTP {status}: {details.message.strip()[:200]}" if details.message.strip() else f"HTTP {status}"
+    if status in (401, 403):
+        if needs_auth:
+            return AuthenticationError(message, provider=provider)
+        return BlockedError(message, provider=provider)
+    if status == 402 or details.code == "insufficient_quota" or details.type == "insufficient_quota":
+        return QuotaExceededError(message, provider=provider)
+    if status == 429:
+        return RateLimitError(message, provider=provider)
+    if status in (400, 404, 413, 422):
+        if details.model_missing:
+            return ModelNotSupportedError(message, provider=provider)
+        if status == 413 or details.code == "context_length_exceeded" or "context length" in details.message.lower():
+            return ContextLengthError(message, provider=provider)
+        return BadRequestError(message, provider=provider)
+    return ServerError(message, provider=provider, status=status)
+
+
+async def raise_for_status(response: aiohttp.ClientResponse, provider: str, *, needs_auth: bool = True) -> None:
+    """Raise the typed error (see :func:`classify`) for a non-2xx response; ``Retry-After``,
+    ``retry-after-ms`` fill a rate limit's ``retry_after``. The error text carries at most 200
+    characters of the server's message, never request headers."""
     if response.status < 400:
         return
     try:
@@ -135,46 +181,65 @@ async def raise_for_status(response: aiohttp.ClientResponse, provider: str) -> N
     except (aiohttp.ClientError, UnicodeDecodeError):
         text = ""
     details = parse_error_body(text[:4000])
-    status = response.status
-    message = f"HTTP {status}: {(details.message or text).strip()[:200] or response.reason}"
-    if status in (401, 403):
-        raise AuthenticationError(message, provider=provider)
-    if status == 429:
-        raise RateLimitError(
-            message, provider=provider, retry_after=parse_retry_after(response.headers.get("Retry-After"))
-        )
-    if status in (400, 404, 422) and details.model_missing:
-        raise ModelNotSupportedError(message, provider=provider)
-    if status in (400, 404, 413, 422):
-        raise BadRequestError(message, provider=provider)
-    raise ServerError(message, provider=provider, status=status)
+    if not details.message:
+        details = ErrorBody(message=response.reason or "", type=details.type, code=details.code)
+    error = classify(response.status, details, provider, needs_auth=needs_auth)
+    if isinstance(error, RateLimitError):
+        error.retry_after = parse_retry_after(response.headers)
+    raise error
 
 
-async def iter_sse_data(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
-    """Yield the ``data`` payload of each Server-Sent Event in ``response``.
+async def iter_sse_data(response: aiohttp.ClientResponse) -> AsyncIterator[str | None]:
+    """Yield the ``data`` payload of each Server-Sent Event in ``response``, and None for each comment.
 
-    Follows the SSE framing (WHATWG HTML, "Server-sent events"): ``data:`` lines
-    (one optional space after the colon) accumulate until a blank line ends the
-    event; comment lines (``:``) and other fields are ignored. A final event not
-    followed by a blank line is still delivered.
+    Follows the SSE framing (WHATWG HTML, "Server-sent events"): lines end with CRLF, LF or a
+    bare CR; ``data:`` lines (one optional space after the colon) accumulate until a blank line
+    ends the event; other fields (``event:``, ``id:``...) are ignored. A comment line (``:``, e.g.
+    ``: OPENROUTER PROCESSING``, ``: ping``) yields None: the server is alive, with nothing to say.
+    UTF-8 is decoded incrementally, so a character split across reads is whole. A final event
+    not followed by a blank line is still delivered.
     """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     data_lines: list[str] = []
-    async for raw in response.content:
-        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-        if not line:
-            if data_lines:
-                yield "\n".join(data_lines)
-                data_lines = []
-            continue
-        if line.startswith(":"):
-            continue
-        field, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if field == "data":
-            data_lines.append(value)
+    buffer = ""
+    async for raw in response.content.iter_any():
+        buffer += decoder.decode(raw)
+        while (match := _LINE_BREAK.search(buffer)) is not None:
+            if match.group() == "\r" and match.end() == len(buffer):
+                break  # perhaps the first half of a CRLF: wait for the next read
+            line, buffer = buffer[: match.start()], buffer[match.end() :]
+            event = _sse_line(line, data_lines)
+            if event is not _NOTHING:
+                yield event  # type: ignore[misc]
+    buffer += decoder.decode(b"", final=True)
+    for line in _LINE_BREAK.split(buffer):
+        event = _sse_line(line, data_lines)
+        if event is not _NOTHING:
+            yield event  # type: ignore[misc]
     if data_lines:
         yield "\n".join(data_lines)
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_NOTHING = object()
+
+
+def _sse_line(line: str, data_lines: list[str]) -> object:
+    """Process one line: the event's data when ``line`` ends it, None for a comment, else _NOTHING."""
+    if not line:
+        if data_lines:
+            data = "\n".join(data_lines)
+            data_lines.clear()
+            return data
+        return _NOTHING
+    if line.startswith(":"):
+        return None
+    field, _, value = line.partition(":")
+    if value.startswith(" "):
+        value = value[1:]
+    if field == "data":
+        data_lines.append(value)
+    return _NOTHING
 
 
 def connection_error(exc: BaseException, provider: str) -> ProviderError:

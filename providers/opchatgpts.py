@@ -73,8 +73,11 @@ class Opchatgpts(ProviderModelMixin, SiteProvider):
                 async with session.post(
                     f"{self.base_url}/wp-json/mwai-ui/v1/chats/submit", json=self.payload(messages)
                 ) as response:
-                    await raise_for_status(response, self.name)
+                    await raise_for_status(response, self.name, needs_auth=False)
                     async for data in iter_sse_data(response):
+                        if data is None:
+                            yield ""  # a keep-alive comment
+                            continue
                         try:
                             event = json.loads(data)
                         except ValueError as exc:

@@ -20,17 +20,15 @@ from typing import Any, ClassVar, Literal
 
 import aiohttp
 
-from .base import BaseProvider, Messages, ProviderModelMixin
+from .base import BaseProvider, Finish, Messages, ProviderModelMixin
 from .errors import (
-    AuthenticationError,
     BadRequestError,
-    ModelNotSupportedError,
+    ContentFilterError,
     ProtocolError,
     ProviderConnectionError,
     ProviderError,
-    RateLimitError,
 )
-from .http import connection_error, error_details, iter_sse_data, open_session, raise_for_status
+from .http import classify, connection_error, error_details, iter_sse_data, open_session, raise_for_status
 
 #: Substrings of model ids that are not chat models (embeddings, speech, images, moderation...);
 #: they are left out of :meth:`OpenAI.list_models`.
@@ -231,16 +229,24 @@ class OpenAI(ProviderModelMixin, BaseProvider):
 
     async def stream(
         self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
-    ) -> AsyncIterator[str]:
+    ) -> AsyncIterator[str | Finish]:
         """Stream ``choices[0].delta.content`` deltas of ``POST {base_url}/chat/completions``.
 
-        Reasoning deltas (``reasoning_content``: DeepSeek, vLLM; ``reasoning``: OpenRouter) are not
-        text: each yields ``""``, which keeps the chain's first-chunk and idle timeouts from firing
-        while a reasoning model thinks.
+        - SSE comments (keep-alives such as ``: OPENROUTER PROCESSING``) and reasoning deltas
+          (``reasoning_content``: DeepSeek, vLLM; ``reasoning``: OpenRouter) are not text: each
+          yields ``""``, a heartbeat that keeps the chain's first-chunk and idle timeouts from
+          firing while the server works;
+        - the answer is complete at the first ``finish_reason`` (or ``[DONE]``); ``"length"``
+          and ``"content_filter"`` end with a :class:`~providers.base.Finish` event;
+        - a server that answers a whole ``application/json`` completion although a stream was
+          asked for is taken at its word: its content is the answer.
 
         Raises:
-            AuthenticationError, BadRequestError, RateLimitError, ServerError: HTTP errors.
-            ProtocolError: a data line that is not JSON, or an ``error`` object in the stream.
+            AuthenticationError, QuotaExceededError, RateLimitError, ModelNotSupportedError,
+                ContextLengthError, BadRequestError, ServerError: HTTP errors, or an ``error``
+                object in the stream (classified the same way; unknown ones are ServerError).
+            ContentFilterError: the filter withheld the whole answer.
+            ProtocolError: a data line that is not JSON, or an answer that is neither SSE nor JSON.
             ProviderConnectionError: connection failed, or the stream ended before
                 ``[DONE]`` or a ``finish_reason``.
         """
@@ -251,24 +257,76 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             async with open_session(proxy or self.proxy, self._headers()) as session:
                 async with session.post(f"{self.base_url}/chat/completions", json=payload) as response:
                     await raise_for_status(response, self.name)
-
+                    kind = response.content_type
+                    if kind == "application/json":
+                        async for piece in self._whole(await response.read()):
+                            yield piece
+                        return
+                    if kind not in ("text/event-stream", "application/octet-stream", "text/plain"):
+                        raise ProtocolError(
+                            f"expected an event stream, got {kind or 'no content type'}", provider=self.name
+                        )
+                    wrote = False
                     async for data in iter_sse_data(response):
+                        if data is None:
+                            yield ""  # a keep-alive comment: the server is working
+                            continue
                         if data.strip() == "[DONE]":
                             finished = True
                             break
                         event = self._parse_event(data)
-                        for choice in event.get("choices") or []:
-                            delta = choice.get("delta") or {}
-                            if delta.get("content"):
-                                yield delta["content"]
-                            elif delta.get("reasoning_content") or delta.get("reasoning"):
-                                yield ""  # the model is thinking: progress for the chain's timeouts, no text
-                            if choice.get("finish_reason"):
-                                finished = True
+                        choices = event.get("choices") or []  # a usage chunk has none
+                        choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+                        delta = choice.get("delta") or {}
+                        if delta.get("content"):
+                            wrote = True
+                            yield delta["content"]
+                        elif delta.get("reasoning_content") or delta.get("reasoning"):
+                            yield ""  # the model is thinking: progress for the chain's timeouts, no text
+                        reason = choice.get("finish_reason")
+                        if reason:
+                            finished = True
+                            ending = self._finish(reason, wrote)
+                            if ending is not None:
+                                yield ending
+                            break
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise connection_error(exc, self.name) from exc
         if not finished:
             raise ProviderConnectionError("stream ended before [DONE]", provider=self.name)
+
+    def _finish(self, reason: str, wrote: bool) -> Finish | None:
+        """The event ending an answer with ``finish_reason`` ``reason`` (None for a natural stop).
+
+        Raises:
+            ContentFilterError: the filter withheld the whole answer.
+        """
+        if reason == "content_filter":
+            if not wrote:
+                raise ContentFilterError("the provider's content filter withheld the answer", provider=self.name)
+            return Finish(reason)
+        return Finish(reason) if reason == "length" else None
+
+    async def _whole(self, raw: bytes) -> AsyncIterator[str | Finish]:
+        """The answer of a non-streamed ``chat.completion`` body: its content, then its Finish event."""
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise ProtocolError("the JSON answer is not JSON", provider=self.name) from exc
+        if not isinstance(body, dict):
+            raise ProtocolError("unexpected JSON answer", provider=self.name)
+        if body.get("error"):
+            raise self._stream_error(body)
+        try:
+            choice = body["choices"][0]
+            content = choice["message"].get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise ProtocolError("a JSON answer without choices[0].message", provider=self.name) from exc
+        ending = self._finish(str(choice.get("finish_reason") or "stop"), bool(content))
+        if content:
+            yield str(content)
+        if ending is not None:
+            yield ending
 
     def _parse_event(self, data: str) -> dict[str, Any]:
         try:
@@ -277,17 +335,25 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             raise ProtocolError(f"malformed SSE data line: {data[:80]!r}", provider=self.name) from exc
         if not isinstance(event, dict):
             raise ProtocolError(f"unexpected SSE payload: {data[:80]!r}", provider=self.name)
-        error = event.get("error")
-        if error:
-            message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
-            code = str(error.get("code", "")) if isinstance(error, dict) else ""
-            if code in ("401", "invalid_api_key"):
-                raise AuthenticationError(message, provider=self.name)
-            if code in ("429", "rate_limit_exceeded"):
-                raise RateLimitError(message, provider=self.name)
-            if error_details(event).model_missing:
-                raise ModelNotSupportedError(message, provider=self.name)
-            if code in ("400", "404"):
-                raise BadRequestError(message, provider=self.name)
-            raise ProtocolError(f"error in stream: {message}", provider=self.name)
+        if event.get("error"):
+            raise self._stream_error(event)
         return event
+
+    def _stream_error(self, body: Mapping[str, Any]) -> ProviderError:
+        """An ``error`` object sent with HTTP 200 (in the stream, as OpenRouter and LiteLLM do, or as
+        the whole answer), classified like an HTTP error; one without a known code is a server error."""
+        details = error_details(body)
+        status = _ERROR_CODE_STATUS.get(details.code)
+        if status is None:
+            status = int(details.code) if details.code.isdigit() and 400 <= int(details.code) < 600 else 500
+        return classify(status, details, self.name)
+
+
+#: The HTTP status an error ``code`` stands for, for errors sent inside a 200 answer.
+_ERROR_CODE_STATUS = {
+    "invalid_api_key": 401,
+    "rate_limit_exceeded": 429,
+    "insufficient_quota": 429,
+    "model_not_found": 404,
+    "context_length_exceeded": 400,
+}

@@ -40,7 +40,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .base import BaseProvider, Chunk, Messages, ProviderInfo, Reset
+from .base import BaseProvider, Chunk, Finish, Messages, ProviderInfo, Reset
 from .errors import (
     Attempt,
     BadRequestError,
@@ -390,8 +390,8 @@ class RetryProvider(BaseProvider):
                         provider=provider.name,
                         phase=phase,
                     ) from exc
-                if isinstance(chunk, ProviderInfo):
-                    pass  # a nested chain's attempt: not text
+                if isinstance(chunk, (ProviderInfo, Finish)):
+                    pass  # a nested chain's attempt, or how the answer ended: not text
                 elif isinstance(chunk, Reset):
                     got_text = False
                 elif chunk:

@@ -151,4 +151,4 @@ def test_site_settings_override_the_hosts() -> None:
     for name, url in (("opchatgpts", "http://op.test"), ("aichat", "http://ai.test"), ("chatgpt", "http://gpt.test")):
         provider = build_provider(name, environ)
         assert provider.base_url == url and provider.proxy == "socks5://127.0.0.1:1080"  # type: ignore[attr-defined]
-    assert build_provider("aichat", {}).base_url == "https://chat-gpt.org"  # type: ignore[attr-defined]
+    assert build_provider("aichat", {}).site == "https://chat-gpt.org"  # type: ignore[attr-defined]

@@ -166,7 +166,7 @@ class ConversationHandlers:
             reply_target(message),
             texts.error_sentence,
             stop_markup=stop_keyboard(key.chat_id, key.thread_id),
-            fallback_note=texts.fallback_note,
+            notes=texts.reply_notes,
         )
         active = deps.active[key] = ActiveReply(stream, message.from_user.id if message.from_user else None)
         try:
@@ -182,14 +182,15 @@ class ConversationHandlers:
             await deps.store.add(key, "assistant", result.text)
         info = result.answered_by
         logger.info(
-            "chat=%s thread=%s answered provider=%s model=%s requested=%s fallback=%s chars=%d messages=%d sends=%d"
-            " edits=%d drafts=%d flood_waits=%d resets=%d stopped=%s first_visible=%s",
+            "chat=%s thread=%s answered provider=%s model=%s requested=%s fallback=%s finish=%s chars=%d messages=%d"
+            " sends=%d edits=%d drafts=%d flood_waits=%d resets=%d stopped=%s first_visible=%s",
             key.chat_id,
             key.thread_id,
             info.provider if info else "-",
             (info.model or "-") if info else "-",
             model or "-",
             info.fallback if info else False,
+            result.finish or "stop",
             len(result.text),
             len(result.message_ids),
             result.sends,
