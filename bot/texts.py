@@ -8,10 +8,14 @@ from telegram.helpers import escape_markdown
 
 from providers import (
     AuthenticationError,
+    BlockedError,
+    ContentFilterError,
+    ContextLengthError,
     ModelNotSupportedError,
     ProviderError,
     ProviderInfo,
     ProviderTimeoutError,
+    QuotaExceededError,
     RateLimitError,
     RetryProviderError,
 )
@@ -112,16 +116,34 @@ def fallback_note(info: ProviderInfo) -> str:
 
 
 def error_sentence(error: BaseException) -> str:
-    """One short human sentence for a provider failure (never a traceback)."""
+    """One short human sentence for a provider failure (never a traceback).
+
+    Judged on every attempt's error: a cause shared by all of them is named (busy, too slow,
+    the key, the quota, a conversation too long, a filtered answer, a site that refuses the bot).
+    """
     causes = [a.error for a in error.attempts if a.error] if isinstance(error, RetryProviderError) else [error]
-    if causes and all(isinstance(c, ModelNotSupportedError) for c in causes):
+
+    def every(*kinds: type[BaseException]) -> bool:
+        return bool(causes) and all(isinstance(c, kinds) for c in causes)
+
+    if every(ModelNotSupportedError):
         return "No provider offers the model chosen for this chat right now. Choose another with /model."
-    if causes and all(isinstance(c, RateLimitError) for c in causes):
+    if every(ContextLengthError):
+        return "This conversation is now too long for the model. Send /reset to start a new one."
+    if every(ContentFilterError):
+        return "The provider's content filter withheld the answer. Try rephrasing your message."
+    if every(QuotaExceededError):
+        return "The language model provider's quota is used up; the bot's owner needs to add credit."
+    if every(RateLimitError):
         return "The language model is busy right now. Please try again in a minute."
-    if causes and all(isinstance(c, ProviderTimeoutError) for c in causes):
+    if every(ProviderTimeoutError):
         return "The language model took too long to answer. Please try again."
-    if causes and all(isinstance(c, AuthenticationError) for c in causes):
+    if every(AuthenticationError):
         return "The language model refused the bot's credentials; the bot's owner needs to fix its API key."
+    if every(BlockedError):
+        return "The language model's site is refusing the bot's requests right now. Please try again later."
+    if every(AuthenticationError, QuotaExceededError, BlockedError):
+        return "The language model providers refused the bot's access; the bot's owner needs to check its keys."
     if isinstance(error, ProviderError):
         return "Sorry, I couldn't get an answer from the language model. Please try again in a moment."
     return INTERNAL_ERROR

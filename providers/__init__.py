@@ -9,6 +9,7 @@ from .base import BaseProvider, Chunk, Finish, Message, Messages, ProviderInfo, 
 from .chatgpt import ChatGpt
 from .client import AsyncClient, Client
 from .errors import (
+    AnswerInterruptedError,
     Attempt,
     AuthenticationError,
     BadRequestError,
@@ -34,6 +35,7 @@ from .retry import ProviderHealth, RetryProvider, Route, Timeouts
 __all__ = [
     "PROVIDER_CLASSES",
     "Aichat",
+    "AnswerInterruptedError",
     "AsyncClient",
     "Attempt",
     "AuthenticationError",

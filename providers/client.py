@@ -8,8 +8,11 @@
     completion = await client.chat.completions.create(model="", messages=messages)
     print(completion.choices[0].message.content)
 
-With ``stream=True`` a chunk with ``reset=True`` (and no content) means: discard
-the text received so far; a complete answer follows (see :class:`providers.Reset`).
+With ``stream=True``, text is never spliced or duplicated: if a provider fails after it
+streamed part of an answer, :class:`~providers.errors.AnswerInterruptedError` is raised
+(the chain still fails over for failures before the first text). Pass ``reset_chunks=True``
+to keep going instead: a chunk with ``reset=True`` (and no content) means "discard the text
+received so far", and the next provider's complete answer follows (see :class:`providers.Reset`).
 With ``stream=False`` this is handled for you: the content is exactly one answer.
 
 ``completion.provider`` and ``completion.model`` (and the same on every chunk) name
@@ -20,10 +23,12 @@ that may be a fallback, not the model asked for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from typing import Any
 
-from .base import BaseProvider, Messages, ProviderInfo, Reset, run_sync
+from .base import BaseProvider, Finish, Messages, ProviderInfo, Reset, run_sync
+from .errors import AnswerInterruptedError
 from .openai import OpenAI
 from .retry import RetryProvider
 from .types import (
@@ -53,47 +58,70 @@ def _instance(provider: ProviderLike | None) -> BaseProvider:
 
 
 async def _chunks(
-    provider: BaseProvider, model: str, messages: Messages, proxy: str | None, kwargs: dict[str, Any]
+    provider: BaseProvider,
+    model: str,
+    messages: Messages,
+    proxy: str | None,
+    kwargs: dict[str, Any],
+    reset_chunks: bool = False,
 ) -> AsyncIterator[ChatCompletionChunk]:
     """Chunks of one streamed completion. Each names the provider and model writing it: a chain's
-    :class:`~providers.base.ProviderInfo` events update them; a single provider resolves its model first."""
+    :class:`~providers.base.ProviderInfo` events update them; a single provider resolves its model first.
+
+    A failure after text was delivered becomes a chunk with ``reset=True`` (then the next complete
+    answer) when ``reset_chunks`` is True; otherwise :class:`~providers.errors.AnswerInterruptedError`
+    is raised, so a consumer that concatenates ``delta.content`` never gets spliced text.
+    """
     cid = completion_id()
-    name, used = provider.name, model
+    name, used, finish = provider.name, model, "stop"
     if not isinstance(provider, RetryProvider):
         used = await provider.resolve_model(model)
     started = False
-    async for chunk in provider.create_async_generator(model, messages, proxy=proxy, **kwargs):
-        if isinstance(chunk, ProviderInfo):
-            name, used = chunk.provider, chunk.model
-            continue
-        if not started:
-            started = True
-            yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(role="assistant"))])
-        if isinstance(chunk, Reset):
-            yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta())], reset=True)
-        elif chunk:
-            yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(content=chunk))])
+    stream = provider.create_async_generator(model, messages, proxy=proxy, **kwargs)
+    async with contextlib.aclosing(stream):  # type: ignore[type-var]
+        async for chunk in stream:
+            if isinstance(chunk, ProviderInfo):
+                name, used = chunk.provider, chunk.model
+                continue
+            if isinstance(chunk, Finish):
+                finish = chunk.reason
+                continue
+            if isinstance(chunk, Reset) and not reset_chunks:
+                raise AnswerInterruptedError(
+                    f"{chunk.provider} failed mid-answer ({chunk.reason}); the text so far is incomplete."
+                    " Pass reset_chunks=True to get a reset chunk and the next provider's whole answer.",
+                    provider=chunk.provider,
+                )
+            if not started:
+                started = True
+                yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(role="assistant"))])
+            if isinstance(chunk, Reset):
+                yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta())], reset=True)
+            elif chunk:
+                yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(content=chunk))])
     if not started:
         yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(role="assistant"))])
-    yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(), finish_reason="stop")])
+    yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(), finish_reason=finish)])
 
 
 async def _complete(
     provider: BaseProvider, model: str, messages: Messages, proxy: str | None, kwargs: dict[str, Any]
 ) -> ChatCompletion:
-    """One whole completion: the text of the answer that was kept, and who wrote it."""
+    """One whole completion: the text of the answer that was kept, who wrote it, and why it ended."""
     parts: list[str] = []
-    name, used = provider.name, model
+    name, used, finish = provider.name, model, "stop"
     if not isinstance(provider, RetryProvider):
         used = await provider.resolve_model(model)
     async for chunk in provider.create_async_generator(model, messages, proxy=proxy, **kwargs):
         if isinstance(chunk, ProviderInfo):
             name, used = chunk.provider, chunk.model
+        elif isinstance(chunk, Finish):
+            finish = chunk.reason
         elif isinstance(chunk, Reset):
             parts.clear()
         elif chunk:
             parts.append(chunk)
-    return ChatCompletion(completion_id(), used, name, [Choice(ChatMessage("".join(parts)))])
+    return ChatCompletion(completion_id(), used, name, [Choice(ChatMessage("".join(parts)), finish_reason=finish)])
 
 
 class _CompletionsBase:
@@ -113,6 +141,7 @@ class _Completions(_CompletionsBase):
         stream: bool = False,
         provider: ProviderLike | None = None,
         proxy: str | None = None,
+        reset_chunks: bool = False,
         **kwargs: Any,
     ) -> ChatCompletion | Iterator[ChatCompletionChunk]:
         """Complete ``messages`` with ``model`` ("" = the provider's default).
@@ -121,12 +150,16 @@ class _Completions(_CompletionsBase):
         iterator of :class:`~providers.types.ChatCompletionChunk`. Must not be called
         from inside a running event loop (use :class:`AsyncClient` there).
 
+        With ``stream=True``, a provider failing after it streamed text raises
+        :class:`~providers.errors.AnswerInterruptedError`, unless ``reset_chunks`` is True: then
+        a chunk with ``reset=True`` says "discard the text so far" and the next answer follows whole.
+
         Raises:
             providers.errors.ProviderError: the provider (or every provider of a chain) failed.
         """
         chosen, proxy = self._target(provider, proxy)
         if stream:
-            return run_sync(_chunks(chosen, model, messages, proxy, kwargs))
+            return run_sync(_chunks(chosen, model, messages, proxy, kwargs, reset_chunks))
         return asyncio.run(_complete(chosen, model, messages, proxy, kwargs))
 
 
@@ -158,12 +191,13 @@ class _AsyncCompletions(_CompletionsBase):
         stream: bool = False,
         provider: ProviderLike | None = None,
         proxy: str | None = None,
+        reset_chunks: bool = False,
         **kwargs: Any,
     ) -> _AsyncResult:
         """Like :meth:`_Completions.create`; await it for a completion, or ``async for`` it with
         ``stream=True`` (awaiting a streaming result gives the same async iterator)."""
         chosen, proxy = self._target(provider, proxy)
-        return _AsyncResult(chosen, model, messages, proxy, kwargs, stream)
+        return _AsyncResult(chosen, model, messages, proxy, kwargs, stream, reset_chunks)
 
 
 class _AsyncResult:
@@ -175,22 +209,24 @@ class _AsyncResult:
         proxy: str | None,
         kwargs: dict[str, Any],
         stream: bool,
+        reset_chunks: bool = False,
     ) -> None:
         self._args = (provider, model, messages, proxy, kwargs)
         self._stream = stream
+        self._reset_chunks = reset_chunks
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self._resolve().__await__()
 
     async def _resolve(self) -> ChatCompletion | AsyncIterator[ChatCompletionChunk]:
         if self._stream:
-            return _chunks(*self._args)
+            return _chunks(*self._args, self._reset_chunks)
         return await _complete(*self._args)
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         if not self._stream:
             raise TypeError("use stream=True to iterate over chunks")
-        return _chunks(*self._args)
+        return _chunks(*self._args, self._reset_chunks)
 
 
 class AsyncClient(Client):

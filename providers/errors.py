@@ -83,6 +83,14 @@ class ProviderConnectionError(ProviderError):
     """The connection could not be made, or was cut before the answer was complete."""
 
 
+class AnswerInterruptedError(ProviderError):
+    """A streamed answer failed after part of it was delivered, and the consumer did not opt in
+    to reset chunks (``Client(...).chat.completions.create(..., stream=True, reset_chunks=True)``):
+    the text received so far is incomplete. ``__cause__`` is the provider's error."""
+
+    retryable = False
+
+
 class ProtocolError(ProviderError):
     """The backend answered with something its protocol does not allow (a malformed line)."""
 

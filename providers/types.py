@@ -27,7 +27,8 @@ class Delta:
 
 @dataclass(slots=True)
 class ChunkChoice:
-    """``choices[i]`` of a chunk: the delta and, on the last chunk, ``finish_reason == "stop"``."""
+    """``choices[i]`` of a chunk: the delta and, on the last chunk, ``finish_reason`` (``"stop"``,
+    ``"length"`` or ``"content_filter"``)."""
 
     delta: Delta
     index: int = 0

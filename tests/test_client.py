@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from providers import AsyncClient, Client, OpenAI, RetryProvider, RetryProviderError
+from providers import AnswerInterruptedError, AsyncClient, Client, OpenAI, RetryProvider, RetryProviderError
 
 from .fakes.openai import Fail, FakeOpenAI, Reply
 from .fakes.proxies import HttpConnectProxy, Proxy, Socks5Proxy
@@ -47,12 +47,28 @@ async def test_async_client_marks_a_reset_and_non_stream_gives_one_answer() -> N
         return RetryProvider([failing, ScriptedProvider("b", Run(["clean answer"]))], max_retries=1)
 
     client = AsyncClient(provider=provider())
-    chunks = [c async for c in client.chat.completions.create(model="", messages=MESSAGES, stream=True)]
+    create = client.chat.completions.create
+    chunks = [c async for c in create(model="", messages=MESSAGES, stream=True, reset_chunks=True)]
     assert [c.reset for c in chunks].count(True) == 1
     after = chunks[[c.reset for c in chunks].index(True) + 1 :]
     assert "".join(c.choices[0].delta.content or "" for c in after) == "clean answer"
     completion = await AsyncClient(provider=provider()).chat.completions.create(model="", messages=MESSAGES)
     assert completion.choices[0].message.content == "clean answer"
+
+
+def test_a_plain_delta_consumer_never_gets_spliced_text() -> None:
+    """The seed 001 loop (concatenate ``delta.content``) against a chain whose first provider dies mid-answer."""
+    failing = ScriptedProvider("a", Run(["dup", "licate"], error=ConnectionResetError("cut")))
+    chain = RetryProvider([failing, ScriptedProvider("b", Run(["clean answer"]))], max_retries=1)
+    printed = ""
+    with pytest.raises(AnswerInterruptedError, match="failed mid-answer"):
+        for message in Client(provider=chain).chat.completions.create("", MESSAGES, stream=True):
+            printed += message.choices[0].delta.content or ""
+    assert printed == "duplicate", "the partial text, then an error: never 'duplicateclean answer'"
+    before_text = ScriptedProvider("a", Run(error=ConnectionResetError("refused")))
+    chain = RetryProvider([before_text, ScriptedProvider("b", Run(["clean answer"]))], max_retries=1)
+    chunks = list(Client(provider=chain).chat.completions.create("", MESSAGES, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "clean answer", "failover before any text"
 
 
 def test_sync_client_completion_and_stream() -> None:
