@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
+import shutil
 import sys
 import time
 from collections.abc import Mapping
+from typing import TextIO
 
-from .base import BaseProvider, ProviderInfo, Reset
+from .base import BaseProvider, Finish, ProviderInfo, Reset
 from .errors import ProviderError
 from .registry import PROVIDER_CLASSES, ProviderConfigError, build_providers, environment
 from .retry import RetryProvider, Timeouts
@@ -43,23 +46,66 @@ def list_providers(environ: Mapping[str, str]) -> int:
     return 0
 
 
-async def ask(provider: BaseProvider, prompt: str, model: str) -> int:
-    """Stream the answer to ``prompt`` to stdout; to stderr, a failover notice and which provider and
-    model answered (from the chain's :class:`~providers.ProviderInfo`). Exit code 0, or 1 on failure."""
+class AnswerWriter:
+    """Writes a streamed answer to ``out`` so that only the kept answer remains.
+
+    On a terminal, text shows as it arrives and a :class:`~providers.Reset` erases the
+    partial answer (ANSI: cursor up, erase to the end of the screen) before the next one.
+    Piped or redirected, nothing is written until the answer is complete: the output is
+    exactly the kept answer.
+    """
+
+    def __init__(self, out: TextIO, columns: int | None = None) -> None:
+        self.out = out
+        self.live = out.isatty()
+        self.columns = columns or shutil.get_terminal_size().columns
+        self.text = ""
+
+    def write(self, chunk: str) -> None:
+        """Add text to the answer."""
+        self.text += chunk
+        if self.live:
+            self.out.write(chunk)
+            self.out.flush()
+
+    def reset(self) -> None:
+        """Discard the answer so far (and, on a terminal, erase it)."""
+        if self.live and self.text:
+            rows = sum(max(1, math.ceil(len(line) / self.columns)) for line in self.text.split("\n"))
+            self.out.write("\r" + (f"\x1b[{rows - 1}A" if rows > 1 else "") + "\x1b[J")
+            self.out.flush()
+        self.text = ""
+
+    def finish(self) -> None:
+        """End the answer with a newline (written whole when not on a terminal)."""
+        self.out.write(("" if self.live else self.text) + "\n")
+        self.out.flush()
+
+
+async def ask(provider: BaseProvider, prompt: str, model: str, out: TextIO | None = None) -> int:
+    """Stream the answer to ``prompt`` to ``out`` (stdout) through :class:`AnswerWriter`; to stderr, a
+    failover notice and which provider and model answered (from the chain's
+    :class:`~providers.ProviderInfo`). Exit code 0, or 1 on failure."""
     messages = [{"role": "user", "content": prompt}]
     answered: ProviderInfo | None = None
+    writer = AnswerWriter(out or sys.stdout)
     try:
         async for chunk in provider.create_async_generator(model, messages):
             if isinstance(chunk, ProviderInfo):
                 answered = chunk
             elif isinstance(chunk, Reset):
-                print(f"\n[{chunk.provider} failed mid-answer ({chunk.reason}); starting over]", file=sys.stderr)
+                writer.reset()
+                print(f"[{chunk.provider} failed mid-answer ({chunk.reason}); starting over]", file=sys.stderr)
+            elif isinstance(chunk, Finish):
+                print(f"[the answer ended early: {chunk.reason}]", file=sys.stderr)
             else:
-                print(chunk, end="", flush=True)
+                writer.write(chunk)
     except ProviderError as error:
-        print(f"\nerror: {error}", file=sys.stderr)
+        if writer.live and writer.text:
+            print(file=writer.out)
+        print(f"error: {error}", file=sys.stderr)
         return 1
-    print()
+    writer.finish()
     if answered is not None:
         fallback = f" ({answered.requested} was unavailable)" if answered.fallback else ""
         print(f"[answered by {answered.provider}, model {answered.model or '-'}{fallback}]", file=sys.stderr)

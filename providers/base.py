@@ -222,8 +222,12 @@ class SiteProvider(BaseProvider):
     env_name: ClassVar[str] = ""
 
     def __init__(self, url: str | None = None, proxy: str | None = None) -> None:
-        self.base_url = (url or type(self).url or "").rstrip("/")
-        self.proxy = proxy
+        """``url`` and ``proxy`` default to ``{NAME}_URL`` and ``{NAME}_PROXY`` / ``PROXY`` from the
+        process environment (as the OpenAI SDK reads ``OPENAI_BASE_URL``), then to :attr:`url`."""
+        prefix = type(self).env_name.upper()
+        url = url or os.environ.get(f"{prefix}_URL") or type(self).url or ""
+        self.base_url = url.rstrip("/")
+        self.proxy = proxy or os.environ.get(f"{prefix}_PROXY") or os.environ.get("PROXY") or None
 
     @classmethod
     def default(cls) -> SiteProvider:

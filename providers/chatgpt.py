@@ -20,6 +20,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import aiohttp
@@ -31,6 +32,43 @@ from .http import connection_error, iter_sse_data, open_session, raise_for_statu
 BROWSER_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/127.0.0.0 Safari/537.36"
 )
+
+
+@dataclass(slots=True)
+class BrowserSession:
+    """The browser-like request headers ChatGpt's requests carry (the seed's ``init_session`` result).
+
+    The backend's cookies are kept by the HTTP client's cookie jar, not by ``headers["Cookie"]``.
+    """
+
+    headers: dict[str, str]
+
+
+def init_session(user_agent: str) -> BrowserSession:
+    """Headers of a desktop Chrome for ``user_agent``, as gpt4free's ``init_session`` sets them."""
+    return BrowserSession(
+        headers={
+            "accept": "*/*",
+            "accept-language": "en-US,en;q=0.8",
+            "cache-control": "no-cache",
+            "pragma": "no-cache",
+            "priority": "u=0, i",
+            "sec-ch-ua": '"Not)A;Brand";v="99", "Google Chrome";v="127", "Chromium";v="127"',
+            "sec-ch-ua-arch": '"arm"',
+            "sec-ch-ua-bitness": '"64"',
+            "sec-ch-ua-mobile": "?0",
+            "sec-ch-ua-model": '""',
+            "sec-ch-ua-platform": '"macOS"',
+            "sec-ch-ua-platform-version": '"14.4.0"',
+            "sec-fetch-dest": "document",
+            "sec-fetch-mode": "navigate",
+            "sec-fetch-site": "none",
+            "sec-fetch-user": "?1",
+            "upgrade-insecure-requests": "1",
+            "user-agent": user_agent,
+            "Cookie": "_dd_s=",
+        }
+    )
 
 
 def format_conversation(messages: Messages) -> list[dict[str, Any]]:
@@ -126,7 +164,11 @@ class ChatGpt(ProviderModelMixin, SiteProvider):
             "conversation_mode": {"kind": "primary_assistant"},
             "websocket_request_id": str(uuid.uuid4()),
         }
-        headers = {"User-Agent": BROWSER_USER_AGENT, "Accept": "text/event-stream", "oai-device-id": str(uuid.uuid4())}
+        headers = {k: v for k, v in init_session(BROWSER_USER_AGENT).headers.items() if k != "Cookie"}
+        headers.update(
+            {"User-Agent": BROWSER_USER_AGENT, "Accept": "text/event-stream", "oai-device-id": str(uuid.uuid4())}
+        )
+        headers.pop("user-agent", None)
         shown = ""
         done = False
         try:

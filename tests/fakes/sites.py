@@ -66,14 +66,22 @@ class FakeAichatSite(FakeSite):
             return web.json_response({"response": False, "message": "Too many requests from this IP"})
         if self.mode == "html":
             return web.Response(text="<html>blocked</html>", content_type="text/html")
+        if self.mode == "cloudflare":
+            return web.Response(
+                status=403, text="<html>Attention Required! | Cloudflare</html>", content_type="text/html"
+            )
+        if self.mode == "seed":
+            return web.json_response({"message": self.answer})
         return web.json_response({"response": True, "message": self.answer})
 
 
 class FakeChatGptSite(FakeSite):
     """``GET /``, ``POST /backend-anon/sentinel/chat-requirements``, ``POST /backend-anon/conversation``.
 
-    Modes: ``ok``; ``turnstile`` and ``proofofwork`` (a challenge is demanded); ``login``.
-    The conversation stream repeats the whole text so far in ``message.content.parts[0]``.
+    Modes: ``ok``; ``turnstile`` and ``proofofwork`` (a challenge is demanded); ``login``;
+    ``two_messages`` (the answer continues in a second assistant message, as the backend does
+    after a tool step). The conversation stream repeats the whole text so far in
+    ``message.content.parts[0]``, with ``: ping`` keep-alive comments between events.
     """
 
     def routes(self, app: web.Application) -> None:
@@ -102,11 +110,19 @@ class FakeChatGptSite(FakeSite):
         self.requests.append(body)
         self.sentinel_headers.append(request.headers.get("openai-sentinel-chat-requirements-token"))
         events = [json.dumps({"message": {"author": {"role": "user"}, "content": {"parts": ["echo"]}}})]
-        for end in range(5, len(self.answer) + 5, 5):
-            message = {
-                "author": {"role": "assistant"},
-                "content": {"content_type": "text", "parts": [self.answer[:end]]},
-            }
-            events.append(json.dumps({"message": message, "conversation_id": "c1"}))
-        events.append(events[-1])  # repeated whole text: no new delta
-        return await _sse(request, [*events, "[DONE]"])
+        answers = self.answer.split("\n\n", 1) if self.mode == "two_messages" else [self.answer]
+        for number, answer in enumerate(answers):
+            for end in range(5, len(answer) + 5, 5):
+                message = {
+                    "id": f"msg-{number}",
+                    "author": {"role": "assistant"},
+                    "content": {"content_type": "text", "parts": [answer[:end]]},
+                }
+                events.append(json.dumps({"message": message, "conversation_id": "c1"}))
+            events.append(events[-1])  # repeated whole text: no new delta
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for event in [*events, "[DONE]"]:
+            await response.write(f"data: {event}\n\n: ping\n\n".encode())
+        await response.write_eof()
+        return response
