@@ -152,3 +152,18 @@ def test_site_settings_override_the_hosts() -> None:
         provider = build_provider(name, environ)
         assert provider.base_url == url and provider.proxy == "socks5://127.0.0.1:1080"  # type: ignore[attr-defined]
     assert build_provider("aichat", {}).site == "https://chat-gpt.org"  # type: ignore[attr-defined]
+
+
+async def test_chatgpt_keeps_an_answer_that_continues_in_a_second_message() -> None:
+    async with FakeChatGptSite(answer="First part of the answer.\n\nSecond part, after a tool step.") as site:
+        site.mode = "two_messages"
+        text, _ = await collect(ChatGpt(site.url).create_async_generator("auto", HISTORY))
+    assert text == "First part of the answer.\n\nSecond part, after a tool step."
+
+
+async def test_aichat_never_puts_the_answer_in_an_error(aichat_site: FakeAichatSite) -> None:
+    aichat_site.mode = "refused"
+    aichat_site.answer = "SECRET ANSWER TEXT"
+    with pytest.raises(ServerError) as raised:
+        await collect(Aichat(aichat_site.url).create_async_generator("", HISTORY))
+    assert "Too many requests" not in str(raised.value) and "response: false" in str(raised.value)

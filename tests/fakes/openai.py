@@ -2,8 +2,12 @@
 
 Each request takes the next scripted :class:`Behaviour` (or the default one)
 and records the JSON body it received. Like the real servers, it refuses a model
-it does not list: OpenAI's 404 ``model_not_found`` body, or with ``flavor="ollama"``
-Ollama's 404 ``model "x" not found, try pulling it first``.
+it does not list (OpenAI's 404 ``model_not_found`` body, or with ``flavor="ollama"``
+Ollama's 404 ``model "x" not found, try pulling it first``) and a wrong key (401
+``invalid_api_key``); it answers ``stream: false`` with a ``chat.completion`` object,
+and a stream the way OpenAI does: a role-only first chunk, content chunks, a finish
+chunk, a usage chunk with ``"choices": []``, then ``[DONE]``. The official ``openai``
+SDK reads it (tests/test_openai_fake.py).
 """
 
 from __future__ import annotations
@@ -39,6 +43,27 @@ class Reply:
     malformed_after: int | None = None
     reasoning: list[str] = field(default_factory=list)
     reasoning_delay: float = 0.0
+    #: Seconds of keep-alive comments (``: OPENROUTER PROCESSING``), one every ``keepalive_every`` s,
+    #: before the first token.
+    keepalive: float = 0.0
+    keepalive_every: float = 0.5
+    finish_reason: str = "stop"
+    #: After the finish chunk, send neither ``[DONE]`` nor EOF (the connection stays open).
+    no_done: bool = False
+    #: Send an error object inside the stream after that many chunks (OpenRouter, LiteLLM).
+    error_after: int | None = None
+    error: dict[str, Any] = field(default_factory=lambda: {"code": 502, "message": "upstream error"})
+    #: Answer a whole ``application/json`` completion although a stream was asked for.
+    as_json: bool = False
+    #: Answer an HTML page with HTTP 200 (a captive portal, a misconfigured proxy).
+    as_html: bool = False
+    #: The line ending of the SSE stream: "\n", "\r\n" or "\r".
+    newline: str = "\n"
+    #: Write the stream in pieces of this many bytes (splits UTF-8 characters and lines).
+    write_size: int | None = None
+    #: Add ``event: message`` lines and split each data payload over two ``data:`` lines.
+    fancy_fields: bool = False
+    gzip: bool = False
 
 
 @dataclass
@@ -47,7 +72,10 @@ class Fail:
 
     status: int = 500
     message: str = "internal error"
-    retry_after: float | None = None
+    retry_after: float | str | None = None
+    code: str | None = None
+    type: str = "server_error"
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,9 +129,17 @@ class FakeOpenAI(LoopbackServer):
     def _unauthorized(self, request: web.Request) -> bool:
         return self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}"
 
+    @staticmethod
+    def _bad_key() -> web.Response:
+        message = (
+            "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys."
+        )
+        error = {"message": message, "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}
+        return web.json_response({"error": error}, status=401)
+
     async def _models(self, request: web.Request) -> web.Response:
         if self._unauthorized(request):
-            return web.json_response({"error": {"message": "bad key"}}, status=401)
+            return self._bad_key()
         if self.models_status is not None:
             return web.json_response({"error": {"message": "models unavailable"}}, status=self.models_status)
         return web.json_response({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
@@ -128,7 +164,7 @@ class FakeOpenAI(LoopbackServer):
         self.timeline.append((time.monotonic(), "request"))
         self.headers.append(dict(request.headers))
         if self._unauthorized(request):
-            return web.json_response({"error": {"message": "Incorrect API key provided"}}, status=401)
+            return self._bad_key()
         if body.get("model") not in self.models:
             return self._unknown_model(str(body.get("model")))
         if self.script:
@@ -136,22 +172,59 @@ class FakeOpenAI(LoopbackServer):
         else:
             behaviour = self.default(body) if callable(self.default) else self.default
         if isinstance(behaviour, Fail):
-            headers = {"Retry-After": str(behaviour.retry_after)} if behaviour.retry_after is not None else {}
-            return web.json_response(
-                {"error": {"message": behaviour.message, "type": "fake"}}, status=behaviour.status, headers=headers
-            )
+            headers = dict(behaviour.headers)
+            if behaviour.retry_after is not None:
+                headers["Retry-After"] = str(behaviour.retry_after)
+            error = {"message": behaviour.message, "type": behaviour.type, "param": None, "code": behaviour.code}
+            return web.json_response({"error": error}, status=behaviour.status, headers=headers)
         if isinstance(behaviour, Hang):
             await self._hang()
             return web.Response(status=504)
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        text = behaviour.text
+        if behaviour.as_html:
+            return web.Response(text="<html><body>Please log in</body></html>", content_type="text/html")
+        if not body.get("stream") or behaviour.as_json:
+            return self._whole(body, behaviour)
+        headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        response = web.StreamResponse(headers=headers)
+        if behaviour.gzip:
+            response.enable_compression(web.ContentCoding.gzip)
         await response.prepare(request)
+        nl = behaviour.newline
+
+        async def send(payload: str) -> None:
+            if behaviour.fancy_fields and payload.startswith("{"):
+                middle = payload.index(",") + 1
+                lines = f"event: message{nl}data: {payload[:middle]}{nl}data: {payload[middle:]}{nl}{nl}"
+            else:
+                lines = f"data: {payload}{nl}{nl}"
+            raw = lines.encode()
+            size = behaviour.write_size or len(raw)
+            for start in range(0, len(raw), size):
+                await response.write(raw[start : start + size])
+
+        def chunk_event(delta: dict[str, Any], finish: str | None = None) -> str:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            event = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body.get("model"),
+                "choices": [choice],
+            }
+            return json.dumps(event, ensure_ascii=False)
+
         if behaviour.first_delay:
             await asyncio.sleep(behaviour.first_delay)
+        waited = 0.0
+        while waited < behaviour.keepalive:
+            await response.write(f": OPENROUTER PROCESSING{nl}{nl}".encode())
+            await asyncio.sleep(behaviour.keepalive_every)
+            waited += behaviour.keepalive_every
+        await send(chunk_event({"role": "assistant", "content": ""}))  # the role-only first chunk
         for thought in behaviour.reasoning:
             await asyncio.sleep(behaviour.reasoning_delay)
-            event = {"choices": [{"index": 0, "delta": {"reasoning_content": thought}, "finish_reason": None}]}
-            await response.write(f"data: {json.dumps(event)}\n\n".encode())
-        text = behaviour.text
+            await send(chunk_event({"reasoning_content": thought}))
         chunks = [text[i : i + behaviour.chunk_size] for i in range(0, len(text), behaviour.chunk_size)]
         for index, chunk in enumerate(chunks):
             if behaviour.cut_after is not None and index == behaviour.cut_after:
@@ -161,21 +234,47 @@ class FakeOpenAI(LoopbackServer):
                 await self._hang()
                 return response
             if behaviour.malformed_after is not None and index == behaviour.malformed_after:
-                await response.write(b"data: {not json\n\n")
+                await response.write(f"data: {{not json{nl}{nl}".encode())
                 return response
-            event = {
-                "id": "chatcmpl-fake",
-                "object": "chat.completion.chunk",
-                "model": body.get("model"),
-                "choices": [{"index": 0, "delta": {"content": chunk}, "finish_reason": None}],
-            }
-            await response.write(f"data: {json.dumps(event)}\n\n".encode())
+            if behaviour.error_after is not None and index == behaviour.error_after:
+                await send(json.dumps({"error": behaviour.error}))
+                await response.write_eof()
+                return response
+            await send(chunk_event({"content": chunk}))
             if index == 0:
                 self.timeline.append((time.monotonic(), "first_chunk"))
             if behaviour.delay:
                 await asyncio.sleep(behaviour.delay)
-        final = {"id": "chatcmpl-fake", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-        await response.write(f"data: {json.dumps(final)}\n\ndata: [DONE]\n\n".encode())
+        await send(chunk_event({}, behaviour.finish_reason))
+        if behaviour.no_done:
+            await self._hang()
+            return response
+        usage = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.get("model"),
+            "choices": [],
+            "usage": {"prompt_tokens": 5, "completion_tokens": len(chunks), "total_tokens": 5 + len(chunks)},
+        }
+        await send(json.dumps(usage))
+        await send("[DONE]")
         await response.write_eof()
         self.timeline.append((time.monotonic(), "done"))
         return response
+
+    def _whole(self, body: dict[str, Any], behaviour: Reply) -> web.Response:
+        """A ``chat.completion`` object: the answer to ``stream: false`` (or a server ignoring ``stream``)."""
+        message = {"role": "assistant", "content": behaviour.text, "refusal": None}
+        return web.json_response(
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model"),
+                "choices": [
+                    {"index": 0, "message": message, "logprobs": None, "finish_reason": behaviour.finish_reason}
+                ],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12},
+            }
+        )
