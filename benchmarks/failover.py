@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from providers import OpenAI, Reset, RetryProvider, Timeouts
+from benchmarks.chain_run import Outcome, chain_arguments, consume
+from providers import OpenAI, RetryProvider, Timeouts
 from tests.fakes.openai import Fail, FakeOpenAI, Hang, Reply
 
 PRIMARY = "primary answer " * 8
@@ -40,8 +40,8 @@ FAULTS = {
 
 
 async def run(fault: str, args: argparse.Namespace) -> str:
-    primary = FakeOpenAI(default=Reply(PRIMARY, chunk_size=8))
-    backup = FakeOpenAI(default=Reply(BACKUP, chunk_size=8))
+    primary = FakeOpenAI(default=Reply(PRIMARY, chunk_size=8), models=["m"])
+    backup = FakeOpenAI(default=Reply(BACKUP, chunk_size=8), models=["m"])
     await primary.start()
     await backup.start()
     primary.then(FAULTS[fault])
@@ -53,33 +53,23 @@ async def run(fault: str, args: argparse.Namespace) -> str:
         max_retries=args.max_retries,
         timeouts=Timeouts(first_chunk=args.first_chunk, idle=args.idle, total=300),
     )
-    started = time.monotonic()
-    text, resets, kept_at = "", 0, None
+    outcome = Outcome()
     try:
-        async for chunk in chain.create_async_generator("m", [{"role": "user", "content": "q"}]):
-            if isinstance(chunk, Reset):
-                text, resets, kept_at = "", resets + 1, None
-            else:
-                kept_at = kept_at or time.monotonic()
-                text += chunk
+        outcome = await consume(chain.create_async_generator("m", [{"role": "user", "content": "q"}]))
+        text = outcome.text
         source = "primary (retried)" if text == PRIMARY else "backup" if text == BACKUP else f"MIXED {text!r}"
     except Exception as error:  # noqa: BLE001 - reported
         source = f"error: {type(error).__name__}"
     finally:
         await primary.stop()
         await backup.stop()
-    wait = f"{kept_at - started:7.3f}s" if kept_at else "      -"
+    wait = f"{outcome.starts_after:7.3f}s" if outcome.starts_after is not None else "      -"
     tries = f"primary={len(primary.requests)} backup={len(backup.requests)}"
-    return f"{fault:<28} {source:<20} resets={resets}  answer starts after {wait}  attempts: {tries}"
+    return f"{fault:<28} {source:<20} resets={outcome.resets}  answer starts after {wait}  attempts: {tries}"
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--max-retries", type=int, default=2)
-    parser.add_argument("--first-chunk", type=float, default=30.0)
-    parser.add_argument("--idle", type=float, default=30.0)
-    args = parser.parse_args()
-    print(f"max_retries={args.max_retries} first_chunk={args.first_chunk}s idle={args.idle}s backoff_base=0.5s")
+    args = chain_arguments()
     for fault in FAULTS:
         print(await run(fault, args), flush=True)
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from providers import OpenAI, ProviderInfo, Reset, RetryProvider, Timeouts
+from benchmarks.chain_run import Outcome, chain_arguments, consume
+from providers import OpenAI, RetryProvider, Timeouts
 from tests.fakes.openai import Behaviour, Fail, FakeOpenAI, Hang, Reply
 
 PRIMARY = "primary answer " * 8
@@ -51,37 +51,25 @@ async def run(choice: str, fault: str, args: argparse.Namespace) -> str:
         max_retries=args.max_retries,
         timeouts=Timeouts(first_chunk=args.first_chunk, idle=args.idle, total=300),
     )
-    started = time.monotonic()
-    text, resets, kept_at, info = "", 0, None, None
+    outcome = Outcome()
     try:
-        async for chunk in chain.create_async_generator(MODELS[choice], [{"role": "user", "content": "q"}]):
-            if isinstance(chunk, ProviderInfo):
-                info = chunk
-            elif isinstance(chunk, Reset):
-                text, resets, kept_at = "", resets + 1, None
-            elif chunk:
-                kept_at = kept_at or time.monotonic()
-                text += chunk
-        whole = text in (PRIMARY, BACKUP)
+        outcome = await consume(chain.create_async_generator(MODELS[choice], [{"role": "user", "content": "q"}]))
+        info = outcome.info
         assert info is not None
+        whole = outcome.text in (PRIMARY, BACKUP)
         source = f"{info.provider} ({info.model}{', fallback' if info.fallback else ''})" if whole else "MIXED"
     except Exception as error:  # noqa: BLE001 - reported
         source = f"error: {type(error).__name__}"
     finally:
         await primary.stop()
         await backup.stop()
-    wait = f"{kept_at - started:7.3f}s" if kept_at else "      -"
+    wait = f"{outcome.starts_after:7.3f}s" if outcome.starts_after is not None else "      -"
     tries = f"primary={len(primary.requests)} backup={len(backup.requests)}"
-    return f"{choice:<26} {fault:<15} {source:<32} resets={resets}  starts after {wait}  requests: {tries}"
+    return f"{choice:<26} {fault:<15} {source:<32} resets={outcome.resets}  starts after {wait}  requests: {tries}"
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--max-retries", type=int, default=2)
-    parser.add_argument("--first-chunk", type=float, default=30.0)
-    parser.add_argument("--idle", type=float, default=30.0)
-    args = parser.parse_args()
-    print(f"max_retries={args.max_retries} first_chunk={args.first_chunk}s idle={args.idle}s backoff_base=0.5s")
+    args = chain_arguments()
     print(f"{'model chosen':<26} {'fault':<15} {'kept answer':<32}")
     for choice in MODELS:
         for fault in FAULTS:
