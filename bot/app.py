@@ -33,7 +33,7 @@ def file_base_url(base_url: str) -> str:
     return f"{base_url[:-4]}/file/bot" if base_url.endswith("/bot") else base_url
 
 
-def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings) -> Application:
     """The PTB Application on a :class:`~bot.telegram_bot.TolerantBot` pointed at ``TELEGRAM_BASE_URL``,
     handling updates concurrently (each conversation stays in order, see :mod:`bot.ordering`)."""
     proxy = settings.telegram_proxy or None

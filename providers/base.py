@@ -103,7 +103,7 @@ class hybridmethod(Generic[_T]):
         self.func = func
         functools.update_wrapper(self, func)  # type: ignore[arg-type]
 
-    def __get__(self, obj: Any, objtype: type | None = None) -> Callable[..., _T]:
+    def __get__(self, obj: Any, objtype: type[Any] | None = None) -> Callable[..., _T]:
         if obj is None:
             assert objtype is not None
             obj = objtype.default()
@@ -116,7 +116,7 @@ def run_sync(stream: AsyncIterator[_T]) -> Generator[_T, None, None]:
     try:
         while True:
             try:
-                yield loop.run_until_complete(stream.__anext__())  # type: ignore[arg-type]
+                yield loop.run_until_complete(stream.__anext__())
             except StopAsyncIteration:
                 return
     finally:

@@ -36,7 +36,7 @@ import copy
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -345,13 +345,11 @@ class RetryProvider(BaseProvider):
                         refused.add(provider.name)
                         if self.model_fallback:
                             self._add_fallback(routes, position, provider)
-                    too_long = isinstance(error, RateLimitError) and (error.retry_after or 0) > self.max_retry_after
+                    wait = error.retry_after if isinstance(error, RateLimitError) else None
+                    too_long = wait is not None and wait > self.max_retry_after
                     if not isinstance(error, BadRequestError):
                         # A refused request (say, a model this provider lacks) says nothing of its health.
-                        self.health.failure(
-                            provider.name,
-                            cool_for=error.retry_after if too_long else None,  # type: ignore[union-attr]
-                        )
+                        self.health.failure(provider.name, cool_for=wait if too_long else None)
                     # A provider that timed out is likely to again: with another provider left, move on.
                     timed_out_with_fallback = isinstance(error, ProviderTimeoutError) and position < len(routes)
                     if not error.retryable or too_long or timed_out_with_fallback or retry + 1 >= self.max_retries:
@@ -366,7 +364,7 @@ class RetryProvider(BaseProvider):
 
     async def _attempt(
         self, provider: BaseProvider, model: str, messages: Messages, proxy: str | None, kwargs: dict[str, Any]
-    ) -> AsyncIterator[Chunk]:
+    ) -> AsyncGenerator[Chunk, None]:
         """One provider's stream under the three deadlines of :attr:`timeouts`."""
         stream = provider.create_async_generator(model, messages, proxy=proxy, **kwargs)
         iterator = stream.__aiter__()

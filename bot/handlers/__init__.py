@@ -24,7 +24,7 @@ from .gate import AccessGate
 __all__ = ["ActiveReply", "ChoiceHandlers", "ConversationHandlers", "Deps", "register"]
 
 
-def register(app: Application, deps: Deps) -> None:  # type: ignore[type-arg]
+def register(app: Application, deps: Deps) -> None:
     """Add every handler to ``app``: the access gate first (group -1), then commands, buttons, messages."""
     conversation = ConversationHandlers(deps)
     choices = ChoiceHandlers(deps)

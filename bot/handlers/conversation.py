@@ -71,11 +71,10 @@ class ConversationHandlers:
         message = update.effective_message
         if message is None or not message.text:
             return
-        text: str | None = message.text
-        if is_group(message):
-            text = addressed_text(message, context.bot)
-            if text is None:
-                return
+        addressed = addressed_text(message, context.bot) if is_group(message) else message.text
+        if addressed is None:
+            return
+        text: str = addressed
         key = conversation_key(message)
         if len(text) > self.deps.settings.max_input_chars:
             await message.reply_text(texts.TOO_LONG.format(length=len(text), limit=self.deps.settings.max_input_chars))
