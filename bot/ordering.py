@@ -10,6 +10,7 @@ follow the order in which updates arrived.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 class _Slot:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     holders: int = 0
+    members: Counter[Hashable] = field(default_factory=Counter)
 
 
 class ConversationQueue:
@@ -27,20 +29,24 @@ class ConversationQueue:
     def __init__(self) -> None:
         self._slots: dict[Hashable, _Slot] = {}
 
-    def pending(self, key: Hashable) -> int:
-        """Messages of ``key`` being answered or waiting."""
+    def pending(self, key: Hashable, member: Hashable | None = None) -> int:
+        """Messages of ``key`` being answered or waiting (only ``member``'s, when given)."""
         slot = self._slots.get(key)
-        return slot.holders if slot else 0
+        if slot is None:
+            return 0
+        return slot.holders if member is None else slot.members[member]
 
     @asynccontextmanager
-    async def turn(self, key: Hashable) -> AsyncIterator[None]:
-        """Wait for this conversation's earlier messages, then hold its turn."""
+    async def turn(self, key: Hashable, member: Hashable | None = None) -> AsyncIterator[None]:
+        """Wait for this conversation's earlier messages, then hold its turn (counted for ``member``)."""
         slot = self._slots.setdefault(key, _Slot())
         slot.holders += 1
+        slot.members[member] += 1
         try:
             async with slot.lock:
                 yield
         finally:
             slot.holders -= 1
+            slot.members[member] -= 1
             if slot.holders == 0:
                 self._slots.pop(key, None)

@@ -65,7 +65,12 @@ class Settings(BaseSettings):
 
     # Chat behaviour
     max_input_chars: int = Field(4096, ge=1, description="Longer user messages are refused.")
-    max_pending_per_chat: int = Field(5, ge=1, description="Messages waiting for an answer per chat, at most.")
+    max_pending_per_chat: int = Field(
+        5, ge=1, description="Messages waiting for an answer per private chat, and per person in a group, at most."
+    )
+    max_pending_per_group: int = Field(
+        30, ge=1, description="Messages waiting for an answer in one group conversation (everyone's), at most."
+    )
     private_edit_interval: float = Field(1.0, ge=0, description="Seconds between edits in a private chat.")
     group_messages_per_minute: float = Field(20.0, gt=0, description="Sends+edits per minute in a group.")
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from bot.texts import TOO_MANY_PENDING
+
 from .fakes.openai import Reply
 from .fakes.telegram import BOT_USERNAME, FakeBotApi
 from .harness import BotHarness
@@ -150,3 +154,25 @@ async def test_only_the_asker_or_an_admin_can_stop_a_reply(harness: BotHarness) 
     telegram.press(GROUP, reply.message_id, stop, user_id=ADMIN)
     await harness.wait_answers(1)
     assert telegram.messages[(GROUP, reply.message_id)].text.endswith("⏹ Stopped.")
+
+
+async def test_a_busy_group_is_served_and_queued_questions_are_acknowledged(harness: BotHarness) -> None:
+    def answer(body: dict[str, Any]) -> Reply:
+        return Reply(f"answer to {body['messages'][-1]['content'].split(': ', 1)[-1]}", delay=0.01)
+
+    harness.llm.default = answer
+    harness.overrides["max_pending_per_chat"] = 2  # per person in a group
+    await setup_group(harness)
+    telegram = harness.telegram
+    asked = [group_message(telegram, f"{MENTION} question {n}", user_id=100 + n, name=f"P{n}") for n in range(10)]
+    flood = [group_message(telegram, f"{MENTION} again {n}", user_id=100) for n in range(3)]
+    await harness.wait_answers(11, timeout=30)
+    await telegram.wait_for(lambda: len(telegram.bot_texts(GROUP)) == 13)
+    texts = telegram.bot_texts(GROUP)
+    for n in range(10):
+        assert texts.count(f"answer to question {n}") == 1, "each member of a busy group gets their answer"
+    assert texts.count("answer to again 0") == 1, "one person may have two waiting"
+    assert texts.count(TOO_MANY_PENDING) == 2, "a flood by one person is refused"
+    queued = {m["message_id"] for m in [*asked[1:], flood[0]]}
+    await telegram.wait_for(lambda: {mid for (_, mid), r in telegram.reactions.items() if r == ["👀"]} >= queued)
+    assert (GROUP, asked[0]["message_id"]) not in telegram.reactions, "the first question is answered at once"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import Message, Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from .. import texts
@@ -24,12 +26,16 @@ from .common import (
 
 logger = logging.getLogger("bot.handlers")
 
+#: The reaction on a group question that waits for earlier ones (one of Telegram's standard reactions).
+QUEUED_REACTION = "👀"
+
 
 class ConversationHandlers:
     """Answers people. ``deps`` holds the store, the chain, the streamer and the rest."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+        self._background: set[asyncio.Task[None]] = set()
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/start: what the bot does."""
@@ -82,7 +88,8 @@ class ConversationHandlers:
         if not text.strip():
             await message.reply_text(texts.HELP, do_quote=False)
             return
-        if self.deps.queue.pending(key) >= self.deps.settings.max_pending_per_chat:
+        member = message.from_user.id if message.from_user else None
+        if self.too_many_pending(key, member, is_group(message)):
             await message.reply_text(texts.TOO_MANY_PENDING)
             return
         wait = self.deps.limiter.take(message.from_user.id) if message.from_user else 0.0
@@ -91,12 +98,37 @@ class ConversationHandlers:
             limit = self.deps.settings.user_messages_per_hour
             await message.reply_text(texts.USER_LIMIT.format(limit=limit, minutes=minutes))
             return
-        async with self.deps.queue.turn(key):
+        if is_group(message) and self.deps.queue.pending(key):
+            # In the background: nothing may be awaited before the turn is taken (turns keep arrival order).
+            task = asyncio.create_task(self.acknowledge(message, context))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        async with self.deps.queue.turn(key, member):
             if self.deps.closing:
                 await message.reply_text(texts.RESTARTING)
                 return
             await self.deps.store.add(key, "user", text, author_name(message))
             await self.respond(message, key)
+
+    def too_many_pending(self, key: ConversationKey, member: int | None, group: bool) -> bool:
+        """A private chat may have ``MAX_PENDING_PER_CHAT`` messages waiting; in a group each person
+        may, and the group as a whole ``MAX_PENDING_PER_GROUP`` (a flood by one person is refused,
+        a busy group is served)."""
+        settings = self.deps.settings
+        if not group:
+            return self.deps.queue.pending(key) >= settings.max_pending_per_chat
+        return (
+            self.deps.queue.pending(key) >= settings.max_pending_per_group
+            or self.deps.queue.pending(key, member) >= settings.max_pending_per_chat
+        )
+
+    async def acknowledge(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Mark a queued group question with a 👀 reaction (Bot API setMessageReaction): the asker
+        sees it was received without a message spending the group's budget. Failures are ignored."""
+        try:
+            await context.bot.set_message_reaction(message.chat_id, message.message_id, QUEUED_REACTION)
+        except TelegramError as error:
+            logger.debug("chat=%s could not react to a queued message: %s", message.chat_id, error)
 
     async def retry(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer the last user message again; the new answer replaces the old one in the history."""

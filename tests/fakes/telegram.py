@@ -29,7 +29,15 @@ from .server import LoopbackServer
 BOT_ID = 7000001
 BOT_USERNAME = "test_llm_bot"
 TEXT_LIMIT = 4096
-JSON_FIELDS = {"entities", "reply_parameters", "reply_markup", "link_preview_options", "commands", "allowed_updates"}
+JSON_FIELDS = {
+    "reaction",
+    "entities",
+    "reply_parameters",
+    "reply_markup",
+    "link_preview_options",
+    "commands",
+    "allowed_updates",
+}
 INT_FIELDS = {"chat_id", "message_id", "message_thread_id", "timeout", "offset", "limit", "user_id", "draft_id"}
 BOOL_FIELDS = {"show_alert", "disable_notification", "protect_content"}
 PACED_METHODS = {"sendMessage", "editMessageText", "deleteMessage", "editMessageReplyMarkup", "sendMessageDraft"}
@@ -96,6 +104,7 @@ class FakeBotApi(LoopbackServer):
     flood_hits: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
     callback_answers: list[dict[str, Any]] = field(default_factory=list)
+    reactions: dict[tuple[int, int], list[str]] = field(default_factory=dict)
     drafts: dict[int, list[str]] = field(default_factory=dict)
     delivered: set[int] = field(default_factory=set)
 
@@ -444,6 +453,12 @@ class FakeBotApi(LoopbackServer):
             member.update({r: True for r in rights})
             member.update({"can_be_edited": False, "is_anonymous": False, "can_promote_members": False})
         return member
+
+    async def _api_setMessageReaction(self, params: dict[str, Any]) -> bool:
+        if (params["chat_id"], params["message_id"]) not in self.messages:
+            raise ApiError(400, "Bad Request: message to react not found")
+        self.reactions[(params["chat_id"], params["message_id"])] = [r["emoji"] for r in params.get("reaction", [])]
+        return True
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         self.callback_answers.append(params)
