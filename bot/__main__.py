@@ -1,8 +1,15 @@
-"""``python -m bot``: run the bot with long polling until SIGINT or SIGTERM."""
+"""``python -m bot`` (or ``telegram-llm-bot``): run the bot with long polling until SIGINT or SIGTERM.
+
+python -m bot                  # run
+python -m bot --check-config   # validate the settings and the provider chain, then exit
+python -m bot --version
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import importlib.metadata
 import logging
 import signal
 import sys
@@ -12,9 +19,33 @@ from telegram.error import InvalidToken, NetworkError
 from providers.registry import environment
 
 from .app import run_bot
-from .chain import ChainConfigError
+from .chain import ChainConfigError, build_chain
 from .logs import configure_logging
 from .settings import load_settings
+
+
+def version() -> str:
+    """The installed distribution's version (``pyproject.toml``)."""
+    try:
+        return importlib.metadata.version("telegram-llm-bot")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def check_config() -> int:
+    """Validate every setting and build the provider chain, without network; print one line.
+
+    Returns 0 when the configuration is usable; a bad setting prints one line and exits 2.
+    """
+    settings = load_settings()
+    try:
+        chain = build_chain(settings, environment())
+    except ChainConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 2
+    names = " -> ".join(p.name for p in chain.providers)
+    print(f"Configuration OK: provider chain {names}; database {settings.database_path}")
+    return 0
 
 
 async def _main() -> int:
@@ -41,8 +72,19 @@ async def _main() -> int:
     return 0
 
 
-def main() -> None:
-    """Entry point of ``python -m bot`` and the ``telegram-llm-bot`` script."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m bot`` and the ``telegram-llm-bot`` script; exits with the code
+    (0 after a clean stop, 2 for a configuration error, 1 when the Bot API is unreachable)."""
+    parser = argparse.ArgumentParser(
+        prog="telegram-llm-bot",
+        description="Telegram chat bot that streams LLM answers through a retrying chain of providers. "
+        "Settings come from the environment and .env (see .env.example).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--check-config", action="store_true", help="validate the settings and exit")
+    args = parser.parse_args(argv)
+    if args.check_config:
+        sys.exit(check_config())
     sys.exit(asyncio.run(_main()))
 
 

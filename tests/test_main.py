@@ -22,9 +22,16 @@ def _env(**values: str) -> dict[str, str]:
     return env
 
 
-async def _run(env: dict[str, str], cwd: Path) -> tuple[int, str]:
+async def _run(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(process.communicate(), 30)
     return process.returncode or 0, out.decode()
@@ -35,6 +42,21 @@ async def test_missing_token_stops_with_one_line_and_exit_2(tmp_path: Path) -> N
     code, out = await _run(env, tmp_path)
     assert code == 2
     assert out.strip() == "Configuration error: TELEGRAM_BOT_TOKEN is not set (see .env.example)"
+
+
+async def test_help_and_version_need_no_token_and_check_config_validates(tmp_path: Path) -> None:
+    env = _env(PYTHONPATH=str(ROOT))
+    code, out = await _run(env, tmp_path, "--help")
+    assert code == 0 and "--check-config" in out and ".env.example" in out
+    code, out = await _run(env, tmp_path, "--version")
+    assert code == 0 and out.startswith("telegram-llm-bot ")
+    code, out = await _run(env, tmp_path, "--check-config")
+    assert code == 2 and out.strip() == "Configuration error: TELEGRAM_BOT_TOKEN is not set (see .env.example)"
+    good = {**env, "TELEGRAM_BOT_TOKEN": "123:abc", "PROVIDERS": "openai,ollama"}
+    code, out = await _run(good, tmp_path, "--check-config")
+    assert code == 2 and out.strip() == "Configuration error: PROVIDERS names 'ollama' but OLLAMA_BASE_URL is not set"
+    code, out = await _run({**good, "OLLAMA_BASE_URL": "http://localhost:11434/v1"}, tmp_path, "--check-config")
+    assert code == 0 and out.strip() == "Configuration OK: provider chain openai -> ollama; database data/bot.sqlite3"
 
 
 async def test_malformed_setting_is_named(tmp_path: Path) -> None:
