@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import importlib.metadata
 import logging
+import os
 import signal
 import sys
 
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--check-config", action="store_true", help="validate the settings and exit")
     args = parser.parse_args(argv)
+    # python-telegram-bot 22's documented opt-in: durations such as RetryAfter.retry_after are
+    # timedeltas (the form PTB 23 will always use) instead of deprecated int seconds.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     if args.check_config:
         sys.exit(check_config())
     sys.exit(asyncio.run(_main()))

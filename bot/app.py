@@ -19,6 +19,7 @@ from .limits import UserLimiter
 from .models import ModelCatalog
 from .ordering import ConversationQueue
 from .pacing import ChatPacer
+from .ratelimit import ChatRateLimiter
 from .settings import Settings
 from .storage import ConversationStore
 from .streaming import ReplyStreamer
@@ -33,12 +34,14 @@ def file_base_url(base_url: str) -> str:
     return f"{base_url[:-4]}/file/bot" if base_url.endswith("/bot") else base_url
 
 
-def build_application(settings: Settings) -> Application:
+def build_application(settings: Settings, pacer: ChatPacer) -> Application:
     """The PTB Application on a :class:`~bot.telegram_bot.TolerantBot` pointed at ``TELEGRAM_BASE_URL``,
-    handling updates concurrently (each conversation stays in order, see :mod:`bot.ordering`)."""
+    every request paced by a :class:`~bot.ratelimit.ChatRateLimiter` over ``pacer``, handling updates
+    concurrently (each conversation stays in order, see :mod:`bot.ordering`)."""
     proxy = settings.telegram_proxy or None
     bot = TolerantBot(
         settings.telegram_bot_token.get_secret_value(),
+        rate_limiter=ChatRateLimiter(pacer),
         base_url=settings.telegram_base_url,
         base_file_url=file_base_url(settings.telegram_base_url),
         request=HTTPXRequest(connection_pool_size=64, proxy=proxy),
@@ -63,8 +66,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
             logger.warning("provider %s is marked as not working; it stays in the chain as configured", provider.name)
     store = await ConversationStore.open(settings.database_path)
     try:
-        app = build_application(settings)
         pacer = ChatPacer(settings.private_edit_interval, settings.group_messages_per_minute)
+        app = build_application(settings, pacer)
         access = AccessPolicy(settings.allowed_user_ids, settings.allowed_chat_ids, settings.bot_admin_ids)
         deps = Deps(
             settings=settings,

@@ -49,7 +49,9 @@ def parse_callback(data: str | None) -> Callback | None:
 
 
 def model_token(model: str) -> str:
-    """A short stable token for a model name (names may exceed the 64-byte callback limit)."""
+    """A short stable token for a model name: names may exceed the callback data limit
+    (``telegram.constants.InlineKeyboardButtonLimit.MAX_CALLBACK_DATA``, 64 bytes);
+    ``m:{chat_id}:{token}`` never does (at most 2 + 14 + 1 + 10 bytes)."""
     return hashlib.sha1(model.encode()).hexdigest()[:10]
 
 

@@ -14,6 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from telegram.constants import FloodLimit
+
 
 @dataclass(slots=True)
 class _ChatState:
@@ -32,9 +34,9 @@ class ChatPacer:
 
     def __init__(
         self,
-        private_interval: float = 1.0,
-        group_per_minute: float = 20.0,
-        global_per_second: float = 30.0,
+        private_interval: float = 1.0 / FloodLimit.MESSAGES_PER_SECOND_PER_CHAT,
+        group_per_minute: float = FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP,
+        global_per_second: float = FloodLimit.MESSAGES_PER_SECOND,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
@@ -79,3 +81,9 @@ class ChatPacer:
         if len(self._chats) > 4096:
             for chat_id in [c for c, s in self._chats.items() if max(s.next_slot, s.blocked_until) < now]:
                 del self._chats[chat_id]
+
+
+def retry_seconds(value: object) -> float:
+    """``RetryAfter.retry_after`` as seconds: a ``timedelta`` (PTB 22 with ``PTB_TIMEDELTA``) or a number."""
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

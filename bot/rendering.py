@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import telegramify_markdown
 from telegram import MessageEntity
+from telegram.constants import MessageLimit
 
 logger = logging.getLogger(__name__)
 
 #: Bot API limit of sendMessage/editMessageText ``text``, in UTF-16 code units after entity parsing.
-TELEGRAM_TEXT_LIMIT = 4096
+TELEGRAM_TEXT_LIMIT: int = MessageLimit.MAX_TEXT_LENGTH
 
 _ENTITY_FIELDS = ("url", "language", "custom_emoji_id")
 

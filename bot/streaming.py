@@ -35,6 +35,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters
 from telegram.constants import ChatAction
@@ -42,7 +43,8 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from providers import Chunk, Finish, ProviderInfo, Reset
 
-from .pacing import ChatPacer
+from .pacing import ChatPacer, retry_seconds
+from .ratelimit import PACED
 from .rendering import TELEGRAM_TEXT_LIMIT, Part, plain_parts, render_parts
 
 logger = logging.getLogger(__name__)
@@ -128,6 +130,8 @@ class ReplyStreamer:
         self.pacer = pacer
         self.limit = limit
         self.drafts = drafts
+        #: With a rate limiter on the bot, the streamer's requests say they are paced already.
+        self.paced: dict[str, Any] = {"rate_limit_args": PACED} if getattr(bot, "rate_limiter", None) else {}
 
     def open(
         self,
@@ -154,6 +158,7 @@ class ReplyStream:
         notes: Callable[[StreamResult], list[str]] | None = None,
     ) -> None:
         self._bot = streamer.bot
+        self._paced = streamer.paced
         self._pacer = streamer.pacer
         self._limit = streamer.limit
         self.target = target
@@ -246,7 +251,7 @@ class ReplyStream:
                     self.target.chat_id, ChatAction.TYPING, message_thread_id=self.target.thread_id
                 )
             except RetryAfter as exc:
-                await asyncio.sleep(_seconds(exc.retry_after))
+                await asyncio.sleep(retry_seconds(exc.retry_after))
                 continue
             except TelegramError as exc:
                 logger.debug("sendChatAction failed: %s", exc)
@@ -316,7 +321,7 @@ class ReplyStream:
                 failures = 0
             except RetryAfter as exc:
                 self.result.flood_waits += 1
-                seconds = _seconds(exc.retry_after)
+                seconds = retry_seconds(exc.retry_after)
                 logger.info("flood control in chat %s: waiting %.0fs", self.target.chat_id, seconds)
                 self._pacer.penalize(self.target.chat_id, seconds)
             except BadRequest as exc:
@@ -357,7 +362,7 @@ class ReplyStream:
     async def _apply(self, kind: str, index: int, part: Part | None, markup: InlineKeyboardMarkup | None) -> None:
         chat_id = self.target.chat_id
         if kind == "delete":
-            await self._bot.delete_message(chat_id, self._shown[index].message_id)
+            await self._bot.delete_message(chat_id, self._shown[index].message_id, **self._paced)
             self._shown.pop(index)
             self.result.deletes += 1
             return
@@ -369,6 +374,7 @@ class ReplyStream:
                 part.text,
                 message_thread_id=self.target.thread_id,
                 entities=list(part.entities) or None,
+                **self._paced,
             )
             self._drafted = part
             self.result.drafts += 1
@@ -382,6 +388,7 @@ class ReplyStream:
                 entities=list(part.entities) or None,
                 reply_markup=markup,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+                **self._paced,
             )
             self._shown[index] = _Shown(self._shown[index].message_id, part, markup)
             self.result.edits += 1
@@ -398,6 +405,7 @@ class ReplyStream:
             ),
             reply_markup=markup,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
+            **self._paced,
         )
         self._shown.insert(index, _Shown(message.message_id, part, markup))
         self.result.sends += 1
@@ -406,9 +414,3 @@ class ReplyStream:
     def _mark_visible(self) -> None:
         if self.result.first_visible is None:
             self.result.first_visible = time.monotonic() - self._started
-
-
-def _seconds(value: object) -> float:
-    """``RetryAfter.retry_after`` as seconds (PTB 22 gives int, or timedelta with PTB_TIMEDELTA)."""
-    total = getattr(value, "total_seconds", None)
-    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ from telegram.warnings import PTBUserWarning
 logger = logging.getLogger(__name__)
 
 
-class TolerantBot(ExtBot[None]):
+class TolerantBot(ExtBot[dict[str, Any]]):
     """An ``ExtBot`` whose :meth:`get_updates` survives unparsable updates."""
 
     async def get_updates(

@@ -11,6 +11,9 @@ from .fakes.openai import FakeOpenAI
 from .fakes.telegram import FakeBotApi
 from .harness import BotHarness
 
+# Durations from PTB are timedeltas, as in the running bot (bot.__main__ opts in the same way).
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
 # Locally, hypothesis explores new examples each run; in CI it replays a fixed sequence, so a
 # landing is never decided by chance (a failure found locally is kept in .hypothesis/ and replayed).
 settings.register_profile("ci", derandomize=True, print_blob=True)

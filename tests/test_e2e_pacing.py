@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+from bot.texts import HELP
+
 from .fakes.openai import Reply
 from .harness import BotHarness
 
@@ -39,3 +41,33 @@ async def test_concurrent_replies_in_one_group_share_its_rate(harness: BotHarnes
     calls = [c for c in harness.telegram.calls if c.method in ("sendMessage", "editMessageText")]
     gaps = [b.at - a.at for a, b in itertools.pairwise(calls)]
     assert min(gaps) >= 0.45
+
+
+async def test_every_request_is_paced_not_only_streamed_replies(harness: BotHarness) -> None:
+    """A burst of commands (no streaming) meets no 429: the rate limiter paces every send."""
+    harness.telegram.flood_interval = 0.9
+    harness.overrides["private_edit_interval"] = 1.0
+    await harness.start()
+    for _ in range(4):
+        harness.telegram.user_message(8, "/help")
+    await harness.telegram.wait_for(lambda: len(harness.telegram.bot_texts(8)) == 4, timeout=15)
+    assert harness.telegram.flood_hits == 0
+    sends = [c.at for c in harness.telegram.calls_of("sendMessage", 8)]
+    assert min(b - a for a, b in itertools.pairwise(sends)) >= 0.9
+
+
+async def test_a_429_makes_only_that_chat_wait_and_the_message_still_arrives(harness: BotHarness) -> None:
+    await harness.start()
+    telegram = harness.telegram
+    telegram.fail("sendMessage", 429, "Too Many Requests: retry after 2", retry_after=2)
+    telegram.user_message(61, "/help")
+    await telegram.wait_for(lambda: bool(telegram.errors))
+    refused_at = telegram.calls_of("sendMessage", 61)[0].at
+    telegram.user_message(62, "/help")
+    await telegram.wait_for(lambda: len(telegram.bot_texts(62)) == 1)
+    other_at = telegram.calls_of("sendMessage", 62)[-1].at
+    assert other_at - refused_at < 1.0, "another chat is not held up by chat 61's flood wait"
+    await telegram.wait_for(lambda: len(telegram.bot_texts(61)) == 1, timeout=10)
+    assert telegram.bot_texts(61) == [HELP], "the refused message itself arrives, not an error"
+    retried_at = telegram.calls_of("sendMessage", 61)[-1].at
+    assert retried_at - refused_at >= 2.0, "chat 61 waited retry_after before trying again"
