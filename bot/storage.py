@@ -38,6 +38,9 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    """
+    ALTER TABLE messages ADD COLUMN user_id INTEGER;
+    """,
 ]
 
 
@@ -62,13 +65,15 @@ class ChatSettings:
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
-    """One stored turn. ``author`` is the sender's display name in groups, else None."""
+    """One stored turn. ``author`` is the sender's display name in groups, else None; ``user_id``
+    the Telegram user who wrote a user turn (None for answers and for turns stored before schema 3)."""
 
     id: int
     role: Role
     content: str
     author: str | None
     created_at: float
+    user_id: int | None = None
 
 
 class ConversationStore:
@@ -114,11 +119,14 @@ class ConversationStore:
         for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
             await self._db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {target};\nCOMMIT;")
 
-    async def add(self, key: ConversationKey, role: Role, content: str, author: str | None = None) -> int:
+    async def add(
+        self, key: ConversationKey, role: Role, content: str, author: str | None = None, user_id: int | None = None
+    ) -> int:
         """Append a turn and commit; returns its row id."""
         cursor = await self._db.execute(
-            "INSERT INTO messages (chat_id, thread_id, role, content, author, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (key.chat_id, key.thread_id, role, content, author, time.time()),
+            "INSERT INTO messages (chat_id, thread_id, role, content, author, created_at, user_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key.chat_id, key.thread_id, role, content, author, time.time(), user_id),
         )
         await self._db.commit()
         return int(cursor.lastrowid or 0)
@@ -126,12 +134,12 @@ class ConversationStore:
     async def recent(self, key: ConversationKey, limit: int) -> list[StoredMessage]:
         """The newest ``limit`` turns of the conversation, oldest first."""
         async with self._db.execute(
-            "SELECT id, role, content, author, created_at FROM messages"
+            "SELECT id, role, content, author, created_at, user_id FROM messages"
             " WHERE chat_id = ? AND thread_id = ? ORDER BY id DESC LIMIT ?",
             (key.chat_id, key.thread_id, limit),
         ) as cursor:
             rows = await cursor.fetchall()
-        return [StoredMessage(int(r[0]), r[1], r[2], r[3], float(r[4])) for r in reversed(list(rows))]
+        return [StoredMessage(int(r[0]), r[1], r[2], r[3], float(r[4]), r[5]) for r in reversed(list(rows))]
 
     async def delete(self, message_id: int) -> None:
         """Delete one stored turn by its row id."""

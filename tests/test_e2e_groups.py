@@ -176,3 +176,30 @@ async def test_a_busy_group_is_served_and_queued_questions_are_acknowledged(harn
     queued = {m["message_id"] for m in [*asked[1:], flood[0]]}
     await telegram.wait_for(lambda: {mid for (_, mid), r in telegram.reactions.items() if r == ["👀"]} >= queued)
     assert (GROUP, asked[0]["message_id"]) not in telegram.reactions, "the first question is answered at once"
+
+
+async def test_only_the_asker_or_an_admin_can_retry_in_a_group(harness: BotHarness) -> None:
+    harness.llm.default = Reply("an answer")
+    await setup_group(harness)
+    telegram = harness.telegram
+    group_message(telegram, f"{MENTION} tell me", user_id=MEMBER)
+    await harness.wait_answers(1)
+    group_message(telegram, "/retry", user_id=33, name="Stranger")
+    texts = await wait_text(harness, 2)
+    assert texts[-1] == "Only the person who asked or a chat admin can ask for the last answer again."
+    group_message(telegram, "/retry", user_id=MEMBER)
+    await harness.wait_answers(2)
+    group_message(telegram, "/retry", user_id=ADMIN)
+    await harness.wait_answers(3)
+    assert len(harness.llm.requests) == 3
+
+
+async def test_retry_counts_against_the_hourly_limit(harness: BotHarness) -> None:
+    harness.overrides["user_messages_per_hour"] = 2
+    await harness.start()
+    await harness.say(44, "one")
+    harness.telegram.user_message(44, "/retry")
+    await harness.wait_answers(2)
+    harness.telegram.user_message(44, "/retry")
+    await harness.telegram.wait_for(lambda: harness.telegram.bot_texts(44)[-1].startswith("You've reached the limit"))
+    assert len(harness.llm.requests) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiosqlite
+import pytest
 
 from bot.history import build_prompt
 from bot.storage import MIGRATIONS, ConversationKey, ConversationStore, StoredMessage
@@ -68,3 +69,37 @@ def test_prompt_always_keeps_the_message_being_answered() -> None:
 def test_group_turns_name_their_author() -> None:
     prompt = build_prompt("", [_turn(1, "hi", author="Ann"), _turn(2, "hello Ann", "assistant")], 1000)
     assert prompt == [{"role": "user", "content": "Ann: hi"}, {"role": "assistant", "content": "hello Ann"}]
+
+
+@pytest.mark.parametrize("version", range(len(MIGRATIONS)))
+async def test_a_database_of_every_earlier_schema_is_upgraded_keeping_its_history(tmp_path: Path, version: int) -> None:
+    import sqlite3
+
+    path = tmp_path / f"v{version}.sqlite3"
+    with sqlite3.connect(path) as db:  # a database as an older bot left it
+        for target, script in enumerate(MIGRATIONS[:version], start=1):
+            db.executescript(f"{script}\nPRAGMA user_version = {target};")
+        if version >= 1:
+            db.execute(
+                "INSERT INTO messages (chat_id, thread_id, role, content, author, created_at)"
+                " VALUES (5, 0, 'user', 'kept', 'Ann', 1.0)"
+            )
+    store = await ConversationStore.open(path)
+    try:
+        assert await store.schema_version() == len(MIGRATIONS)
+        history = await store.recent(ConversationKey(5), 10)
+        assert [(t.content, t.author, t.user_id) for t in history] == ([("kept", "Ann", None)] if version >= 1 else [])
+        await store.add(ConversationKey(5), "user", "new", "Bob", user_id=7)
+        assert (await store.recent(ConversationKey(5), 1))[0].user_id == 7
+    finally:
+        await store.close()
+
+
+async def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "future.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(RuntimeError, match="newer than this bot knows"):
+        await ConversationStore.open(path)

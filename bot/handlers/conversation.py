@@ -92,11 +92,7 @@ class ConversationHandlers:
         if self.too_many_pending(key, member, is_group(message)):
             await message.reply_text(texts.TOO_MANY_PENDING)
             return
-        wait = self.deps.limiter.take(message.from_user.id) if message.from_user else 0.0
-        if wait > 0:
-            minutes = max(1, round(wait / 60))
-            limit = self.deps.settings.user_messages_per_hour
-            await message.reply_text(texts.USER_LIMIT.format(limit=limit, minutes=minutes))
+        if not await self.within_limit(message):
             return
         if is_group(message) and self.deps.queue.pending(key):
             # In the background: nothing may be awaited before the turn is taken (turns keep arrival order).
@@ -107,8 +103,18 @@ class ConversationHandlers:
             if self.deps.closing:
                 await message.reply_text(texts.RESTARTING)
                 return
-            await self.deps.store.add(key, "user", text, author_name(message))
+            await self.deps.store.add(key, "user", text, author_name(message), member)
             await self.respond(message, key)
+
+    async def within_limit(self, message: Message) -> bool:
+        """Take one of the sender's ``USER_MESSAGES_PER_HOUR``; over the limit, tell them and return False."""
+        wait = self.deps.limiter.take(message.from_user.id) if message.from_user else 0.0
+        if wait <= 0:
+            return True
+        minutes = max(1, round(wait / 60))
+        limit = self.deps.settings.user_messages_per_hour
+        await message.reply_text(texts.USER_LIMIT.format(limit=limit, minutes=minutes))
+        return False
 
     def too_many_pending(self, key: ConversationKey, member: int | None, group: bool) -> bool:
         """A private chat may have ``MAX_PENDING_PER_CHAT`` messages waiting; in a group each person
@@ -142,8 +148,21 @@ class ConversationHandlers:
                 return
             history = await self.deps.store.recent(key, 2)
             last_answer = history[-1] if history and history[-1].role == "assistant" else None
-            if not any(turn.role == "user" for turn in history):
+            asked = next((turn for turn in reversed(history) if turn.role == "user"), None)
+            if asked is None:
                 await message.reply_text(texts.NOTHING_TO_RETRY)
+                return
+            user_id = message.from_user.id if message.from_user else None
+            if (
+                is_group(message)
+                and (asked.user_id is None or asked.user_id != user_id)
+                and not await self.deps.admins.can_change_settings(
+                    context.bot, message.chat, message.from_user, message.sender_chat
+                )
+            ):
+                await message.reply_text(texts.RETRY_NOT_YOURS)
+                return
+            if not await self.within_limit(message):
                 return
             await self.respond(message, key, replacing=last_answer)
 
