@@ -23,6 +23,7 @@ from .app import run_bot
 from .chain import ChainConfigError, build_chain
 from .logs import configure_logging
 from .settings import load_settings
+from .storage import SchemaTooNewError
 
 
 def version() -> str:
@@ -63,6 +64,9 @@ async def _main() -> int:
         await run_bot(settings, stop, environ)
     except ChainConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
+        return 2
+    except SchemaTooNewError as error:
+        print(f"Configuration error: DATABASE_PATH: {error}", file=sys.stderr)
         return 2
     except InvalidToken:
         print("Configuration error: Telegram rejected TELEGRAM_BOT_TOKEN", file=sys.stderr)

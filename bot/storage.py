@@ -44,6 +44,10 @@ MIGRATIONS: list[str] = [
 ]
 
 
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer version of the bot (``PRAGMA user_version`` > known migrations)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ConversationKey:
     """Identifies one conversation: a chat, or one forum topic of it.
@@ -115,7 +119,10 @@ class ConversationStore:
     async def _migrate(self) -> None:
         version = await self.schema_version()
         if version > len(MIGRATIONS):
-            raise RuntimeError(f"database schema version {version} is newer than this bot knows ({len(MIGRATIONS)})")
+            raise SchemaTooNewError(
+                f"the database's schema version {version} is newer than this bot knows ({len(MIGRATIONS)});"
+                " run a newer version of the bot, or point DATABASE_PATH at another file"
+            )
         for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
             await self._db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {target};\nCOMMIT;")
 

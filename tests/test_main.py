@@ -59,6 +59,17 @@ async def test_help_and_version_need_no_token_and_check_config_validates(tmp_pat
     assert code == 0 and out.strip() == "Configuration OK: provider chain openai -> ollama; database data/bot.sqlite3"
 
 
+async def test_a_database_newer_than_the_bot_is_refused_with_one_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "future.sqlite3") as db:
+        db.execute("PRAGMA user_version = 99")
+    env = _env(PYTHONPATH=str(ROOT), TELEGRAM_BOT_TOKEN="1:abc", DATABASE_PATH=str(tmp_path / "future.sqlite3"))
+    code, out = await _run(env, tmp_path)
+    assert code == 2 and out.count("\n") == 1 and "Traceback" not in out
+    assert out.startswith("Configuration error: DATABASE_PATH: the database's schema version 99 is newer")
+
+
 async def test_malformed_setting_is_named(tmp_path: Path) -> None:
     env = _env(PYTHONPATH=str(ROOT), TELEGRAM_BOT_TOKEN="1:abc", PRIVATE_EDIT_INTERVAL="soon")
     code, out = await _run(env, tmp_path)

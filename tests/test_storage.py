@@ -8,7 +8,7 @@ import aiosqlite
 import pytest
 
 from bot.history import build_prompt
-from bot.storage import MIGRATIONS, ConversationKey, ConversationStore, StoredMessage
+from bot.storage import MIGRATIONS, ConversationKey, ConversationStore, SchemaTooNewError, StoredMessage
 
 
 async def test_open_creates_folders_migrates_and_uses_wal(tmp_path: Path) -> None:
@@ -101,5 +101,5 @@ async def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None
     path = tmp_path / "future.sqlite3"
     with sqlite3.connect(path) as db:
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
-    with pytest.raises(RuntimeError, match="newer than this bot knows"):
+    with pytest.raises(SchemaTooNewError, match="newer than this bot knows"):
         await ConversationStore.open(path)
