@@ -165,10 +165,7 @@ class ChatGpt(ProviderModelMixin, SiteProvider):
             "websocket_request_id": str(uuid.uuid4()),
         }
         headers = {k: v for k, v in init_session(BROWSER_USER_AGENT).headers.items() if k != "Cookie"}
-        headers.update(
-            {"User-Agent": BROWSER_USER_AGENT, "Accept": "text/event-stream", "oai-device-id": str(uuid.uuid4())}
-        )
-        headers.pop("user-agent", None)
+        headers.update({"accept": "text/event-stream", "oai-device-id": str(uuid.uuid4())})
         shown = ""
         done = False
         try:

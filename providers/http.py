@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp_socks import ProxyConnector
+from multidict import CIMultiDict
 
 from .errors import (
     AuthenticationError,
@@ -47,7 +48,9 @@ def open_session(
     deadlines around the stream itself.
     """
     connector = ProxyConnector.from_url(proxy) if proxy else aiohttp.TCPConnector()
-    all_headers = {"User-Agent": USER_AGENT}
+    # Header names are case-insensitive (RFC 9110, 5.1): a provider's "user-agent" replaces the
+    # default "User-Agent" instead of being sent beside it.
+    all_headers = CIMultiDict({"User-Agent": USER_AGENT})
     all_headers.update(headers or {})
     return aiohttp.ClientSession(
         connector=connector,

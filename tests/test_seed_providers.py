@@ -18,7 +18,7 @@ from providers import (
     ServerError,
 )
 from providers.aichat import format_prompt
-from providers.chatgpt import format_conversation
+from providers.chatgpt import BROWSER_USER_AGENT, format_conversation
 
 from .fakes.sites import FakeAichatSite, FakeAiEngine, FakeChatGptSite
 from .scripted import collect
@@ -167,3 +167,10 @@ async def test_aichat_never_puts_the_answer_in_an_error(aichat_site: FakeAichatS
     with pytest.raises(ServerError) as raised:
         await collect(Aichat(aichat_site.url).create_async_generator("", HISTORY))
     assert "Too many requests" not in str(raised.value) and "response: false" in str(raised.value)
+
+
+async def test_chatgpt_sends_each_header_once(chatgpt_site: FakeChatGptSite) -> None:
+    await collect(ChatGpt(chatgpt_site.url).create_async_generator("auto", HISTORY))
+    sent = chatgpt_site.conversation_headers[0]
+    assert sent.getall("Accept") == ["text/event-stream"]
+    assert sent.getall("User-Agent") == [BROWSER_USER_AGENT]

@@ -89,6 +89,7 @@ class FakeChatGptSite(FakeSite):
         app.router.add_post("/backend-anon/sentinel/chat-requirements", self._requirements)
         app.router.add_post("/backend-anon/conversation", self._conversation)
         self.sentinel_headers: list[str | None] = []
+        self.conversation_headers: list[Any] = []
 
     async def _home(self, request: web.Request) -> web.Response:
         response = web.Response(text="<html></html>", content_type="text/html")
@@ -109,6 +110,7 @@ class FakeChatGptSite(FakeSite):
         body = await request.json()
         self.requests.append(body)
         self.sentinel_headers.append(request.headers.get("openai-sentinel-chat-requirements-token"))
+        self.conversation_headers.append(request.headers.copy())
         events = [json.dumps({"message": {"author": {"role": "user"}, "content": {"parts": ["echo"]}}})]
         answers = self.answer.split("\n\n", 1) if self.mode == "two_messages" else [self.answer]
         for number, answer in enumerate(answers):
