@@ -11,6 +11,7 @@ from providers import BaseProvider
 
 from .. import texts
 from ..keyboards import AUTO, MODELS_PER_PAGE, model_keyboard, model_token, page_count, provider_keyboard
+from ..models import ModelEntry
 from ..storage import ChatSettings
 from .common import Deps, command_argument, conversation_key, is_group
 
@@ -48,13 +49,11 @@ class ChoiceHandlers:
         return f"default ({default})" if default else "the provider's default"
 
     async def model_page(
-        self, chat_id: int, choice: ChatSettings, page: int | None
+        self, chat_id: int, choice: ChatSettings, entries: list[ModelEntry], page: int | None
     ) -> tuple[str, InlineKeyboardMarkup]:
-        """The /model message text and keyboard showing ``page`` (None: the page of the current model).
-
-        In Auto mode with several providers, each button names its provider.
+        """The /model message text and keyboard showing ``page`` of ``entries`` (None: the page of the
+        current model). In Auto mode with several providers, each button names its provider.
         """
-        entries = await self.catalog.entries(choice)
         labelled = len({entry.provider for entry in entries}) > 1
         buttons = [(e.model, f"{e.model} · {e.provider}" if labelled else e.model) for e in entries]
         if page is None:
@@ -88,11 +87,12 @@ class ChoiceHandlers:
         choice = await self.deps.store.chat_settings(message.chat_id)
         wanted = command_argument(message)
         if not wanted:
-            if not await self.catalog.entries(choice):
+            entries = await self.catalog.entries(choice)
+            if not entries:
                 current = await self.current_model(choice)
                 await message.reply_text(texts.NO_MODEL_LIST.format(current=current))
                 return
-            text, keyboard = await self.model_page(message.chat_id, choice, None)
+            text, keyboard = await self.model_page(message.chat_id, choice, entries, None)
             await message.reply_text(text, reply_markup=keyboard, do_quote=is_group(message))
             return
         if not await self._may_change(context, message.chat, message.from_user, message):
@@ -237,10 +237,11 @@ class ChoiceHandlers:
             await query.answer(texts.STALE_BUTTON, show_alert=True)
             return
         choice = await self.deps.store.chat_settings(chat_id)
-        if not await self.catalog.entries(choice):
+        entries = await self.catalog.entries(choice)
+        if not entries:
             await query.answer(texts.STALE_BUTTON, show_alert=True)
             return
-        text, keyboard = await self.model_page(chat_id, choice, page)
+        text, keyboard = await self.model_page(chat_id, choice, entries, page)
         await query.answer()
         message = query.message
         if isinstance(message, Message) and message.text == text and message.reply_markup == keyboard:
