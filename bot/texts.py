@@ -116,6 +116,29 @@ def fallback_note(info: ProviderInfo) -> str:
     )
 
 
+#: The sentence for a cause every attempt shares, the first that fits (a mix of access refusals last).
+_SHARED_CAUSES: list[tuple[tuple[type[BaseException], ...], str]] = [
+    (
+        (ModelNotSupportedError,),
+        "No provider offers the model chosen for this chat right now. Choose another with /model.",
+    ),
+    ((ContextLengthError,), "This conversation is now too long for the model. Send /reset to start a new one."),
+    ((ContentFilterError,), "The provider's content filter withheld the answer. Try rephrasing your message."),
+    ((QuotaExceededError,), "The language model provider's quota is used up; the bot's owner needs to add credit."),
+    ((RateLimitError,), "The language model is busy right now. Please try again in a minute."),
+    ((ProviderTimeoutError,), "The language model took too long to answer. Please try again."),
+    (
+        (AuthenticationError,),
+        "The language model refused the bot's credentials; the bot's owner needs to fix its API key.",
+    ),
+    ((BlockedError,), "The language model's site is refusing the bot's requests right now. Please try again later."),
+    (
+        (AuthenticationError, QuotaExceededError, BlockedError),
+        "The language model providers refused the bot's access; the bot's owner needs to check its keys.",
+    ),
+]
+
+
 def error_sentence(error: BaseException) -> str:
     """One short human sentence for a provider failure (never a traceback).
 
@@ -123,28 +146,9 @@ def error_sentence(error: BaseException) -> str:
     the key, the quota, a conversation too long, a filtered answer, a site that refuses the bot).
     """
     causes = [a.error for a in error.attempts if a.error] if isinstance(error, RetryProviderError) else [error]
-
-    def every(*kinds: type[BaseException]) -> bool:
-        return bool(causes) and all(isinstance(c, kinds) for c in causes)
-
-    if every(ModelNotSupportedError):
-        return "No provider offers the model chosen for this chat right now. Choose another with /model."
-    if every(ContextLengthError):
-        return "This conversation is now too long for the model. Send /reset to start a new one."
-    if every(ContentFilterError):
-        return "The provider's content filter withheld the answer. Try rephrasing your message."
-    if every(QuotaExceededError):
-        return "The language model provider's quota is used up; the bot's owner needs to add credit."
-    if every(RateLimitError):
-        return "The language model is busy right now. Please try again in a minute."
-    if every(ProviderTimeoutError):
-        return "The language model took too long to answer. Please try again."
-    if every(AuthenticationError):
-        return "The language model refused the bot's credentials; the bot's owner needs to fix its API key."
-    if every(BlockedError):
-        return "The language model's site is refusing the bot's requests right now. Please try again later."
-    if every(AuthenticationError, QuotaExceededError, BlockedError):
-        return "The language model providers refused the bot's access; the bot's owner needs to check its keys."
+    for kinds, sentence in _SHARED_CAUSES:
+        if causes and all(isinstance(c, kinds) for c in causes):
+            return sentence
     if isinstance(error, ProviderError):
         return "Sorry, I couldn't get an answer from the language model. Please try again in a moment."
     return INTERNAL_ERROR
