@@ -1,5 +1,6 @@
-"""What the failover benchmarks share: the chain settings from the command line, and a consumer that
-keeps what a display would (text, cleared by Reset) with the time the kept answer started."""
+"""What the failover benchmarks share: the chain settings from the command line, one request through
+a chain of two fake servers, and a consumer that keeps what a display would (text, cleared by Reset)
+with the time the kept answer started."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from providers import Chunk, ProviderInfo, Reset
+from providers import Chunk, OpenAI, ProviderInfo, Reset, RetryProvider, Timeouts
+from tests.fakes.openai import FakeOpenAI
 
 
 def chain_arguments() -> argparse.Namespace:
@@ -46,3 +48,45 @@ async def consume(stream: AsyncIterator[Chunk]) -> Outcome:
             outcome.starts_after = outcome.starts_after or time.monotonic() - started
             outcome.text += chunk
     return outcome
+
+
+@dataclass
+class Trial:
+    """One request through primary -> backup: what the consumer kept (or the error), and the requests
+    each server got."""
+
+    outcome: Outcome
+    error: BaseException | None
+    requests: str
+
+    @property
+    def starts_after(self) -> str:
+        """Seconds to the kept answer's first text, formatted ("-" when none)."""
+        seconds = self.outcome.starts_after
+        return f"{seconds:7.3f}s" if seconds is not None else "      -"
+
+
+async def trial(
+    primary: FakeOpenAI, backup: FakeOpenAI, model: str, args: argparse.Namespace, models: list[str] | None = None
+) -> Trial:
+    """Start both fakes, send one question for ``model`` through a chain over them (``args``' retries
+    and timeouts; ``models`` configured on both providers), and stop the fakes."""
+    await primary.start()
+    await backup.start()
+    chain = RetryProvider(
+        [
+            OpenAI(primary.base_url, "k", name="primary", models=models),
+            OpenAI(backup.base_url, "k", name="backup", models=models),
+        ],
+        max_retries=args.max_retries,
+        timeouts=Timeouts(first_chunk=args.first_chunk, idle=args.idle, total=300),
+    )
+    outcome, error = Outcome(), None
+    try:
+        outcome = await consume(chain.create_async_generator(model, [{"role": "user", "content": "q"}]))
+    except Exception as exc:  # noqa: BLE001 - reported
+        error = exc
+    finally:
+        await primary.stop()
+        await backup.stop()
+    return Trial(outcome, error, f"primary={len(primary.requests)} backup={len(backup.requests)}")

@@ -20,8 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.chain_run import Outcome, chain_arguments, consume
-from providers import OpenAI, RetryProvider, Timeouts
+from benchmarks.chain_run import chain_arguments, trial
 from tests.fakes.openai import Fail, FakeOpenAI, Hang, Reply
 
 PRIMARY = "primary answer " * 8
@@ -42,30 +41,17 @@ FAULTS = {
 async def run(fault: str, args: argparse.Namespace) -> str:
     primary = FakeOpenAI(default=Reply(PRIMARY, chunk_size=8), models=["m"])
     backup = FakeOpenAI(default=Reply(BACKUP, chunk_size=8), models=["m"])
-    await primary.start()
-    await backup.start()
     primary.then(FAULTS[fault])
-    chain = RetryProvider(
-        [
-            OpenAI(primary.base_url, "k", name="primary", models=["m"]),
-            OpenAI(backup.base_url, "k", name="backup", models=["m"]),
-        ],
-        max_retries=args.max_retries,
-        timeouts=Timeouts(first_chunk=args.first_chunk, idle=args.idle, total=300),
-    )
-    outcome = Outcome()
-    try:
-        outcome = await consume(chain.create_async_generator("m", [{"role": "user", "content": "q"}]))
-        text = outcome.text
+    result = await trial(primary, backup, "m", args, models=["m"])
+    text = result.outcome.text
+    if result.error is not None:
+        source = f"error: {type(result.error).__name__}"
+    else:
         source = "primary (retried)" if text == PRIMARY else "backup" if text == BACKUP else f"MIXED {text!r}"
-    except Exception as error:  # noqa: BLE001 - reported
-        source = f"error: {type(error).__name__}"
-    finally:
-        await primary.stop()
-        await backup.stop()
-    wait = f"{outcome.starts_after:7.3f}s" if outcome.starts_after is not None else "      -"
-    tries = f"primary={len(primary.requests)} backup={len(backup.requests)}"
-    return f"{fault:<28} {source:<20} resets={outcome.resets}  answer starts after {wait}  attempts: {tries}"
+    return (
+        f"{fault:<28} {source:<20} resets={result.outcome.resets}"
+        f"  answer starts after {result.starts_after}  attempts: {result.requests}"
+    )
 
 
 async def main() -> None:

@@ -24,8 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.chain_run import Outcome, chain_arguments, consume
-from providers import OpenAI, RetryProvider, Timeouts
+from benchmarks.chain_run import chain_arguments, trial
 from tests.fakes.openai import Behaviour, Fail, FakeOpenAI, Hang, Reply
 
 PRIMARY = "primary answer " * 8
@@ -44,28 +43,18 @@ async def run(choice: str, fault: str, args: argparse.Namespace) -> str:
     behaviour = FAULTS[fault]
     primary = FakeOpenAI(default=behaviour or Reply(PRIMARY, chunk_size=8), models=["shared", "primary-only"])
     backup = FakeOpenAI(default=Reply(BACKUP, chunk_size=8), models=["backup-own", "shared"])
-    await primary.start()
-    await backup.start()
-    chain = RetryProvider(
-        [OpenAI(primary.base_url, "k", name="primary"), OpenAI(backup.base_url, "k", name="backup")],
-        max_retries=args.max_retries,
-        timeouts=Timeouts(first_chunk=args.first_chunk, idle=args.idle, total=300),
+    result = await trial(primary, backup, MODELS[choice], args)
+    info = result.outcome.info
+    if result.error is not None or info is None:
+        source = f"error: {type(result.error).__name__}"
+    elif result.outcome.text in (PRIMARY, BACKUP):
+        source = f"{info.provider} ({info.model}{', fallback' if info.fallback else ''})"
+    else:
+        source = "MIXED"
+    return (
+        f"{choice:<26} {fault:<15} {source:<32} resets={result.outcome.resets}"
+        f"  starts after {result.starts_after}  requests: {result.requests}"
     )
-    outcome = Outcome()
-    try:
-        outcome = await consume(chain.create_async_generator(MODELS[choice], [{"role": "user", "content": "q"}]))
-        info = outcome.info
-        assert info is not None
-        whole = outcome.text in (PRIMARY, BACKUP)
-        source = f"{info.provider} ({info.model}{', fallback' if info.fallback else ''})" if whole else "MIXED"
-    except Exception as error:  # noqa: BLE001 - reported
-        source = f"error: {type(error).__name__}"
-    finally:
-        await primary.stop()
-        await backup.stop()
-    wait = f"{outcome.starts_after:7.3f}s" if outcome.starts_after is not None else "      -"
-    tries = f"primary={len(primary.requests)} backup={len(backup.requests)}"
-    return f"{choice:<26} {fault:<15} {source:<32} resets={outcome.resets}  starts after {wait}  requests: {tries}"
 
 
 async def main() -> None:
