@@ -22,8 +22,9 @@ def _env(**values: str) -> dict[str, str]:
     return env
 
 
-async def _run(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
+async def _spawn(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
+    """``python -m bot ARGS`` as a person starts it, stderr merged into stdout."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
@@ -33,6 +34,10 @@ async def _run(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+
+
+async def _run(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]:
+    process = await _spawn(env, cwd, *args)
     out, _ = await asyncio.wait_for(process.communicate(), 30)
     return process.returncode or 0, out.decode()
 
@@ -100,15 +105,7 @@ async def test_runs_converses_and_stops_on_a_signal_without_logging_secrets(
         POLL_TIMEOUT="1",
         LOG_LEVEL="DEBUG",
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    process = await _spawn(env, tmp_path)
     try:
         await telegram.wait_for(lambda: bool(telegram.calls_of("getUpdates")), timeout=20)
         assert [c["command"] for c in telegram.commands] == [
