@@ -22,8 +22,9 @@ from providers.registry import environment
 from .app import run_bot
 from .chain import ChainConfigError, build_chain
 from .logs import configure_logging
+from .polling import AnotherInstanceError
 from .settings import load_settings
-from .storage import SchemaTooNewError
+from .storage import StorageError
 
 
 def version() -> str:
@@ -65,8 +66,11 @@ async def _main() -> int:
     except ChainConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
-    except SchemaTooNewError as error:
+    except StorageError as error:
         print(f"Configuration error: DATABASE_PATH: {error}", file=sys.stderr)
+        return 2
+    except AnotherInstanceError as error:
+        print(f"Cannot start: {error}", file=sys.stderr)
         return 2
     except InvalidToken:
         print("Configuration error: Telegram rejected TELEGRAM_BOT_TOKEN", file=sys.stderr)
@@ -79,7 +83,8 @@ async def _main() -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m bot`` and the ``telegram-llm-bot`` script; exits with the code
-    (0 after a clean stop, 2 for a configuration error, 1 when the Bot API is unreachable)."""
+    (0 after a clean stop, 2 for a configuration error, an unusable database or another instance
+    polling with the same token, 1 when the Bot API is unreachable)."""
     parser = argparse.ArgumentParser(
         prog="telegram-llm-bot",
         description="Telegram chat bot that streams LLM answers through a retrying chain of providers. "

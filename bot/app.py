@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 
-from telegram import BotCommand, Update
-from telegram.ext import Application, ApplicationBuilder
+from telegram import Bot, BotCommand, ReplyParameters, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, Defaults
 from telegram.request import HTTPXRequest
 
 from providers.registry import environment
@@ -19,12 +21,16 @@ from .limits import UserLimiter
 from .models import ModelCatalog
 from .ordering import ConversationQueue
 from .pacing import ChatPacer
+from .polling import PollingWatch
 from .ratelimit import ChatRateLimiter
 from .settings import Settings
-from .storage import ConversationStore
+from .storage import ConversationStore, InterruptedReply
 from .streaming import ReplyStreamer
 from .telegram_bot import TolerantBot
-from .texts import COMMANDS
+from .texts import COMMANDS, INTERRUPTED
+
+#: Replies interrupted longer ago than this (seconds) are not mentioned after a restart.
+INTERRUPTED_NOTICE_MAX_AGE = 24 * 3600.0
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +43,15 @@ def file_base_url(base_url: str) -> str:
 def build_application(settings: Settings, pacer: ChatPacer) -> Application:
     """The PTB Application on a :class:`~bot.telegram_bot.TolerantBot` pointed at ``TELEGRAM_BASE_URL``,
     every request paced by a :class:`~bot.ratelimit.ChatRateLimiter` over ``pacer``, handling updates
-    concurrently (each conversation stays in order, see :mod:`bot.ordering`)."""
+    concurrently (each conversation stays in order, see :mod:`bot.ordering`).
+
+    Every reply is sent with ``allow_sending_without_reply`` (PTB ``Defaults``): when the user's
+    message was deleted before the answer, the answer arrives without the reply link instead of
+    failing with "message to be replied not found"."""
     proxy = settings.telegram_proxy or None
     bot = TolerantBot(
         settings.telegram_bot_token.get_secret_value(),
+        defaults=Defaults(allow_sending_without_reply=True),
         rate_limiter=ChatRateLimiter(pacer),
         base_url=settings.telegram_base_url,
         base_file_url=file_base_url(settings.telegram_base_url),
@@ -56,8 +67,12 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
     Opens the store (applying migrations), builds the provider chain, registers
     the command list (setMyCommands) and logs the bot's username and chain.
 
+    Replies that a killed instance left unfinished are announced first (:func:`announce_interrupted`).
+
     Raises:
         bot.chain.ChainConfigError: a provider in ``PROVIDERS`` is not configured.
+        bot.storage.StorageError: ``DATABASE_PATH`` cannot be opened or is not a usable database.
+        bot.polling.AnotherInstanceError: another instance is polling with this token (409 Conflict).
         telegram.error.InvalidToken: Telegram refused the token.
     """
     chain = build_chain(settings, environ if environ is not None else environment())
@@ -68,6 +83,9 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
     try:
         pacer = ChatPacer(settings.private_edit_interval, settings.group_messages_per_minute)
         app = build_application(settings, pacer)
+        bot = app.bot
+        assert isinstance(bot, TolerantBot)
+        watch = PollingWatch(stop, lambda: bot.polls_completed)
         access = AccessPolicy(settings.allowed_user_ids, settings.allowed_chat_ids, settings.bot_admin_ids)
         deps = Deps(
             settings=settings,
@@ -88,9 +106,13 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
                 app.bot.username,
                 " -> ".join(p.name for p in chain.providers),
             )
+            await announce_interrupted(app.bot, await store.take_interrupted())
             assert app.updater is not None
             await app.updater.start_polling(
-                timeout=settings.poll_timeout, poll_interval=0.0, allowed_updates=Update.ALL_TYPES
+                timeout=settings.poll_timeout,
+                poll_interval=0.0,
+                allowed_updates=Update.ALL_TYPES,
+                error_callback=watch,
             )
             await app.start()
             await stop.wait()
@@ -101,3 +123,27 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
     finally:
         await store.close()
     logger.info("stopped")
+    watch.check()
+
+
+async def announce_interrupted(bot: Bot, replies: list[InterruptedReply]) -> None:
+    """Tell each conversation whose answer was cut off by a crash or ``kill -9`` (the reply was never
+    finished, see :meth:`~bot.storage.ConversationStore.reply_started`) to send /retry: the question is
+    in the history, the half answer is not. Older than a day: only logged. Send failures are logged."""
+    for reply in replies:
+        age = time.time() - reply.started_at
+        if age > INTERRUPTED_NOTICE_MAX_AGE:
+            logger.info("chat=%s reply interrupted %.0f h ago; not announced", reply.key.chat_id, age / 3600)
+            continue
+        try:
+            await bot.send_message(
+                reply.key.chat_id,
+                INTERRUPTED,
+                message_thread_id=reply.key.thread_id or None,
+                reply_parameters=ReplyParameters(reply.message_id, allow_sending_without_reply=True),
+            )
+            logger.info(
+                "chat=%s thread=%s told that its interrupted reply needs /retry", reply.key.chat_id, reply.key.thread_id
+            )
+        except TelegramError as error:
+            logger.warning("chat=%s could not announce an interrupted reply: %s", reply.key.chat_id, error)

@@ -7,10 +7,12 @@ reads do not block the single writer. The schema is versioned with
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import aiosqlite
 
@@ -41,10 +43,24 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE messages ADD COLUMN user_id INTEGER;
     """,
+    """
+    CREATE TABLE replies_in_progress (
+        chat_id INTEGER NOT NULL,
+        thread_id INTEGER NOT NULL DEFAULT 0,
+        message_id INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        PRIMARY KEY (chat_id, thread_id)
+    );
+    """,
 ]
 
 
-class SchemaTooNewError(RuntimeError):
+class StorageError(RuntimeError):
+    """The database cannot be opened, read or written (a sqlite3 or file-system error, with its cause
+    in words: "database or disk is full", "attempt to write a readonly database", "file is not a database")."""
+
+
+class SchemaTooNewError(StorageError):
     """The database was written by a newer version of the bot (``PRAGMA user_version`` > known migrations)."""
 
 
@@ -80,8 +96,22 @@ class StoredMessage:
     user_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class InterruptedReply:
+    """A reply that was being written when the bot last stopped without finishing it (killed, crashed,
+    power lost): the conversation and the Telegram ``message_id`` of the user's message it answered."""
+
+    key: ConversationKey
+    message_id: int
+    started_at: float
+
+
 class ConversationStore:
-    """Async access to the history database. Create with :meth:`open`, finish with :meth:`close`."""
+    """Async access to the history database. Create with :meth:`open`, finish with :meth:`close`.
+
+    Every method raises :class:`StorageError` when SQLite fails (read-only file, full disk, corruption);
+    a failed write changes nothing already stored (each write is one transaction).
+    """
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
@@ -91,20 +121,59 @@ class ConversationStore:
         """Open (creating folders and file as needed), enable WAL, and migrate to the latest schema.
 
         ``":memory:"`` opens a private in-memory database.
+
+        Raises:
+            StorageError: the path is a folder, cannot be created or written, or is not a SQLite
+                database; :class:`SchemaTooNewError` for a database of a newer bot.
         """
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(path))
+            path = Path(path)
+            if path.is_dir():
+                raise StorageError(f"{path} is a folder; name a file, for example {path / 'bot.sqlite3'}")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StorageError(f"cannot create the folder {path.parent}: {error.strerror or error}") from None
+        try:
+            db = await aiosqlite.connect(str(path))
+        except sqlite3.Error as error:
+            raise StorageError(f"cannot open {path}: {error}") from None
         try:
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA busy_timeout=5000")
             store = cls(db)
             await store._migrate()
+        except sqlite3.Error as error:
+            await db.close()
+            raise StorageError(f"cannot use {path}: {error}") from None
         except BaseException:
             await db.close()
             raise
         return store
+
+    async def _write(self, sql: str, parameters: Iterable[Any] = ()) -> sqlite3.Cursor | aiosqlite.Cursor:
+        """Run one statement and commit; a failure is rolled back and raised as :class:`StorageError`."""
+        try:
+            cursor = await self._db.execute(sql, tuple(parameters))
+            await self._db.commit()
+        except sqlite3.Error as error:
+            await self._rollback()
+            raise StorageError(str(error)) from error
+        return cursor
+
+    async def _rows(self, sql: str, parameters: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            async with self._db.execute(sql, tuple(parameters)) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.Error as error:
+            raise StorageError(str(error)) from error
+
+    async def _rollback(self) -> None:
+        try:
+            await self._db.rollback()
+        except sqlite3.Error:
+            pass
 
     async def close(self) -> None:
         """Close the database connection."""
@@ -112,9 +181,8 @@ class ConversationStore:
 
     async def schema_version(self) -> int:
         """The applied schema version (``PRAGMA user_version``): the number of migrations run."""
-        async with self._db.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        rows = await self._rows("PRAGMA user_version")
+        return int(rows[0][0]) if rows else 0
 
     async def _migrate(self) -> None:
         version = await self.schema_version()
@@ -124,63 +192,100 @@ class ConversationStore:
                 " run a newer version of the bot, or point DATABASE_PATH at another file"
             )
         for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            await self._db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {target};\nCOMMIT;")
+            try:
+                await self._db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {target};\nCOMMIT;")
+            except sqlite3.Error:
+                await self._rollback()
+                raise
 
     async def add(
         self, key: ConversationKey, role: Role, content: str, author: str | None = None, user_id: int | None = None
     ) -> int:
         """Append a turn and commit; returns its row id."""
-        cursor = await self._db.execute(
+        cursor = await self._write(
             "INSERT INTO messages (chat_id, thread_id, role, content, author, created_at, user_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (key.chat_id, key.thread_id, role, content, author, time.time(), user_id),
         )
-        await self._db.commit()
         return int(cursor.lastrowid or 0)
 
     async def recent(self, key: ConversationKey, limit: int) -> list[StoredMessage]:
         """The newest ``limit`` turns of the conversation, oldest first."""
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT id, role, content, author, created_at, user_id FROM messages"
             " WHERE chat_id = ? AND thread_id = ? ORDER BY id DESC LIMIT ?",
             (key.chat_id, key.thread_id, limit),
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return [StoredMessage(int(r[0]), r[1], r[2], r[3], float(r[4]), r[5]) for r in reversed(list(rows))]
+        )
+        return [StoredMessage(int(r[0]), r[1], r[2], r[3], float(r[4]), r[5]) for r in reversed(rows)]
 
     async def delete(self, message_id: int) -> None:
         """Delete one stored turn by its row id."""
-        await self._db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-        await self._db.commit()
+        await self._write("DELETE FROM messages WHERE id = ?", (message_id,))
 
     async def count(self, key: ConversationKey) -> int:
         """How many turns the conversation holds."""
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT COUNT(*) FROM messages WHERE chat_id = ? AND thread_id = ?", (key.chat_id, key.thread_id)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        )
+        return int(rows[0][0]) if rows else 0
 
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         """The chat's provider and model choices (defaults when none were made)."""
-        async with self._db.execute("SELECT provider, model FROM chat_settings WHERE chat_id = ?", (chat_id,)) as cur:
-            row = await cur.fetchone()
-        return ChatSettings(row[0], row[1]) if row else ChatSettings()
+        rows = await self._rows("SELECT provider, model FROM chat_settings WHERE chat_id = ?", (chat_id,))
+        return ChatSettings(rows[0][0], rows[0][1]) if rows else ChatSettings()
 
     async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
         """Store the chat's choices (replacing earlier ones)."""
-        await self._db.execute(
+        await self._write(
             "INSERT INTO chat_settings (chat_id, provider, model, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (chat_id) DO UPDATE SET provider = excluded.provider, model = excluded.model,"
             " updated_at = excluded.updated_at",
             (chat_id, settings.provider, settings.model, time.time()),
         )
-        await self._db.commit()
 
     async def clear(self, key: ConversationKey) -> int:
         """Delete the conversation's history; returns how many turns were removed."""
-        cursor = await self._db.execute(
+        cursor = await self._write(
             "DELETE FROM messages WHERE chat_id = ? AND thread_id = ?", (key.chat_id, key.thread_id)
         )
-        await self._db.commit()
         return cursor.rowcount
+
+    async def reply_started(self, key: ConversationKey, message_id: int) -> None:
+        """Note that a reply to the user's message ``message_id`` is being written in ``key``."""
+        await self._write(
+            "INSERT OR REPLACE INTO replies_in_progress (chat_id, thread_id, message_id, started_at)"
+            " VALUES (?, ?, ?, ?)",
+            (key.chat_id, key.thread_id, message_id, time.time()),
+        )
+
+    async def reply_finished(self, key: ConversationKey) -> None:
+        """The reply noted by :meth:`reply_started` ended (answered, failed or stopped)."""
+        await self._write(
+            "DELETE FROM replies_in_progress WHERE chat_id = ? AND thread_id = ?", (key.chat_id, key.thread_id)
+        )
+
+    async def take_interrupted(self) -> list[InterruptedReply]:
+        """The replies started and never finished before this start (the bot was killed mid-answer),
+        oldest first; they are forgotten once returned."""
+        rows = await self._rows(
+            "SELECT chat_id, thread_id, message_id, started_at FROM replies_in_progress ORDER BY started_at"
+        )
+        await self._write("DELETE FROM replies_in_progress")
+        return [InterruptedReply(ConversationKey(int(r[0]), int(r[1])), int(r[2]), float(r[3])) for r in rows]
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Move a chat's history, settings and replies in progress to a new id, in one transaction: a
+        group upgraded to a supergroup gets a new chat id (Bot API ``migrate_to_chat_id``). Settings
+        already stored for the new id are kept."""
+        try:
+            await self._db.execute("BEGIN")
+            for table in ("messages", "replies_in_progress"):
+                await self._db.execute(f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+            await self._db.execute(
+                "UPDATE OR IGNORE chat_settings SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
+            )
+            await self._db.execute("DELETE FROM chat_settings WHERE chat_id = ?", (old_chat_id,))
+            await self._db.commit()
+        except sqlite3.Error as error:
+            await self._rollback()
+            raise StorageError(str(error)) from error

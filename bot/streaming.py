@@ -18,7 +18,9 @@ For each reply, a :class:`ReplyStream`
   the :class:`~providers.Finish` event, and ends the reply with the short notes the
   caller derives from them (a fallback model, an answer cut at the length limit);
 - falls back to plain text if Telegram refuses the entities;
-- always delivers the final text in full (retrying through flood waits).
+- always delivers the final text in full (retrying through flood waits);
+- stops at once, reading no more of the answer, when Telegram forbids writing to the
+  chat (403: the user blocked the bot, or it was removed from the group).
 
 In *draft* mode (private chats only) the growing text is shown with
 sendMessageDraft (Bot API 9.5+: an animated, ephemeral preview) instead of
@@ -39,7 +41,7 @@ from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from providers import Chunk, Finish, ProviderInfo, Reset
 
@@ -91,6 +93,8 @@ class StreamResult:
         answered_by: the provider and model that wrote the answer kept (the last
             ProviderInfo), or None when the stream named none.
         finish: the answer's :class:`~providers.Finish` reason (``"length"``...), or None.
+        forbidden: Telegram's 403 description when the bot may no longer write to the chat
+            ("Forbidden: bot was blocked by the user"); the reply was abandoned.
     """
 
     text: str = ""
@@ -106,6 +110,7 @@ class StreamResult:
     first_visible: float | None = None
     answered_by: ProviderInfo | None = None
     finish: str | None = None
+    forbidden: str | None = None
 
 
 @dataclass(slots=True)
@@ -195,7 +200,8 @@ class ReplyStream:
             await self._consumer
         except asyncio.CancelledError:
             current = asyncio.current_task()
-            if not self.result.stopped or (current is not None and current.cancelling()):
+            ours = self.result.stopped or self.result.forbidden is not None
+            if not ours or (current is not None and current.cancelling()):
                 flusher.cancel()
                 raise
         except Exception as exc:  # noqa: BLE001 - shown to the user as one sentence
@@ -214,6 +220,14 @@ class ReplyStream:
         if self._consumer is not None and not self._consumer.done():
             self.result.stopped = True
             self._stop_note = note
+            self._consumer.cancel()
+
+    def _abandon(self, error: Forbidden) -> None:
+        """Telegram forbids writing to the chat: stop reading the answer and send nothing more."""
+        if self.result.forbidden is None:
+            self.result.forbidden = error.message
+            logger.warning("chat %s: cannot write there any more (%s); reply abandoned", self.target.chat_id, error)
+        if self._consumer is not None and not self._consumer.done():
             self._consumer.cancel()
 
     # -- consuming ------------------------------------------------------------------------------
@@ -253,6 +267,9 @@ class ReplyStream:
             except RetryAfter as exc:
                 await asyncio.sleep(retry_seconds(exc.retry_after))
                 continue
+            except Forbidden as exc:
+                self._abandon(exc)
+                return
             except TelegramError as exc:
                 logger.debug("sendChatAction failed: %s", exc)
             await asyncio.sleep(TYPING_INTERVAL)
@@ -311,7 +328,7 @@ class ReplyStream:
     async def _sync(self) -> None:
         """Bring the shown messages to the desired state, one paced request at a time."""
         failures = 0
-        while self._next_op() is not None:
+        while self.result.forbidden is None and self._next_op() is not None:
             await self._pacer.acquire(self.target.chat_id, self.target.is_group)
             op = self._next_op()
             if op is None:
@@ -319,6 +336,9 @@ class ReplyStream:
             try:
                 await self._apply(*op)
                 failures = 0
+            except Forbidden as exc:
+                self._abandon(exc)
+                return
             except RetryAfter as exc:
                 self.result.flood_waits += 1
                 seconds = retry_seconds(exc.retry_after)

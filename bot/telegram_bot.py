@@ -27,7 +27,20 @@ logger = logging.getLogger(__name__)
 
 
 class TolerantBot(ExtBot[dict[str, Any]]):
-    """An ``ExtBot`` whose :meth:`get_updates` survives unparsable updates."""
+    """An ``ExtBot`` whose :meth:`get_updates` survives unparsable updates and counts completed polls
+    (``polls_completed``, for :class:`~bot.polling.PollingWatch`)."""
+
+    __slots__ = ("_polls",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        with self._unfrozen():  # a PTB Bot refuses new attributes once built
+            self._polls = [0]
+
+    @property
+    def polls_completed(self) -> int:
+        """getUpdates requests that returned (with or without updates) since start."""
+        return self._polls[0]
 
     async def get_updates(
         self,
@@ -44,7 +57,7 @@ class TolerantBot(ExtBot[dict[str, Any]]):
     ) -> tuple[Update, ...]:
         """Bot API getUpdates; a batch PTB cannot parse is re-read and parsed update by update."""
         try:
-            return await super().get_updates(
+            updates = await super().get_updates(
                 offset=offset,
                 limit=limit,
                 timeout=timeout,
@@ -65,7 +78,9 @@ class TolerantBot(ExtBot[dict[str, Any]]):
                     "getUpdates",
                     api_kwargs={"offset": offset, "limit": limit, "timeout": 0, "allowed_updates": allowed_updates},
                 )
-            return tuple(update for item in raw or [] if (update := self._parse(item)) is not None)
+            updates = tuple(update for item in raw or [] if (update := self._parse(item)) is not None)
+        self._polls[0] += 1
+        return updates
 
     def _parse(self, data: Any) -> Update | None:
         try:

@@ -58,6 +58,11 @@ RETRY_NOT_YOURS = "Only the person who asked or a chat admin can ask for the las
 STOPPED = "Stopped."
 STOPPED_FOR_RESTART = "⏹ Stopped: the bot is restarting. /retry will answer again."
 RESTARTING = "I'm restarting and couldn't answer this. Please send it again in a minute."
+INTERRUPTED = "⚠️ I was restarted before I could finish answering this. Send /retry and I'll answer it."
+STORAGE_ERROR = (
+    "Sorry, I can't save our conversation right now (a storage problem on my side), so I can't answer."
+    " The bot's owner can see what is wrong in the logs. Please try again later."
+)
 CHOOSE_MODEL = "Choose the model for this chat. Current: {current}"
 MODEL_PAGE = "Models {first}–{last} of {total} ({providers})."
 NO_MODEL_LIST = "The provider did not list its models. Current: {current}. Use /model NAME to choose one."

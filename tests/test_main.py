@@ -134,3 +134,71 @@ async def test_runs_converses_and_stops_on_a_signal_without_logging_secrets(
     assert telegram.token not in log and telegram.token.split(":")[1] not in log
     assert api_key not in log
     assert (tmp_path / "nested" / "bot.sqlite3").exists()
+
+
+async def test_kill_9_mid_stream_keeps_the_question_drops_the_half_answer_and_says_to_retry(
+    telegram: FakeBotApi, llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from bot import texts
+
+    from .fakes.openai import Reply
+
+    database = tmp_path / "bot.sqlite3"
+    env = _env(
+        PYTHONPATH=str(ROOT),
+        TELEGRAM_BOT_TOKEN=telegram.token,
+        TELEGRAM_BASE_URL=telegram.base_url,
+        OPENAI_BASE_URL=llm.base_url,
+        OPENAI_API_KEY=llm.api_key or "sk-test",
+        DATABASE_PATH=str(database),
+        POLL_TIMEOUT="1",
+        PRIVATE_EDIT_INTERVAL="0.05",
+    )
+    llm.default = Reply("a long answer " * 200, chunk_size=10, delay=0.02)
+    process = await _spawn(env, tmp_path)
+    try:
+        asked = telegram.user_message(77, "tell me everything")
+        await telegram.wait_for(lambda: bool(telegram.bot_texts(77)), timeout=20)
+        process.kill()  # SIGKILL: no clean-up of any kind
+        await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+    half = telegram.bot_texts(77)[0]
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT role, content FROM messages").fetchall() == [("user", "tell me everything")]
+    llm.default = Reply("The whole answer.")
+    process = await _spawn(env, tmp_path)
+    try:
+        await telegram.wait_for(lambda: texts.INTERRUPTED in telegram.bot_texts(77), timeout=20)
+        notice = next(m for m in telegram.bot_messages(77) if m.text == texts.INTERRUPTED)
+        assert notice.reply_to == asked["message_id"]
+        telegram.user_message(77, "/retry")
+        await telegram.wait_for(lambda: "The whole answer." in telegram.bot_texts(77), timeout=20)
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.communicate(), 20)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    assert telegram.bot_texts(77) == [half, texts.INTERRUPTED, "The whole answer."]
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT role, content FROM messages").fetchall() == [
+            ("user", "tell me everything"),
+            ("assistant", "The whole answer."),
+        ]
+
+
+@pytest.mark.parametrize("content", [b"not a database at all" * 50, None], ids=["corrupt-file", "a-folder"])
+async def test_an_unusable_database_stops_start_up_with_one_line(tmp_path: Path, content: bytes | None) -> None:
+    path = tmp_path / "bot.sqlite3"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    env = _env(PYTHONPATH=str(ROOT), TELEGRAM_BOT_TOKEN="1:abc", DATABASE_PATH=str(path))
+    code, out = await _run(env, tmp_path)
+    assert code == 2 and out.count("\n") == 1 and "Traceback" not in out, out
+    assert out.startswith(f"Configuration error: DATABASE_PATH: {path}" if content is None else "Configuration error")
+    assert ("not a database" in out) if content else ("is a folder" in out)

@@ -103,3 +103,80 @@ async def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     with pytest.raises(SchemaTooNewError, match="newer than this bot knows"):
         await ConversationStore.open(path)
+
+
+async def test_a_full_disk_refuses_the_write_with_a_storage_error_and_keeps_what_was_stored(tmp_path: Path) -> None:
+    from bot.storage import StorageError
+
+    store = await ConversationStore.open(tmp_path / "db.sqlite3")
+    key = ConversationKey(9)
+    await store.add(key, "user", "kept")
+    async with store._db.execute("PRAGMA page_count") as cursor:
+        pages = (await cursor.fetchone())[0]
+    await store._db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "database or disk is full"
+    with pytest.raises(StorageError, match="full"):
+        await store.add(key, "user", "x" * 100_000)
+    assert [m.content for m in await store.recent(key, 10)] == ["kept"]
+    await store.add(key, "assistant", "small")  # the connection still works where there is room
+    await store.close()
+
+
+async def test_a_read_only_database_refuses_writes_with_a_storage_error(tmp_path: Path) -> None:
+    from bot.storage import StorageError
+
+    store = await ConversationStore.open(tmp_path / "db.sqlite3")
+    key = ConversationKey(9)
+    await store.add(key, "user", "kept")
+    await store._db.execute("PRAGMA query_only = ON")
+    with pytest.raises(StorageError, match="readonly"):
+        await store.add(key, "user", "lost")
+    with pytest.raises(StorageError):
+        await store.move_chat(9, 10)
+    assert [m.content for m in await store.recent(key, 10)] == ["kept"]
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda p: p.write_bytes(b"this is not sqlite" * 100), "not a database"),
+        (lambda p: p.mkdir(), "is a folder"),
+        (lambda p: (p.parent.rmdir(), p.parent.write_text("a file where a folder should be")), "cannot create"),
+    ],
+    ids=["corrupt", "folder", "file-in-the-way"],
+)
+async def test_an_unusable_database_path_is_one_storage_error(tmp_path: Path, make: object, words: str) -> None:
+    from bot.storage import StorageError
+
+    path = tmp_path / "sub" / "db.sqlite3"
+    path.parent.mkdir()
+    make(path)  # type: ignore[operator]
+    with pytest.raises(StorageError, match=words):
+        await ConversationStore.open(path / "deeper" if words == "cannot create" else path)
+
+
+async def test_a_migrated_group_keeps_its_history_and_settings(tmp_path: Path) -> None:
+    from bot.storage import ChatSettings
+
+    store = await ConversationStore.open(tmp_path / "db.sqlite3")
+    await store.add(ConversationKey(-5), "user", "before the upgrade")
+    await store.save_chat_settings(-5, ChatSettings("ollama", "llama3.2"))
+    await store.reply_started(ConversationKey(-5), 12)
+    await store.move_chat(-5, -1005)
+    assert [m.content for m in await store.recent(ConversationKey(-1005), 10)] == ["before the upgrade"]
+    assert await store.chat_settings(-1005) == ChatSettings("ollama", "llama3.2")
+    assert await store.recent(ConversationKey(-5), 10) == [] and await store.chat_settings(-5) == ChatSettings()
+    assert [(r.key, r.message_id) for r in await store.take_interrupted()] == [(ConversationKey(-1005), 12)]
+    await store.close()
+
+
+async def test_replies_never_finished_are_reported_once_after_a_restart(tmp_path: Path) -> None:
+    store = await ConversationStore.open(tmp_path / "db.sqlite3")
+    await store.reply_started(ConversationKey(1), 3)
+    await store.reply_started(ConversationKey(2, 7), 4)
+    await store.reply_finished(ConversationKey(1))
+    await store.close()  # as if killed: the second reply never finished
+    store = await ConversationStore.open(tmp_path / "db.sqlite3")
+    assert [(r.key, r.message_id) for r in await store.take_interrupted()] == [(ConversationKey(2, 7), 4)]
+    assert await store.take_interrupted() == []
+    await store.close()

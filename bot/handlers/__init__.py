@@ -50,6 +50,8 @@ def register(app: Application, deps: Deps) -> None:
         else:
             await choices.button(update, context, callback.kind, callback.value)
 
+    # Before the access gate: a group's new id after an upgrade is not in ALLOWED_CHAT_IDS yet.
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, conversation.migrate), group=-2)
     app.add_handler(TypeHandler(Update, AccessGate(deps)), group=-1)
     app.add_handler(CommandHandler("start", conversation.start))
     app.add_handler(CommandHandler("help", conversation.help))

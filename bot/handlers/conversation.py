@@ -6,13 +6,13 @@ import asyncio
 import logging
 
 from telegram import Message, Update
-from telegram.error import TelegramError
+from telegram.error import ChatMigrated, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from .. import texts
 from ..history import build_prompt
 from ..keyboards import stop_keyboard
-from ..storage import ConversationKey, StoredMessage
+from ..storage import ConversationKey, StorageError, StoredMessage
 from .common import (
     ActiveReply,
     Deps,
@@ -218,13 +218,17 @@ class ConversationHandlers:
             stop_markup=stop_keyboard(key.chat_id, key.thread_id),
             notes=texts.reply_notes,
         )
+        await deps.store.reply_started(key, message.message_id)
         active = deps.active[key] = ActiveReply(stream, message.from_user.id if message.from_user else None)
         try:
             result = await stream.run(chain.create_async_generator(model, prompt))
         finally:
             deps.active.pop(key, None)
             active.finished.set()
-        if result.error is not None:
+        await deps.store.reply_finished(key)
+        if result.forbidden is not None:
+            pass  # the user can't see it: nothing stored beyond their question (logged by the stream)
+        elif result.error is not None:
             logger.warning("chat=%s thread=%s no answer: %s", key.chat_id, key.thread_id, result.error)
         elif result.text.strip():
             if replacing is not None:
@@ -252,13 +256,45 @@ class ConversationHandlers:
             f"{result.first_visible:.3f}s" if result.first_visible is not None else "-",
         )
 
+    async def migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A group became a supergroup (service message with ``migrate_to_chat_id``, Bot API "Message"):
+        its history, settings and replies in progress move to the new chat id."""
+        message = update.effective_message
+        if message is None or message.migrate_to_chat_id is None:
+            return
+        await self.moved(message.chat_id, message.migrate_to_chat_id)
+
+    async def moved(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Move a chat's stored data to its new id and log it once (a second call finds nothing to move)."""
+        await self.deps.store.move_chat(old_chat_id, new_chat_id)
+        logger.info("chat=%s became supergroup %s; its history and settings moved", old_chat_id, new_chat_id)
+        if old_chat_id in self.deps.settings.allowed_chat_ids:
+            logger.warning("ALLOWED_CHAT_IDS names %s, which is now %s: update the setting", old_chat_id, new_chat_id)
+
     async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Log any unhandled error and tell the user in one sentence; the bot keeps running."""
-        logger.error("error while handling an update", exc_info=context.error)
-        if isinstance(update, Update) and update.effective_chat is not None:
+        """Log any unhandled error and tell the user in one sentence; the bot keeps running.
+
+        A storage failure is one log line (no traceback) and :data:`~bot.texts.STORAGE_ERROR`; a chat
+        the bot may no longer write to (403) is logged only; a chat that became a supergroup
+        (``ChatMigrated``) has its data moved."""
+        error = context.error
+        chat = update.effective_chat if isinstance(update, Update) else None
+        sentence = texts.INTERNAL_ERROR
+        if isinstance(error, Forbidden):
+            logger.warning("chat=%s cannot be written to: %s", chat.id if chat else "-", error)
+            return
+        if isinstance(error, ChatMigrated) and chat is not None:
+            await self.moved(chat.id, error.new_chat_id)
+            return
+        if isinstance(error, StorageError):
+            logger.error("chat=%s storage failed: %s", chat.id if chat else "-", error)
+            sentence = texts.STORAGE_ERROR
+        else:
+            logger.error("error while handling an update", exc_info=error)
+        if isinstance(update, Update) and chat is not None:
             try:
                 msg = update.effective_message
                 thread = msg.message_thread_id if msg is not None and msg.is_topic_message else None
-                await context.bot.send_message(update.effective_chat.id, texts.INTERNAL_ERROR, message_thread_id=thread)
+                await context.bot.send_message(chat.id, sentence, message_thread_id=thread)
             except Exception:  # noqa: BLE001 - nothing more to do
-                logger.warning("could not tell chat %s about the error", update.effective_chat.id)
+                logger.warning("could not tell chat %s about the error", chat.id)

@@ -9,7 +9,10 @@ read what a user would see after all edits, and it enforces:
 - entities inside the text ("can't parse entities"), and every entity refused on demand;
 - optional flood control per chat: a request sooner than ``flood_interval``
   after the previous one gets 429 with ``parameters.retry_after``;
-- scripted failures: ``fail(method, code, description, retry_after)``.
+- scripted failures: ``fail(method, code, description, retry_after)``, slow answers: ``slow(method, seconds)``;
+- replies to a deleted message: "message to be replied not found" unless ``allow_sending_without_reply``;
+- a chat that blocked the bot (``block``): 403 "Forbidden: bot was blocked by the user" for every method;
+- one long poll per token: a new getUpdates ends the pending one with 409 Conflict, as Telegram does.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import asyncio
 import itertools
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,7 +119,10 @@ class FakeBotApi(LoopbackServer):
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._new_update = asyncio.Event()
         self._failures: dict[str, list[ApiError]] = {}
+        self._slow: dict[str, list[float]] = {}
         self._last_paced: dict[int, float] = {}
+        self._poll_ended: asyncio.Event | None = None
+        self.blocked: set[int] = set()
         LoopbackServer.__init__(self)
 
     # -- server ---------------------------------------------------------------------------------
@@ -132,6 +139,18 @@ class FakeBotApi(LoopbackServer):
     def fail(self, method: str, code: int, description: str, retry_after: int | None = None, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` answer this error."""
         self._failures.setdefault(method, []).extend(ApiError(code, description, retry_after) for _ in range(times))
+
+    def slow(self, method: str, seconds: float, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` take ``seconds`` before they are carried out."""
+        self._slow.setdefault(method, []).extend([seconds] * times)
+
+    def block(self, chat_id: int) -> None:
+        """The user blocks the bot (or the bot is removed from the group): every request about the chat is 403."""
+        self.blocked.add(chat_id)
+
+    def delete(self, chat_id: int, message_id: int) -> None:
+        """Someone deletes a message (a user's own, or the bot's as an admin)."""
+        self.messages[(chat_id, message_id)].deleted = True
 
     def chat(self, chat_id: int, type_: str = "private", is_forum: bool = False) -> Chat:
         chat = self.chats.get(chat_id) or Chat(chat_id, type_, is_forum=is_forum)
@@ -172,9 +191,15 @@ class FakeBotApi(LoopbackServer):
         }
         if text is not None:
             message["text"] = text
+            found = []  # entities Telegram itself marks in a text: a leading command, @username mentions
             if text.startswith("/"):
                 command = text.split()[0]
-                message["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
+                found.append({"type": "bot_command", "offset": 0, "length": utf16_len(command)})
+            for match in re.finditer(r"(?<![\w/])@[A-Za-z0-9_]{5,32}", text):
+                offset = utf16_len(text[: match.start()])
+                found.append({"type": "mention", "offset": offset, "length": utf16_len(match.group())})
+            if found:
+                message["entities"] = found
         if entities is not None:
             message["entities"] = entities
         if thread_id is not None:
@@ -239,9 +264,20 @@ class FakeBotApi(LoopbackServer):
         params = await self._params(request)
         self.calls.append(Call(time.monotonic(), method, params))
         try:
+            delays = self._slow.get(method)
+            if delays:
+                await asyncio.sleep(delays.pop(0))
             queued = self._failures.get(method)
             if queued:
                 raise queued.pop(0)
+            if "chat_id" in params and int(params["chat_id"]) in self.blocked:
+                chat = self.chats.get(int(params["chat_id"]))
+                raise ApiError(
+                    403,
+                    "Forbidden: bot was blocked by the user"
+                    if chat is None or chat.type == "private"
+                    else "Forbidden: bot was kicked from the supergroup chat",
+                )
             handler = getattr(self, f"_api_{method}", None)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
@@ -344,12 +380,24 @@ class FakeBotApi(LoopbackServer):
         offset = int(params.get("offset", 0))
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
         timeout = float(params.get("timeout", 0))
+        if self._poll_ended is not None:
+            self._poll_ended.set()  # only one getUpdates per token: the pending one ends with 409
         if not self._updates and timeout > 0:
             self._new_update.clear()
+            ended = self._poll_ended = asyncio.Event()
+            waits = [asyncio.ensure_future(self._new_update.wait()), asyncio.ensure_future(ended.wait())]
             try:
-                await asyncio.wait_for(self._new_update.wait(), timeout)
-            except TimeoutError:
-                pass
+                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waits:
+                    waiter.cancel()
+                if self._poll_ended is ended:
+                    self._poll_ended = None
+            if ended.is_set():
+                raise ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+                )
         self.delivered.update(u["update_id"] for u in self._updates)
         return list(self._updates)
 
@@ -365,6 +413,12 @@ class FakeBotApi(LoopbackServer):
         if thread is not None and not chat.is_forum:
             raise ApiError(400, "Bad Request: message thread not found")
         reply = params.get("reply_parameters")
+        if reply is not None:
+            target = self.messages.get((chat_id, int(reply["message_id"])))
+            if target is None or target.deleted:
+                if not reply.get("allow_sending_without_reply"):
+                    raise ApiError(400, "Bad Request: message to be replied not found")
+                reply = None  # sent as a plain message
         stored = StoredMessage(
             self._next_message_id(chat_id),
             chat_id,

@@ -1,0 +1,202 @@
+"""Faults a running bot meets, through the real Application: messages deleted, a chat that blocks the
+bot, a group upgraded to a supergroup, Bot API errors and slowness, a second instance on the same
+token, and a database that stops accepting writes. Each is survived; the user sees one clear thing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import app as app_module
+from bot import texts
+from bot.polling import AnotherInstanceError
+from bot.storage import ConversationStore
+
+from .fakes.openai import FakeOpenAI, Reply
+from .fakes.telegram import BOT_USERNAME, FakeBotApi
+from .harness import BotHarness
+
+CHAT = 4711
+GROUP = -300
+ANSWER = "One two three four five six seven eight nine ten. " * 6
+
+
+class Lines(logging.Handler):
+    """Every log record of the bot, to check that a fault is logged once and without a traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def matching(self, words: str) -> list[logging.LogRecord]:
+        return [r for r in self.records if words in r.getMessage()]
+
+
+@pytest.fixture
+def lines() -> Iterator[Lines]:
+    handler = Lines()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    old = root.level
+    root.setLevel(logging.INFO)
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(old)
+
+
+def slow_answer(text: str = ANSWER) -> Reply:
+    return Reply(text, chunk_size=12, delay=0.03)
+
+
+async def test_the_bots_message_deleted_mid_stream_continues_in_a_new_message(harness: BotHarness) -> None:
+    harness.llm.default = slow_answer()
+    await harness.start()
+    harness.telegram.user_message(CHAT, "count to ten")
+    await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_messages(CHAT)))
+    first = harness.telegram.bot_messages(CHAT)[0]
+    harness.telegram.delete(CHAT, first.message_id)
+    await harness.wait_answers(1)
+    assert harness.telegram.bot_texts(CHAT) == [ANSWER.strip()]
+    assert harness.telegram.bot_messages(CHAT)[0].message_id != first.message_id
+    harness.llm.default = Reply("ok")
+    await harness.say(CHAT, "and again?")
+    sent = harness.llm.requests[-1]["messages"]
+    assert [m["content"] for m in sent[1:]] == ["count to ten", ANSWER, "and again?"]  # stored once
+
+
+async def test_a_deleted_question_is_answered_without_the_reply_link(harness: BotHarness) -> None:
+    harness.llm.default = Reply("Answer to a deleted question.", first_delay=0.3)
+    await harness.start()
+    asked = harness.telegram.user_message(-77, f"@{BOT_USERNAME} hello", chat_type="group")
+    harness.telegram.delete(-77, asked["message_id"])
+    await harness.wait_answers(1)
+    [answer] = harness.telegram.bot_messages(-77)
+    assert answer.text == "Answer to a deleted question." and answer.reply_to is None
+    # a refusal sent with reply_text (not streamed; it quotes in groups) goes out the same way
+    refused = harness.telegram.user_message(-77, f"@{BOT_USERNAME} " + "x" * 5000, chat_type="group")
+    harness.telegram.delete(-77, refused["message_id"])
+    await harness.telegram.wait_for(lambda: len(harness.telegram.bot_texts(-77)) == 2)
+    assert harness.telegram.bot_texts(-77)[1].startswith("That message is too long")
+    assert "message to be replied not found" not in [e for _, e in harness.telegram.errors]
+
+
+async def test_a_user_who_blocks_the_bot_mid_stream_ends_that_reply_without_a_retry_storm(
+    harness: BotHarness, lines: Lines
+) -> None:
+    harness.llm.default = Reply(ANSWER * 4, chunk_size=12, delay=0.03)
+    await harness.start()
+    harness.telegram.user_message(CHAT, "write a lot")
+    await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_messages(CHAT)))
+    harness.telegram.block(CHAT)
+    blocked_at = len(harness.telegram.calls)
+    await harness.wait_answers(1)
+    after = [c for c in harness.telegram.calls[blocked_at:] if c.params.get("chat_id") == CHAT]
+    assert len(after) <= 2, [c.method for c in after]  # the request in flight, then nothing
+    assert len(lines.matching("cannot write there any more")) == 1
+    assert len(harness.llm.requests) == 1
+    harness.telegram.blocked.clear()  # unblocked later: the question is still in the history
+    harness.llm.default = Reply("welcome back")
+    assert await harness.say(CHAT, "I'm back") == ["welcome back"]
+    assert [m["content"] for m in harness.llm.requests[-1]["messages"][1:]] == ["write a lot", "I'm back"]
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_history_and_settings(harness: BotHarness) -> None:
+    telegram = harness.telegram
+    await harness.start()
+    old, new = -400, -100400
+    telegram.chat_members[(old, 1001)] = "creator"
+    telegram.user_message(old, f"@{BOT_USERNAME} remember the word 'teal'", chat_type="group")
+    await harness.wait_answers(1)
+    telegram.user_message(old, "/model fake-large", chat_type="group")
+    await telegram.wait_for(lambda: any("Model for this chat" in t for t in telegram.bot_texts(old)))
+    telegram.chat(new, "supergroup")
+    telegram.user_message(old, chat_type="group", extra={"migrate_to_chat_id": new})
+    telegram.user_message(new, chat_type="supergroup", extra={"migrate_from_chat_id": old})
+    await telegram.wait_for(lambda: any(c.method == "getUpdates" for c in telegram.calls[-2:]))
+    harness.llm.default = Reply("teal")
+    assert await harness.say(new, f"@{BOT_USERNAME} which word?") == ["teal"]
+    request = harness.llm.requests[-1]
+    assert request["model"] == "fake-large"
+    assert "remember the word 'teal'" in request["messages"][1]["content"]
+
+
+async def test_bot_api_errors_during_polling_are_one_line_each_and_the_bot_recovers(
+    harness: BotHarness, lines: Lines
+) -> None:
+    harness.telegram.fail("getUpdates", 502, "Bad Gateway", times=2)
+    await harness.start()
+    assert await harness.say(CHAT, "still there?") == ["Hello from the fake model."]
+    failures = lines.matching("getUpdates failed, retrying")
+    assert len(failures) == 2 and all(r.exc_info is None for r in failures)
+
+
+async def test_bot_api_errors_and_slow_answers_during_edits_still_deliver_the_exact_answer(
+    harness: BotHarness,
+) -> None:
+    harness.llm.default = slow_answer()
+    await harness.start()
+    harness.telegram.fail("editMessageText", 502, "Bad Gateway")
+    harness.telegram.slow("editMessageText", 6.0)  # longer than the bot's 5 s read timeout
+    assert await harness.say(CHAT, "count") == [ANSWER.strip()]
+
+
+async def test_a_second_instance_on_the_same_token_says_so_and_stops_while_the_first_keeps_serving(
+    harness: BotHarness, telegram: FakeBotApi, llm: FakeOpenAI, tmp_path: Path, lines: Lines
+) -> None:
+    await harness.start()
+    assert await harness.say(CHAT, "first") == ["Hello from the fake model."]
+    # Its long poll outlasts the first instance's pause after a conflict (PTB waits 1 s), as in production.
+    second = BotHarness(telegram, llm, tmp_path / "second.sqlite3", poll_timeout=10)
+    try:
+        await second.start()
+        assert second._task is not None
+        with pytest.raises(AnotherInstanceError, match="already running with this TELEGRAM_BOT_TOKEN"):
+            await asyncio.wait_for(second._task, 10)  # it stops by itself
+    finally:
+        second._task = None
+        second.close()
+    assert await harness.say(CHAT, "still you?") == ["Hello from the fake model."]
+    assert len(lines.matching("another instance polls with this bot token")) == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    ["PRAGMA query_only = ON", "PRAGMA max_page_count = 1"],
+    ids=["read-only", "disk-full"],
+)
+async def test_a_database_that_refuses_writes_gets_one_sentence_and_loses_nothing(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch, lines: Lines, fault: str
+) -> None:
+    stores: list[ConversationStore] = []
+    real_open = ConversationStore.open
+
+    async def open_and_keep(path: Any) -> ConversationStore:
+        stores.append(await real_open(path))
+        return stores[-1]
+
+    monkeypatch.setattr(app_module.ConversationStore, "open", open_and_keep)
+    await harness.start()
+    assert await harness.say(CHAT, "kept question") == ["Hello from the fake model."]
+    db = stores[-1]._db
+    undo = "PRAGMA query_only = OFF" if "query_only" in fault else "PRAGMA max_page_count = 1073741823"
+    await db.execute(fault)
+    if "max_page_count" in fault:  # as full as the disk allows: one more row does not fit
+        async with db.execute("PRAGMA page_count") as cursor:
+            await db.execute(f"PRAGMA max_page_count = {(await cursor.fetchone())[0]}")
+    harness.telegram.user_message(CHAT, "y" * 4000)
+    await harness.telegram.wait_for(lambda: texts.STORAGE_ERROR in harness.telegram.bot_texts(CHAT))
+    assert len(harness.llm.requests) == 1  # no answer is written that could not be kept
+    [logged] = lines.matching("storage failed")
+    assert logged.exc_info is None
+    await db.execute(undo)
+    assert await harness.say(CHAT, "and now?") == ["Hello from the fake model."]
+    contents = [m["content"] for m in harness.llm.requests[-1]["messages"][1:]]
+    assert contents == ["kept question", "Hello from the fake model.", "and now?"]
