@@ -21,7 +21,7 @@ from providers.registry import environment
 
 from .app import run_bot
 from .chain import ChainConfigError, build_chain
-from .logs import configure_logging
+from .logs import configure_logging, secrets_in
 from .polling import AnotherInstanceError
 from .settings import load_settings
 from .storage import StorageError
@@ -54,8 +54,7 @@ def check_config() -> int:
 async def _main() -> int:
     settings = load_settings()
     environ = environment()
-    secrets = settings.secrets() + [v for k, v in environ.items() if k.endswith(("_API_KEY", "_TOKEN")) and v]
-    configure_logging(settings.log_level, secrets)
+    configure_logging(settings.log_level, secrets_in(environ, settings.secrets()))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 REDACTED = "[REDACTED]"
 NOISY_LOGGERS = ("httpx", "httpcore", "aiosqlite", "hpack")
@@ -40,6 +40,18 @@ class RedactingFilter(logging.Filter):
         if record.exc_text:
             record.exc_text = self.redact(record.exc_text)
         return True
+
+
+#: Environment variables whose values are secrets, by suffix: OPENAI_API_KEY, OPENROUTER_API_KEY and
+#: every other backend's ``{NAME}_API_KEY``, TELEGRAM_BOT_TOKEN, and proxy URLs (they may hold a password).
+SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_PROXY", "PROXY")
+
+
+def secrets_in(environ: Mapping[str, str], known: Iterable[str] = ()) -> list[str]:
+    """The values to keep out of the logs: ``known`` ones (from the settings) and every non-empty
+    environment value whose name ends in one of :data:`SECRET_SUFFIXES`."""
+    found = [value for name, value in environ.items() if name.upper().endswith(SECRET_SUFFIXES) and value]
+    return [*known, *found]
 
 
 def configure_logging(level: str, secrets: Iterable[str]) -> logging.Handler:

@@ -120,8 +120,13 @@ async def test_runs_converses_and_stops_on_a_signal_without_logging_secrets(
             "settings",
         ]
         telegram.user_message(77, "hello there")
-        await telegram.wait_for(lambda: telegram.bot_texts(77) == ["Hello from the fake model."], timeout=20)
-        await asyncio.sleep(0.2)
+        # finished as the user sees it: the whole answer, and the Stop button gone
+        await telegram.wait_for(
+            lambda: (
+                [(m.text, m.reply_markup) for m in telegram.bot_messages(77)] == [("Hello from the fake model.", None)]
+            ),
+            timeout=20,
+        )
         process.send_signal(stop_signal)
         out, _ = await asyncio.wait_for(process.communicate(), 20)
     finally:

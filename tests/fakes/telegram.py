@@ -252,8 +252,26 @@ class FakeBotApi(LoopbackServer):
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout}s; calls: {[c.method for c in self.calls]}")
+                raise AssertionError(f"condition not met within {timeout}s\n{self.seen()}")
             await asyncio.sleep(0.01)
+
+    def seen(self) -> str:
+        """What users see now, for a failing test to say why: each chat's visible bot messages (with
+        a Stop button marked), the Bot API errors answered, and the last methods called."""
+        lines = []
+        for chat_id in sorted({c for c, _ in self.messages}):
+            for m in self.bot_messages(chat_id):
+                button = " [with buttons]" if m.reply_markup else ""
+                lines.append(f"  chat {chat_id} message {m.message_id}{button}: {m.text[:200]!r}")
+        errors = [f"{method}: {description}" for method, description in self.errors[-10:]]
+        return "\n".join(
+            [
+                "bot messages visible:",
+                *(lines or ["  (none)"]),
+                f"Bot API errors answered: {errors or 'none'}",
+                f"last calls: {[c.method for c in self.calls[-20:]]}",
+            ]
+        )
 
     # -- request handling -----------------------------------------------------------------------
 
