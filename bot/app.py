@@ -12,6 +12,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 from telegram.request import HTTPXRequest
 
+from providers import BaseProvider, RetryProvider
 from providers.registry import environment
 
 from .access import AccessPolicy, AdminChecker
@@ -115,7 +116,9 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
                 error_callback=watch,
             )
             await app.start()
+            probing = asyncio.create_task(probe_providers(chain))
             await stop.wait()
+            probing.cancel()
             logger.info("stopping: replies being written get %gs to finish", settings.shutdown_grace)
             await app.updater.stop()
             await deps.finish_active(settings.shutdown_grace)
@@ -124,6 +127,28 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
         await store.close()
     logger.info("stopped")
     watch.check()
+
+
+#: Seconds each provider's start-up check may take.
+PROBE_TIMEOUT = 15.0
+
+
+async def probe_providers(chain: RetryProvider) -> None:
+    """Check every provider of the chain once, concurrently, and log one line each: reachable and
+    what it lists, or exactly what is wrong with its URL or key (:meth:`~providers.BaseProvider.probe`).
+    Runs beside the bot: a slow or failing provider never delays or stops start-up."""
+
+    async def one(provider: BaseProvider) -> None:
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                ok, line = await provider.probe()
+        except TimeoutError:
+            ok, line = False, f"no answer within {PROBE_TIMEOUT:.0f}s"
+        except Exception as error:  # noqa: BLE001 - a check must not take the bot down
+            ok, line = False, f"check failed: {type(error).__name__}: {error}"
+        logger.log(logging.INFO if ok else logging.WARNING, "provider %s: %s", provider.name, line)
+
+    await asyncio.gather(*(one(provider) for provider in chain.providers))
 
 
 async def announce_interrupted(bot: Bot, replies: list[InterruptedReply]) -> None:

@@ -11,6 +11,7 @@ from providers import (
     BlockedError,
     ContentFilterError,
     ContextLengthError,
+    EndpointNotFoundError,
     ModelNotSupportedError,
     ProviderError,
     ProviderInfo,
@@ -126,6 +127,10 @@ _SHARED_CAUSES: list[tuple[tuple[type[BaseException], ...], str]] = [
     (
         (ModelNotSupportedError,),
         "No provider offers the model chosen for this chat right now. Choose another with /model.",
+    ),
+    (
+        (EndpointNotFoundError,),
+        "The bot's address for the language model is wrong; the bot's owner needs to fix it (see the bot's log).",
     ),
     ((ContextLengthError,), "This conversation is now too long for the model. Send /reset to start a new one."),
     ((ContentFilterError,), "The provider's content filter withheld the answer. Try rephrasing your message."),

@@ -204,6 +204,11 @@ class BaseProvider(ABC):
         """The model name this provider will be asked for ("" = its default; this base returns ``model``)."""
         return model
 
+    async def probe(self) -> tuple[bool, str]:
+        """A cheap check that this provider is usable, without asking the model anything: (ok, one
+        line saying what was found or exactly what is wrong). This base cannot check anything."""
+        return True, "not checked (no cheap check for this provider; its first answer will tell)"
+
     @abstractmethod
     def stream(self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any) -> AsyncIterator[Chunk]:
         """The provider's implementation of :meth:`create_async_generator`."""

@@ -55,6 +55,11 @@ class ModelNotSupportedError(BadRequestError):
     """The requested model is not offered by this provider. Not retryable."""
 
 
+class EndpointNotFoundError(BadRequestError):
+    """The server has no such endpoint (HTTP 404 that is not about a model): the configured URL is
+    wrong, typically an OpenAI-compatible base URL without its ``/v1``. Not retryable."""
+
+
 class ContextLengthError(BadRequestError):
     """The conversation is longer than the model's context (OpenAI: ``context_length_exceeded``)."""
 

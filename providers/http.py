@@ -26,6 +26,7 @@ from .errors import (
     BadRequestError,
     BlockedError,
     ContextLengthError,
+    EndpointNotFoundError,
     ModelNotSupportedError,
     ProviderConnectionError,
     ProviderError,
@@ -152,7 +153,8 @@ def classify(status: int, details: ErrorBody, provider: str, *, needs_auth: bool
     - 402, or 429 ``insufficient_quota``: :class:`QuotaExceededError`;
     - 429: :class:`RateLimitError` (``retry_after`` is filled by the caller);
     - 400/404/422: :class:`ModelNotSupportedError` when the model does not exist there,
-      :class:`ContextLengthError` for ``context_length_exceeded``, else :class:`BadRequestError`;
+      :class:`ContextLengthError` for ``context_length_exceeded``, a 404 otherwise
+      :class:`EndpointNotFoundError` (a wrong URL), else :class:`BadRequestError`;
     - 413: :class:`ContextLengthError`; anything else: :class:`ServerError`.
     """
     message = f"HTTP {status}: {details.message.strip()[:200]}" if details.message.strip() else f"HTTP {status}"
@@ -169,13 +171,18 @@ def classify(status: int, details: ErrorBody, provider: str, *, needs_auth: bool
             return ModelNotSupportedError(message, provider=provider)
         if status == 413 or details.code == "context_length_exceeded" or "context length" in details.message.lower():
             return ContextLengthError(message, provider=provider)
+        if status == 404:
+            return EndpointNotFoundError(message, provider=provider)
         return BadRequestError(message, provider=provider)
     return ServerError(message, provider=provider, status=status)
 
 
-async def raise_for_status(response: aiohttp.ClientResponse, provider: str, *, needs_auth: bool = True) -> None:
+async def raise_for_status(
+    response: aiohttp.ClientResponse, provider: str, *, needs_auth: bool = True, not_found_hint: str = ""
+) -> None:
     """Raise the typed error (see :func:`classify`) for a non-2xx response; ``Retry-After``,
-    ``retry-after-ms`` fill a rate limit's ``retry_after``. The error text carries at most 200
+    ``retry-after-ms`` fill a rate limit's ``retry_after``; ``not_found_hint`` ends the text of an
+    :class:`EndpointNotFoundError` (what to fix in the URL). The error text carries at most 200
     characters of the server's message, never request headers."""
     if response.status < 400:
         return
@@ -189,6 +196,9 @@ async def raise_for_status(response: aiohttp.ClientResponse, provider: str, *, n
     error = classify(response.status, details, provider, needs_auth=needs_auth)
     if isinstance(error, RateLimitError):
         error.retry_after = parse_retry_after(response.headers)
+    if isinstance(error, EndpointNotFoundError):
+        url = response.url.with_query(None).with_user(None)  # never a key passed in the URL
+        error = EndpointNotFoundError(f"{error} for {url}{not_found_hint}", provider=provider)
     raise error
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Literal
@@ -22,11 +23,13 @@ import aiohttp
 
 from .base import BaseProvider, Finish, Messages, ProviderModelMixin
 from .errors import (
+    AuthenticationError,
     BadRequestError,
     ContentFilterError,
     ProtocolError,
     ProviderConnectionError,
     ProviderError,
+    QuotaExceededError,
 )
 from .http import classify, connection_error, error_details, iter_sse_data, open_session, raise_for_status
 
@@ -142,6 +145,36 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
+    async def probe(self) -> tuple[bool, str]:
+        """``GET {base_url}/models`` once, uncached: (True, "reachable, N models...") or (False, what is
+        wrong: the key refused, no such endpoint (with the /v1 hint), no connection, a non-JSON answer)."""
+        prefix = self.name.upper().replace("-", "_")
+        try:
+            ids = await self._request_models(None)
+        except AuthenticationError as error:
+            return False, f"{prefix}_API_KEY was refused ({error})"
+        except QuotaExceededError as error:
+            return False, f"the account behind {prefix}_API_KEY has no quota left ({error})"
+        except ProviderConnectionError as error:
+            return False, f"cannot connect to {prefix}_BASE_URL {self.base_url}: {error}"
+        except ProviderError as error:
+            if self.models:
+                return True, f"reachable, but GET /models failed ({error}); using {prefix}_MODELS"
+            return False, f"GET /models failed: {error}"
+        default = self.default_model or ids[0]
+        listed = f"{len(ids)} models listed, default {default}"
+        if self.default_model and self.default_model not in ids:
+            return False, f"{listed}, but {prefix}_MODELS names {self.default_model!r}, which is not listed"
+        return True, f"reachable, {listed}"
+
+    def _url_hint(self) -> str:
+        """What to fix when the server answers 404 for an endpoint: most OpenAI-compatible servers
+        serve under ``/v1`` (OpenAI, Ollama, vLLM, LM Studio; OpenRouter under ``/api/v1``)."""
+        prefix = self.name.upper().replace("-", "_")
+        if re.search(r"/v\d+[a-z]*$", self.base_url.rstrip("/")):
+            return f": check {prefix}_BASE_URL"
+        return f": {prefix}_BASE_URL probably needs /v1 at the end ({self.base_url}/v1)"
+
     async def list_models(self, proxy: str | None = None) -> list[str]:
         """Chat model ids from ``GET {base_url}/models`` in the server's order, cached for ``models_ttl`` seconds.
 
@@ -180,7 +213,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                 async with session.get(
                     f"{self.base_url}/models", timeout=aiohttp.ClientTimeout(total=self.models_timeout)
                 ) as response:
-                    await raise_for_status(response, self.name)
+                    await raise_for_status(response, self.name, not_found_hint=self._url_hint())
                     body = await response.json(content_type=None)
             ids = [str(item["id"]) for item in body.get("data", []) if isinstance(item, dict) and "id" in item]
             ids = [i for i in ids if not any(marker in i.lower() for marker in NON_CHAT_MODEL_MARKERS)]
@@ -256,7 +289,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         try:
             async with open_session(proxy or self.proxy, self._headers()) as session:
                 async with session.post(f"{self.base_url}/chat/completions", json=payload) as response:
-                    await raise_for_status(response, self.name)
+                    await raise_for_status(response, self.name, not_found_hint=self._url_hint())
                     kind = response.content_type
                     if kind == "application/json":
                         async for piece in self._whole(await response.read()):

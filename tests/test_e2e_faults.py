@@ -200,3 +200,33 @@ async def test_a_database_that_refuses_writes_gets_one_sentence_and_loses_nothin
     assert await harness.say(CHAT, "and now?") == ["Hello from the fake model."]
     contents = [m["content"] for m in harness.llm.requests[-1]["messages"][1:]]
     assert contents == ["kept question", "Hello from the fake model.", "and now?"]
+
+
+async def test_a_base_url_without_v1_is_diagnosed_at_start_up_and_the_user_is_told_it_is_a_setting(
+    harness: BotHarness, lines: Lines
+) -> None:
+    harness.overrides["openai_base_url"] = harness.llm.base_url.removesuffix("/v1")
+    await harness.start()
+    await harness.telegram.wait_for(lambda: bool(lines.matching("provider openai:")))
+    [probe] = lines.matching("provider openai:")
+    assert probe.levelname == "WARNING" and "OPENAI_BASE_URL probably needs /v1 at the end" in probe.getMessage()
+    assert await harness.say(CHAT, "hello") == [
+        "The bot's address for the language model is wrong; the bot's owner needs to fix it (see the bot's log)."
+    ]
+    assert "probably needs /v1" in lines.matching("no answer:")[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("key", "words"),
+    [("sk-test-secret-key-0123456789", "reachable, 2 models listed, default fake-small"), ("wrong", "was refused")],
+    ids=["good-key", "refused-key"],
+)
+async def test_each_provider_is_checked_once_at_start_up(
+    harness: BotHarness, lines: Lines, key: str, words: str
+) -> None:
+    harness.llm.api_key = "sk-test-secret-key-0123456789"
+    harness.overrides["openai_api_key"] = key
+    await harness.start()
+    await harness.telegram.wait_for(lambda: bool(lines.matching("provider openai:")))
+    [probe] = lines.matching("provider openai:")
+    assert words in probe.getMessage() and key not in probe.getMessage()
