@@ -6,12 +6,23 @@ missing or malformed value into one line naming it and exit code 2.
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: A bot token as @BotFather gives it: the bot's numeric id, a colon, a secret (Bot API "Authorizing your bot").
+TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+#: Per-backend settings, read by :func:`providers.registry.build_provider` for each name in PROVIDERS.
+BACKEND_SETTING = re.compile(r"^[A-Z0-9_]+_(BASE_URL|API_KEY|MODELS|PROXY|URL)$")
+TELEGRAM_PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
+PROVIDER_PROXY_SCHEMES = ("http://", "https://", "socks4://", "socks5://")
 
 CommaList = Annotated[list[str], NoDecode]
 IntList = Annotated[list[int], NoDecode]
@@ -104,16 +115,58 @@ class Settings(BaseSettings):
     @field_validator("telegram_bot_token")
     @classmethod
     def _token_shape(cls, value: SecretStr) -> SecretStr:
-        token = value.get_secret_value()
-        if ":" not in token or any(c.isspace() for c in token):
-            raise ValueError("does not look like a bot token (expected '<digits>:<secret>')")
-        return value
+        token = value.get_secret_value().strip()
+        if "replace" in token.lower() or token.lower().endswith(":your-token"):
+            raise ValueError("is still the example value from .env.example; paste the token @BotFather gave you")
+        if not TOKEN_SHAPE.match(token):
+            raise ValueError("does not look like a bot token (expected '<digits>:<secret>', as @BotFather gives it)")
+        return SecretStr(token)
 
     @field_validator("telegram_base_url", "openai_base_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("telegram_base_url")
+    @classmethod
+    def _bot_api_root(cls, value: str) -> str:
+        if not value.endswith("/bot"):
+            raise ValueError(
+                "must end with /bot, like https://api.telegram.org/bot (requests go to {TELEGRAM_BASE_URL}{token}/...)"
+            )
+        return value
+
+    @field_validator("telegram_proxy", "proxy")
+    @classmethod
+    def _proxy(cls, value: str | None, info: object) -> str | None:
+        if not value:
+            return None
+        telegram = getattr(info, "field_name", "") == "telegram_proxy"
+        schemes = TELEGRAM_PROXY_SCHEMES if telegram else PROVIDER_PROXY_SCHEMES
+        if not value.lower().startswith(schemes):
+            raise ValueError(f"must be a URL starting with {', '.join(schemes)} (for example socks5://127.0.0.1:1080)")
+        return value
+
+    @field_validator("database_path")
+    @classmethod
+    def _database_path(cls, value: Path) -> Path:
+        if str(value) == ":memory:":
+            return value
+        if value.is_dir():
+            raise ValueError(f"{value} is a folder; name a file in it, for example {value / 'bot.sqlite3'}")
+        if value.exists():
+            if not os.access(value, os.R_OK | os.W_OK):
+                raise ValueError(f"{value} cannot be read and written by this user")
+            return value
+        parent = value.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise ValueError(f"{parent} is a file, so the folder for {value} cannot be created")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ValueError(f"this user may not create files in {parent.resolve()} (needed for {value})")
         return value
 
     @field_validator("providers")
@@ -121,7 +174,11 @@ class Settings(BaseSettings):
     def _providers_nonempty(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("name at least one provider")
-        return [v.lower() for v in value]
+        names = [v.lower() for v in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"names {', '.join(twice)} more than once")
+        return names
 
     def secrets(self) -> list[str]:
         """Every secret value, for log redaction."""
@@ -137,13 +194,37 @@ def describe_error(error: ValidationError) -> str:
     name = str(first["loc"][0]).upper() if first.get("loc") else "settings"
     if first.get("type") == "missing":
         return f"{name} is not set (see .env.example)"
-    return f"{name} is invalid: {first.get('msg', 'bad value')}"
+    return f"{name} is invalid: {str(first.get('msg', 'bad value')).removeprefix('Value error, ')}"
+
+
+def misspelled_settings(env_file: str | Path = ".env") -> list[str]:
+    """Lines about names in ``env_file`` that are no setting of the bot (a typo is otherwise silently
+    ignored): "PROVIDRES is not a setting; did you mean PROVIDERS?". Per-backend names
+    (``{NAME}_BASE_URL``, ``_API_KEY``, ``_MODELS``, ``_PROXY``, ``_URL``) are settings."""
+    if not os.path.exists(env_file):
+        return []
+    known = [name.upper() for name in Settings.model_fields]
+    problems = []
+    for name in dotenv_values(env_file):
+        upper = name.upper()
+        if upper in known or BACKEND_SETTING.match(upper) or upper.startswith("COMPOSE_"):
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]}?" if close else " (see .env.example)"
+        problems.append(f"{name} in {env_file} is not a setting of this bot{hint}")
+    return problems
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read :class:`Settings`; on a bad value print one line to stderr and exit with code 2."""
+    """Read :class:`Settings` (environment, then ``.env``); on a bad value, or a name in ``.env`` that
+    is no setting, print one line to stderr and exit with code 2."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         print(f"Configuration error: {describe_error(error)}", file=sys.stderr)
         raise SystemExit(2) from None
+    problems = misspelled_settings()
+    if problems:
+        print(f"Configuration error: {problems[0]}", file=sys.stderr)
+        raise SystemExit(2)
+    return settings

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -38,20 +39,51 @@ class ProviderConfigError(ValueError):
     """A provider name cannot be configured; the message names the missing setting."""
 
 
+#: Hosted OpenAI-compatible APIs that refuse every request without a key.
+KEYED_HOSTS = (
+    "api.openai.com",
+    "openrouter.ai",
+    "api.groq.com",
+    "api.mistral.ai",
+    "api.deepseek.com",
+    "api.together.xyz",
+    "api.fireworks.ai",
+    "generativelanguage.googleapis.com",
+)
+URL_SCHEMES = ("http://", "https://")
+PROXY_SCHEMES = ("http://", "https://", "socks4://", "socks5://")
+
+
+def _check_url(setting: str, value: str | None, schemes: tuple[str, ...], example: str) -> None:
+    if value and not value.lower().startswith(schemes):
+        raise ProviderConfigError(f"{setting} must start with {' or '.join(schemes)}, like {example}")
+
+
 def build_provider(name: str, environ: Mapping[str, str]) -> BaseProvider:
     """The provider called ``name`` (case-insensitive), configured from ``environ``.
 
     Raises:
-        ProviderConfigError: an unknown name without ``{NAME}_BASE_URL``.
+        ProviderConfigError: an unknown name without ``{NAME}_BASE_URL``; a URL or proxy without its
+            scheme (``{NAME}_BASE_URL``, ``{NAME}_URL``, ``{NAME}_PROXY``, ``PROXY``); no
+            ``{NAME}_API_KEY`` for a hosted API that needs one (:data:`KEYED_HOSTS`). The message
+            names the setting and never its value when that could be a secret.
     """
     name = name.strip().lower()
-    known = PROVIDER_CLASSES.get(name)
-    if known is not None:
-        return known.from_env(environ, name=name)
     prefix = name.upper().replace("-", "_")
-    if not environ.get(f"{prefix}_BASE_URL"):
+    known = PROVIDER_CLASSES.get(name)
+    proxy = f"{prefix}_PROXY" if environ.get(f"{prefix}_PROXY") else "PROXY"
+    _check_url(proxy, environ.get(proxy), PROXY_SCHEMES, "socks5://127.0.0.1:1080")
+    if known is not None and not issubclass(known, OpenAI):
+        _check_url(f"{prefix}_URL", environ.get(f"{prefix}_URL"), URL_SCHEMES, f"https://{name}.example")
+        return known.from_env(environ, name=name)
+    base_url = environ.get(f"{prefix}_BASE_URL")
+    if known is None and not base_url:
         raise ProviderConfigError(f"PROVIDERS names {name!r} but {prefix}_BASE_URL is not set")
-    return OpenAI.from_env(environ, name=name)
+    _check_url(f"{prefix}_BASE_URL", base_url, URL_SCHEMES, "http://localhost:11434/v1")
+    host = urlsplit(base_url or OpenAI.url or "").hostname or ""
+    if not environ.get(f"{prefix}_API_KEY") and any(host == h or host.endswith("." + h) for h in KEYED_HOSTS):
+        raise ProviderConfigError(f"{prefix}_API_KEY is not set, and {host} refuses requests without a key")
+    return (known or OpenAI).from_env(environ, name=name)
 
 
 def build_providers(names: list[str], environ: Mapping[str, str]) -> list[BaseProvider]:

@@ -2,27 +2,39 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from bot.chain import ChainConfigError, build_chain
-from bot.settings import Settings
+from bot.settings import Settings, misspelled_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_env_example_loads_with_every_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_example_loads_with_every_default_once_the_token_and_key_are_filled_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
     monkeypatch.chdir(tmp_path)
+    for name in ("TELEGRAM_BOT_TOKEN", "OPENAI_API_KEY", "PROVIDERS", "DATABASE_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValidationError, match=r"example value from \.env\.example"):
+        Settings()  # type: ignore[call-arg]
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456789:AAH-real-looking_token")
     settings = Settings()  # type: ignore[call-arg]
     assert settings.providers == ["openai"]
     assert settings.telegram_base_url == "https://api.telegram.org/bot"
     assert settings.database_path == Path("data/bot.sqlite3")
     assert settings.proxy in (None, "")
-    chain = build_chain(settings, {})
-    assert [p.name for p in chain.providers] == ["openai"]
+    assert misspelled_settings() == []
+    with pytest.raises(ChainConfigError, match=r"OPENAI_API_KEY is not set, and api\.openai\.com refuses"):
+        build_chain(settings, {})
+    settings = Settings(openai_api_key="sk-filled-in")  # type: ignore[call-arg]
+    assert [p.name for p in build_chain(settings, {}).providers] == ["openai"]
 
 
 def test_every_setting_is_documented_in_env_example() -> None:
@@ -56,3 +68,93 @@ def test_file_base_url() -> None:
 
     assert file_base_url("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
     assert file_base_url("https://botproxy.example/tg/bot") == "https://botproxy.example/tg/file/bot"
+
+
+GOOD = {"TELEGRAM_BOT_TOKEN": "123456789:AAH-real-looking_token", "OPENAI_API_KEY": "sk-test"}
+#: (environment, .env text, the one line expected on stderr; "" = the configuration is fine)
+MISCONFIGURATIONS = {
+    "database-path-is-a-folder": ({"DATABASE_PATH": "."}, "", "DATABASE_PATH is invalid: . is a folder"),
+    "database-parent-is-a-file": (
+        {"DATABASE_PATH": "notes.txt/bot.sqlite3"},
+        "",
+        "DATABASE_PATH is invalid: notes.txt is a file, so the folder for notes.txt/bot.sqlite3 cannot be created",
+    ),
+    "base-url-without-bot": (
+        {"TELEGRAM_BASE_URL": "https://api.telegram.org"},
+        "",
+        "TELEGRAM_BASE_URL is invalid: must end with /bot",
+    ),
+    "base-url-with-trailing-slash": ({"TELEGRAM_BASE_URL": "https://api.telegram.org/bot/"}, "", ""),
+    "telegram-proxy-without-scheme": (
+        {"TELEGRAM_PROXY": "127.0.0.1:1080"},
+        "",
+        "TELEGRAM_PROXY is invalid: must be a URL starting with http://, https://, socks5://",
+    ),
+    "proxy-without-scheme": ({"PROXY": "proxy.local:3128"}, "", "PROXY is invalid: must be a URL starting with"),
+    "backend-url-without-scheme": (
+        {"PROVIDERS": "ollama", "OLLAMA_BASE_URL": "localhost:11434/v1"},
+        "",
+        "OLLAMA_BASE_URL must start with http:// or https://, like http://localhost:11434/v1",
+    ),
+    "backend-proxy-without-scheme": (
+        {"PROVIDERS": "ollama", "OLLAMA_BASE_URL": "http://localhost:11434/v1", "OLLAMA_PROXY": "host:1"},
+        "",
+        "OLLAMA_PROXY must start with http:// or https:// or socks4:// or socks5://",
+    ),
+    "hosted-backend-without-key": (
+        {"PROVIDERS": "openrouter", "OPENROUTER_BASE_URL": "https://openrouter.ai/api/v1"},
+        "",
+        "OPENROUTER_API_KEY is not set, and openrouter.ai refuses requests without a key",
+    ),
+    "local-backend-without-key": (
+        {"PROVIDERS": "ollama", "OLLAMA_BASE_URL": "http://localhost:11434/v1"},
+        "",
+        "",
+    ),
+    "provider-named-twice": ({"PROVIDERS": "openai, OpenAI"}, "", "PROVIDERS is invalid: names openai more than once"),
+    "placeholder-token": (
+        {"TELEGRAM_BOT_TOKEN": "123456789:replace-with-your-token"},
+        "",
+        "TELEGRAM_BOT_TOKEN is invalid: is still the example value from .env.example",
+    ),
+    "token-with-a-space": (
+        {"TELEGRAM_BOT_TOKEN": "123 456:abc"},
+        "",
+        "TELEGRAM_BOT_TOKEN is invalid: does not look like a bot token",
+    ),
+    "misspelled-name-in-env-file": (
+        {},
+        "PROVIDRES=openai\n",
+        "PROVIDRES in .env is not a setting of this bot; did you mean PROVIDERS?",
+    ),
+    "backend-settings-in-env-file": ({}, "OLLAMA_BASE_URL=http://localhost:11434/v1\nOLLAMA_MODELS=llama3.2\n", ""),
+}
+
+
+@pytest.mark.parametrize(("environ", "env_file", "expected"), MISCONFIGURATIONS.values(), ids=MISCONFIGURATIONS.keys())
+def test_each_misconfiguration_is_one_line_and_exit_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    environ: dict[str, str],
+    env_file: str,
+    expected: str,
+) -> None:
+    from bot.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    (tmp_path / ".env").write_text(env_file)
+    for name in list(os.environ):
+        if name.split("_")[0] in ("TELEGRAM", "OPENAI", "PROVIDERS", "DATABASE", "PROXY", "OLLAMA", "OPENROUTER"):
+            monkeypatch.delenv(name)
+    for name, value in {**GOOD, **environ}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as stopped:
+        main(["--check-config"])
+    out, err = capsys.readouterr()
+    if not expected:
+        assert stopped.value.code == 0 and out.startswith("Configuration OK") and err == "", err
+        return
+    assert stopped.value.code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"Configuration error: {expected}"), err
