@@ -2,6 +2,7 @@
 
 python -m bot                  # run
 python -m bot --check-config   # validate the settings and the provider chain, then exit
+python -m bot backup PATH      # copy the history database safely, even while the bot runs
 python -m bot --version
 """
 
@@ -14,16 +15,18 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 from telegram.error import InvalidToken, NetworkError
 
 from providers.registry import environment
 
 from .app import run_bot
+from .backup import BackupError, backup_database
 from .chain import ChainConfigError, build_chain
 from .logs import configure_logging, secrets_in
 from .polling import AnotherInstanceError
-from .settings import load_settings
+from .settings import Settings, load_settings
 from .storage import StorageError
 
 
@@ -80,6 +83,23 @@ async def _main() -> int:
     return 0
 
 
+def backup(target: str) -> int:
+    """``backup TARGET``: copy ``DATABASE_PATH`` (from the environment or .env) with SQLite's online
+    backup API; print one line; 0 on success, 2 when it cannot be made."""
+    default = Settings.model_fields["database_path"].default
+    source = Path(environment().get("DATABASE_PATH") or default)
+    try:
+        result = backup_database(source, Path(target))
+    except BackupError as error:
+        print(f"Backup failed: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"Backed up {source} to {result.path}: {result.size} bytes, {result.messages} messages,"
+        f" schema version {result.schema_version}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m bot`` and the ``telegram-llm-bot`` script; exits with the code
     (0 after a clean stop, 2 for a configuration error, an unusable database or another instance
@@ -91,7 +111,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--check-config", action="store_true", help="validate the settings and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    saving = commands.add_parser(
+        "backup", help="copy the history database (DATABASE_PATH) safely, even while the bot runs"
+    )
+    saving.add_argument("target", help="a new file, or a folder for bot-YYYYMMDD-HHMMSS.sqlite3")
     args = parser.parse_args(argv)
+    if args.command == "backup":
+        sys.exit(backup(args.target))
     # python-telegram-bot 22's documented opt-in: durations such as RetryAfter.retry_after are
     # timedeltas (the form PTB 23 will always use) instead of deprecated int seconds.
     os.environ.setdefault("PTB_TIMEDELTA", "true")

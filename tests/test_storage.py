@@ -180,3 +180,34 @@ async def test_replies_never_finished_are_reported_once_after_a_restart(tmp_path
     assert [(r.key, r.message_id) for r in await store.take_interrupted()] == [(ConversationKey(2, 7), 4)]
     assert await store.take_interrupted() == []
     await store.close()
+
+
+async def test_backup_while_the_bot_writes_is_a_complete_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    from bot.__main__ import main
+
+    path = tmp_path / "bot.sqlite3"
+    store = await ConversationStore.open(path)  # open, in WAL mode, as while the bot runs
+    for n in range(50):
+        await store.add(ConversationKey(1), "user", f"turn {n}")
+    assert (tmp_path / "bot.sqlite3-wal").stat().st_size > 0  # the newest turns are still in the WAL
+    monkeypatch.setenv("DATABASE_PATH", str(path))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "backups").mkdir()
+    with pytest.raises(SystemExit) as done:
+        main(["backup", "backups"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Backed up {path} to backups/bot-") and "50 messages" in out
+    [copy] = (tmp_path / "backups").iterdir()
+    with sqlite3.connect(copy) as db:
+        assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 50
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # one file, complete on its own
+    await store.add(ConversationKey(1), "user", "the bot keeps writing")
+    await store.close()
+    with pytest.raises(SystemExit) as done:
+        main(["backup", str(copy)])
+    assert done.value.code == 2 and "exists already" in capsys.readouterr().err

@@ -1,0 +1,119 @@
+"""The Docker image's recipe, run the way the image runs it, where no container engine exists: the
+image's command as a non-root user, in a read-only /app, with the image's ENV overlaid by
+``.env.example`` (what ``docker run --env-file .env`` does), and the volume at /data. The database
+must land on the volume, whichever DATABASE_PATH wins."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dotenv import dotenv_values
+
+from .fakes.openai import FakeOpenAI
+from .fakes.telegram import FakeBotApi
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+COMPOSE = (ROOT / "compose.yaml").read_text()
+IMAGE_UID = 10001
+
+
+def image_env() -> dict[str, str]:
+    """The ``ENV`` lines of the Dockerfile."""
+    block = re.search(r"^ENV (.*?)(?:\n\n|\n[A-Z]+ )", DOCKERFILE, re.S | re.M)
+    assert block is not None
+    return dict(re.findall(r"(\w+)=(\S+)", block.group(1)))
+
+
+def test_the_recipes_put_the_database_on_the_volume_and_run_as_non_root() -> None:
+    assert image_env()["DATABASE_PATH"] == "/data/bot.sqlite3"
+    assert f"useradd --create-home --uid {IMAGE_UID} bot" in DOCKERFILE and "\nUSER bot\n" in DOCKERFILE
+    assert "ln -s /data /app/data" in DOCKERFILE  # .env.example's relative path lands on the volume too
+    assert 'VOLUME ["/data"]' in DOCKERFILE and 'CMD ["python", "-m", "bot"]' in DOCKERFILE
+    assert "env_file: .env" in COMPOSE and "bot-data:/data" in COMPOSE
+    assert "DATABASE_PATH: /data/bot.sqlite3" in COMPOSE and "restart: unless-stopped" in COMPOSE
+
+
+@pytest.fixture
+def image_root() -> Iterator[Path]:
+    """A folder another user can enter (pytest's tmp_path is private to the user running the tests)."""
+    root = Path(tempfile.mkdtemp(prefix="image-", dir="/tmp"))
+    root.chmod(0o755)
+    yield root
+    for path in root.rglob("*"):
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
+    shutil.rmtree(root)
+
+
+def as_image_user() -> tuple[str, dict[str, object]]:
+    """The Python to run and how: as root, a system Python of the same version as uid 10001 (the
+    venv's Python lives under /root, which that user cannot enter); otherwise this user, who is
+    already not root."""
+    if os.geteuid() != 0:
+        return sys.executable, {}
+    system = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
+    if not os.path.exists(system):
+        pytest.skip(f"running as root and no {system} to run as another user")
+    return system, {"user": IMAGE_UID, "group": IMAGE_UID}
+
+
+async def test_the_image_command_as_a_non_root_user_with_env_example_keeps_the_database_on_the_volume(
+    telegram: FakeBotApi, llm: FakeOpenAI, image_root: Path
+) -> None:
+    app, volume = image_root / "app", image_root / "data"
+    app.mkdir()
+    volume.mkdir()
+    (app / "data").symlink_to(volume)  # RUN ... ln -s /data /app/data
+    python, user = as_image_user()
+    if user:
+        os.chown(volume, IMAGE_UID, IMAGE_UID)  # RUN chown bot:bot /data
+    app.chmod(0o555)  # /app belongs to root in the image: the bot's user cannot write there
+    env = {k: v.replace("/data", str(volume)) for k, v in image_env().items()}
+    env.update({k: v or "" for k, v in dotenv_values(ROOT / ".env.example").items()})  # --env-file .env
+    env.update(
+        TELEGRAM_BOT_TOKEN=telegram.token,
+        TELEGRAM_BASE_URL=telegram.base_url,
+        OPENAI_BASE_URL=llm.base_url,
+        OPENAI_API_KEY="sk-test-key",
+        POLL_TIMEOUT="1",
+        PATH=os.environ.get("PATH", "/usr/bin:/bin"),
+        HOME=str(app),
+        PYTHONPATH=f"{ROOT}:{sysconfig.get_paths()['purelib']}",
+    )
+    assert env["DATABASE_PATH"] == "data/bot.sqlite3"  # .env.example's value wins over the image's
+    process = await asyncio.create_subprocess_exec(
+        python,
+        "-m",
+        "bot",
+        cwd=app,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        **user,  # type: ignore[arg-type]
+    )
+    try:
+        telegram.user_message(77, "hello from a container")
+        answered = lambda: telegram.bot_texts(77) == ["Hello from the fake model."]  # noqa: E731
+        await telegram.wait_for(lambda: answered() or process.returncode is not None, timeout=30)
+        if not answered():
+            out, _ = await process.communicate()
+            pytest.fail(f"the bot stopped (exit {process.returncode}):\n{out.decode()}")
+        process.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(process.communicate(), 20)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    assert process.returncode == 0, out.decode()
+    assert (volume / "bot.sqlite3").is_file()
+    assert sorted(p.name for p in app.iterdir()) == ["data"]
