@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 from dataclasses import dataclass
 
 import telegramify_markdown
@@ -35,6 +36,35 @@ class Part:
 
     text: str
     entities: tuple[MessageEntity, ...] = ()
+
+
+#: A link still being written at the end of a partial answer: ``[text](http://exa`` or ``[text``.
+_OPEN_LINK = re.compile(r"(?:^|(?<=\s))\[([^\]\n]*)(?:\]\([^)\s]*)?$")
+_FENCED = re.compile(r"```.*?```", re.S)
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+
+
+def close_open_markup(markdown: str) -> str:
+    """A partial answer as it should be shown while the model still writes it: markup it has opened
+    and not yet closed is closed (``Here is **bo`` -> ``Here is **bo**``, shown as bold "bo"), an
+    opener with nothing after it yet is dropped, and a link still being written shows as its text,
+    so the user never sees raw ``**``, ````` or ``[text](htt`` flash by. An open code fence needs
+    nothing: CommonMark already renders it as a code block. The final answer is rendered as written.
+    """
+    if markdown.count("```") % 2:
+        return markdown
+    outside = _FENCED.sub("", markdown)
+    if outside.count("`") % 2:
+        return markdown[:-1] if markdown.endswith("`") else markdown + "`"
+    link = _OPEN_LINK.search(markdown)
+    if link is not None:
+        markdown = markdown[: link.start()] + link.group(1)
+        outside = _FENCED.sub("", markdown)
+    prose = _INLINE_CODE.sub("", outside)
+    for marker in ("**", "~~", "__"):
+        if prose.count(marker) % 2:
+            markdown = markdown[: -len(marker)] if markdown.endswith(marker) else markdown.rstrip() + marker
+    return markdown
 
 
 def render_markdown(markdown: str) -> tuple[str, list[MessageEntity]]:

@@ -47,7 +47,7 @@ from providers import Chunk, Finish, ProviderInfo, Reset
 
 from .pacing import ChatPacer, retry_seconds
 from .ratelimit import PACED
-from .rendering import TELEGRAM_TEXT_LIMIT, Part, plain_parts, render_parts
+from .rendering import TELEGRAM_TEXT_LIMIT, Part, close_open_markup, plain_parts, render_parts
 
 logger = logging.getLogger(__name__)
 
@@ -289,7 +289,10 @@ class ReplyStream:
                 source = f"{source}\n\n{self._stop_note}" if source.strip() else self._stop_note
             if self._notes is not None and self.result.error is None and source.strip():
                 source = "\n\n".join([source, *self._notes(self.result)])
-        parts = plain_parts(source, self._limit) if self._plain else render_parts(source, self._limit)
+        if self._plain:
+            parts = plain_parts(source, self._limit)
+        else:
+            parts = render_parts(source if self._done else close_open_markup(source), self._limit)
         if not parts:
             if self._done:
                 parts = [EMPTY_ANSWER]

@@ -47,7 +47,12 @@ TOO_LONG = "That message is too long for me ({length} characters; the limit is {
 TOO_MANY_PENDING = "I'm still answering earlier messages in this chat. Please wait a moment before sending more."
 USER_LIMIT = "You've reached the limit of {limit} messages an hour. Please try again in {minutes} min."
 INTERNAL_ERROR = "Sorry, something went wrong on my side. Please try again."
-STRANGER = "Sorry, this bot is private. Ask its owner for access."
+STRANGER = "Sorry, this bot is private. Ask its owner for access, giving them your user id: {user_id}."
+STRANGER_GROUP = (
+    "Sorry, this bot is private. Ask its owner for access, giving them this chat's id ({chat_id})"
+    " or your user id ({user_id})."
+)
+UNKNOWN_COMMAND = "I don't know {command}. /help lists what I can do."
 ADMINS_ONLY = "Only chat admins can change this."
 ADMINS_ONLY_BUTTON = "Only admins can change this."
 STALE_BUTTON = "This button is no longer valid."
@@ -84,7 +89,8 @@ SETTINGS = (
     "Provider: {provider}\n"
     "Model: {model}\n"
     "Stream mode: {mode}\n"
-    "History: {stored} messages stored here; up to {max_messages} messages and {max_chars} characters go to the model"
+    "History: {stored} stored here; up to {max_messages} and {max_chars} characters go to the model\n"
+    "Ids (for ALLOWED_USER_IDS, ALLOWED_CHAT_IDS, BOT_ADMIN_IDS): this chat {chat_id}, you {user_id}"
 )
 
 #: Command list registered with setMyCommands (Bot API), shown in Telegram's menu.
@@ -99,6 +105,11 @@ COMMANDS: list[tuple[str, str]] = [
     ("provider", "Choose the provider"),
     ("settings", "Show this chat's settings"),
 ]
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """``1 message``, ``2 messages``, ``0 messages`` (English: the singular only for exactly one)."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
 def reply_notes(result: StreamResult) -> list[str]:

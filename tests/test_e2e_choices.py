@@ -70,6 +70,12 @@ async def test_settings_survive_a_restart(harness: BotHarness) -> None:
     await harness.restart()
     shown = await command(harness, "/settings")
     assert "Model: fake-small" in shown and "History: 2 messages stored here" in shown
+    assert f"Ids (for ALLOWED_USER_IDS, ALLOWED_CHAT_IDS, BOT_ADMIN_IDS): this chat {CHAT}, you {CHAT}" in shown
+    await command(harness, "/reset")
+    assert "History: 0 messages stored" in await command(harness, "/settings")
+    harness.overrides["history_max_messages"] = 1
+    await harness.restart()
+    assert "up to 1 message and" in await command(harness, "/settings")
     await harness.say(CHAT, "two")
     assert harness.llm.requests[-1]["model"] == "fake-small"
 
@@ -82,7 +88,15 @@ async def test_stranger_gets_one_refusal_and_costs_no_provider_call(harness: Bot
     harness.telegram.user_message(666, "please")
     await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_texts(666)))
     assert await harness.say(5, "I am allowed") == ["Hello from the fake model."]
-    assert harness.telegram.bot_texts(666) == ["Sorry, this bot is private. Ask its owner for access."]
+    assert harness.telegram.bot_texts(666) == [
+        "Sorry, this bot is private. Ask its owner for access, giving them your user id: 666."
+    ]
+    harness.telegram.user_message(-100777, "@test_llm_bot hello?", user_id=666, chat_type="supergroup")
+    await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_texts(-100777)))
+    assert harness.telegram.bot_texts(-100777) == [
+        "Sorry, this bot is private. Ask its owner for access, giving them this chat's id (-100777)"
+        " or your user id (666)."
+    ]
     harness.telegram.chat(-100900, "supergroup")
     mention = [{"type": "mention", "offset": 0, "length": 13}]
     harness.telegram.user_message(-100900, "@test_llm_bot hi", user_id=666, entities=mention)
@@ -146,3 +160,15 @@ async def test_model_command_when_the_provider_lists_no_models(harness: BotHarne
     assert await command(harness, "/model my-local-model") == (
         "Model for this chat: my-local-model. openai could not list its models, so the name goes to it as it is."
     )
+
+
+async def test_an_unknown_command_points_to_help_in_private_and_is_ignored_in_groups(harness: BotHarness) -> None:
+    await harness.start()
+    assert await command(harness, "/weather tomorrow") == "I don't know /weather. /help lists what I can do."
+    harness.telegram.user_message(-100555, "/weather@other_bot", chat_type="supergroup")
+    harness.telegram.user_message(-100555, "/help@test_llm_bot", chat_type="supergroup")
+    await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_texts(-100555)))
+    assert len(harness.telegram.bot_texts(-100555)) == 1 and harness.telegram.bot_texts(-100555)[0].startswith(
+        "Commands:"
+    )
+    assert harness.llm.requests == []

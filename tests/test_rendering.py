@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from telegram import Bot
 
 from bot.rendering import plain_parts, render_markdown, render_parts, split_rendered, utf16_len
 
@@ -57,3 +62,40 @@ def test_unbalanced_markdown_mid_stream_renders() -> None:
     link, bold = part.entities
     assert link.type == "text_link" and link.url == "https://example.org" and (link.offset, link.length) == (2, 4)
     assert bold.type == "bold" and bold.offset == 10
+
+
+@pytest.mark.parametrize(
+    ("partial", "shown"),
+    [
+        ("Here is **bo", "Here is bo"),
+        ("Here is **", "Here is"),
+        ("Run `pip ins", "Run pip ins"),
+        ("see [the docs](https://exa", "see the docs"),
+        ("a ~~strike", "a strike"),
+        ("done **b** and more", "done b and more"),
+        ("```py\nprint('**')", "print('**')"),
+    ],
+)
+def test_a_partial_answer_never_shows_raw_markdown_markers(partial: str, shown: str) -> None:
+    from bot.rendering import close_open_markup, render_markdown
+
+    assert render_markdown(close_open_markup(partial))[0].strip() == shown
+
+
+async def test_the_stream_shows_no_raw_markers_while_the_model_writes() -> None:
+    from bot.pacing import ChatPacer
+    from bot.streaming import ReplyStreamer, ReplyTarget
+
+    from .fakes.telegram import FakeBotApi
+
+    async def answer() -> AsyncIterator[str]:
+        for piece in ["Here is **bo", "ld** and `co", "de` and [a link](https://exa", "mple.org) done."]:
+            yield piece
+            await asyncio.sleep(0.03)
+
+    async with FakeBotApi() as telegram, Bot(telegram.token, base_url=telegram.base_url) as bot:
+        streamer = ReplyStreamer(bot, ChatPacer(private_interval=0.0, global_per_second=1000))
+        await streamer.open(ReplyTarget(5), str).run(answer())
+        shown = [c.params["text"] for c in telegram.calls if c.method in ("sendMessage", "editMessageText")]
+    assert len(shown) >= 3 and telegram.bot_texts(5) == ["Here is bold and code and a link done."]
+    assert not any(marker in text for text in shown for marker in ("**", "`", "](", "["))

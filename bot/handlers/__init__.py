@@ -63,6 +63,7 @@ def register(app: Application, deps: Deps) -> None:
     app.add_handler(CommandHandler("settings", choices.show))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, conversation.text))
+    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, conversation.unknown_command))
     app.add_handler(
         MessageHandler(filters.UpdateType.MESSAGE & ~filters.TEXT & ~filters.StatusUpdate.ALL, conversation.other)
     )

@@ -189,9 +189,11 @@ class ChoiceHandlers:
                 provider=provider,
                 model=await self.current_model(choice),
                 mode=mode,
-                stored=stored,
-                max_messages=settings.history_max_messages,
+                stored=texts.plural(stored, "message"),
+                max_messages=texts.plural(settings.history_max_messages, "message"),
                 max_chars=settings.history_max_chars,
+                chat_id=message.chat_id,
+                user_id=message.from_user.id if message.from_user else "-",
             ),
             do_quote=is_group(message),
         )

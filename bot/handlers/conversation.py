@@ -63,6 +63,15 @@ class ConversationHandlers:
         logger.info("chat=%s thread=%s history cleared (%d turns)", key.chat_id, key.thread_id, removed)
         await message.reply_text(texts.RESET_DONE, do_quote=is_group(message))
 
+    async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A /command the bot does not have: a pointer to /help in private chats; nothing in groups,
+        where the command may be for another bot."""
+        message = update.effective_message
+        if message is None or not message.text or is_group(message):
+            return
+        command = message.text.split()[0].split("@")[0]
+        await message.reply_text(texts.UNKNOWN_COMMAND.format(command=command), do_quote=False)
+
     async def other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stickers, photos, voice notes...: say that only text is read (in groups, only when addressed)."""
         message = update.effective_message

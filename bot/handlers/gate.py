@@ -27,10 +27,11 @@ class AccessGate:
             "refused update %s: user=%s chat=%s", update.update_id, user.id if user else "-", chat.id if chat else "-"
         )
         if update.callback_query is not None:
-            await update.callback_query.answer(texts.STRANGER, show_alert=True)
+            await update.callback_query.answer(texts.STRANGER.format(user_id=user.id if user else "-"), show_alert=True)
         else:
             message = update.effective_message
             concerned = message is not None and (not is_group(message) or is_addressed(message, context.bot))
             if concerned and user is not None and chat is not None and self.deps.access.should_tell(user.id, chat.id):
-                await message.reply_text(texts.STRANGER)  # type: ignore[union-attr]
+                refusal = texts.STRANGER_GROUP if is_group(message) else texts.STRANGER  # type: ignore[arg-type]
+                await message.reply_text(refusal.format(user_id=user.id, chat_id=chat.id))  # type: ignore[union-attr]
         raise ApplicationHandlerStop
