@@ -158,3 +158,11 @@ def test_each_misconfiguration_is_one_line_and_exit_2(
         return
     assert stopped.value.code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith(f"Configuration error: {expected}"), err
+
+
+def test_the_readme_file_tree_names_every_module() -> None:
+    tree = (ROOT / "README.md").read_text().split("## Development", 1)[1]
+    for package in ("bot", "bot/handlers", "providers"):
+        for module in sorted((ROOT / package).glob("*.py")):
+            if module.name != "__init__.py" or package == "bot/handlers":
+                assert module.name in tree, f"{package}/{module.name} is missing from the README's tree"
