@@ -98,6 +98,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
             admins=AdminChecker(access),
             limiter=UserLimiter(settings.user_messages_per_hour, exempt=settings.bot_admin_ids),
             catalog=ModelCatalog(chain, settings.default_model),
+            presets=settings.presets(),
         )
         register(app, deps)
         async with app:

@@ -7,7 +7,9 @@ chat it belongs to, so a button can be checked against the chat it is pressed in
 - ``d:{chat_id}:default``: go back to the default model;
 - ``g:{chat_id}:{page}``: show that page of the model keyboard (0-based);
 - ``p:{chat_id}:{provider}``: choose a provider, ``auto`` for the whole chain;
-- ``s:{chat_id}:{thread_id}``: stop the reply being generated in that conversation.
+- ``s:{chat_id}:{thread_id}``: stop the reply being generated in that conversation;
+- ``r:{chat_id}:{index}``: use that system-prompt preset (0-based, file order), ``default`` for
+  the operator's ``SYSTEM_PROMPT``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 AUTO = "auto"
 #: Model buttons on one page of the /model keyboard.
 MODELS_PER_PAGE = 10
-KINDS = ("m", "d", "g", "p", "s")
+KINDS = ("m", "d", "g", "p", "s", "r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,17 @@ def provider_keyboard(chat_id: int, choices: list[tuple[str, str]], current: str
     for name, label in choices:
         selected = (current or AUTO) == name
         rows.append([InlineKeyboardButton(f"✅ {label}" if selected else label, callback_data=f"p:{chat_id}:{name}")])
+    return InlineKeyboardMarkup(rows)
+
+
+def prompt_keyboard(chat_id: int, names: Sequence[str], current: str | None, default: bool) -> InlineKeyboardMarkup:
+    """The presets, two a row, the ``current`` one marked with ✅, then "Default" (✅ when ``default``)."""
+    buttons = [
+        InlineKeyboardButton(f"✅ {name}" if name == current else name, callback_data=f"r:{chat_id}:{i}")
+        for i, name in enumerate(names)
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([InlineKeyboardButton("✅ Default" if default else "Default", callback_data=f"r:{chat_id}:default")])
     return InlineKeyboardMarkup(rows)
 
 

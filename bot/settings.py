@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .prompts import PresetsError, load_presets
 
 #: A bot token as @BotFather gives it: the bot's numeric id, a colon, a secret (Bot API "Authorizing your bot").
 TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
@@ -67,6 +69,12 @@ class Settings(BaseSettings):
     system_prompt: str = Field(
         "You are a helpful assistant in a Telegram chat. Answer clearly and concisely. "
         "You may use Markdown: bold, italic, code, lists and links.",
+    )
+    max_prompt_chars: int = Field(
+        4000, ge=100, description="A chat's own system prompt (/prompt TEXT) may be this long, in characters."
+    )
+    prompts_file: Path | None = Field(
+        None, description="TOML or YAML file of system-prompt presets (name -> prompt) offered by /prompt."
     )
     proxy: str | None = Field(None, description="Proxy URL for provider requests (http, https, socks4, socks5).")
     provider_max_retries: int = Field(2, ge=1, le=10, description="Attempts per provider for retryable errors.")
@@ -148,6 +156,25 @@ class Settings(BaseSettings):
         if not value.lower().startswith(schemes):
             raise ValueError(f"must be a URL starting with {', '.join(schemes)} (for example socks5://127.0.0.1:1080)")
         return value
+
+    @field_validator("prompts_file", mode="before")
+    @classmethod
+    def _no_file(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("prompts_file")
+    @classmethod
+    def _presets_load(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None:
+            try:
+                load_presets(value, int(info.data.get("max_prompt_chars", 4000)))
+            except PresetsError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    def presets(self) -> dict[str, str]:
+        """The system-prompt presets of ``PROMPTS_FILE`` (validated when the settings were read), or {}."""
+        return load_presets(self.prompts_file, self.max_prompt_chars) if self.prompts_file else {}
 
     @field_validator("database_path")
     @classmethod

@@ -52,6 +52,9 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (chat_id, thread_id)
     );
     """,
+    """
+    ALTER TABLE chat_settings ADD COLUMN system_prompt TEXT;
+    """,
 ]
 
 
@@ -77,10 +80,12 @@ class ConversationKey:
 
 @dataclass(frozen=True, slots=True)
 class ChatSettings:
-    """A chat's choices; forum topics share them. None means "not chosen": the whole chain / the default model."""
+    """A chat's choices; forum topics share them. None means "not chosen": the whole chain, the
+    default model, the operator's ``SYSTEM_PROMPT``."""
 
     provider: str | None = None
     model: str | None = None
+    system_prompt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,16 +236,18 @@ class ConversationStore:
 
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         """The chat's provider and model choices (defaults when none were made)."""
-        rows = await self._rows("SELECT provider, model FROM chat_settings WHERE chat_id = ?", (chat_id,))
-        return ChatSettings(rows[0][0], rows[0][1]) if rows else ChatSettings()
+        rows = await self._rows(
+            "SELECT provider, model, system_prompt FROM chat_settings WHERE chat_id = ?", (chat_id,)
+        )
+        return ChatSettings(rows[0][0], rows[0][1], rows[0][2]) if rows else ChatSettings()
 
     async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
         """Store the chat's choices (replacing earlier ones)."""
         await self._write(
-            "INSERT INTO chat_settings (chat_id, provider, model, updated_at) VALUES (?, ?, ?, ?)"
+            "INSERT INTO chat_settings (chat_id, provider, model, system_prompt, updated_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (chat_id) DO UPDATE SET provider = excluded.provider, model = excluded.model,"
-            " updated_at = excluded.updated_at",
-            (chat_id, settings.provider, settings.model, time.time()),
+            " system_prompt = excluded.system_prompt, updated_at = excluded.updated_at",
+            (chat_id, settings.provider, settings.model, settings.system_prompt, time.time()),
         )
 
     async def clear(self, key: ConversationKey) -> int:

@@ -38,6 +38,7 @@ HELP = (
     "/stop - stop the answer being written\n"
     "/model - choose the model\n"
     "/provider - choose the provider (Auto uses the whole chain)\n"
+    "/prompt - show or set this chat's system prompt (/prompt TEXT, /prompt reset)\n"
     "/settings - show this chat's settings\n\n"
     "In groups, mention me or reply to one of my messages. Only group admins can change settings or reset."
 )
@@ -85,9 +86,17 @@ MODEL_RESET = " {provider} does not offer {old}, so this chat now uses its defau
 FALLBACK_NOTE = "_↪ Answered by {model} via {provider}: {requested} was unavailable._"
 LENGTH_NOTE = "_✂️ The model stopped here: it reached its length limit._"
 FILTERED_NOTE = "_⚠️ The provider's content filter cut this answer short._"
+PROMPT_SHOW = "System prompt for this chat ({which}):\n\n{prompt}"
+PROMPT_PRESETS = "\n\nChoose a preset below, or send /prompt TEXT to write your own."
+PROMPT_HOW = "\n\nSend /prompt TEXT to write your own, /prompt reset to go back to the default."
+PROMPT_SET = "Done: this chat now uses your system prompt. /prompt reset goes back to the default."
+PROMPT_PRESET_SET = "Done: this chat now uses the preset “{name}”."
+PROMPT_RESET = "Done: this chat uses the default system prompt again."
+PROMPT_TOO_LONG = "That prompt is too long ({length} characters; the limit is {limit}). Please shorten it."
 SETTINGS = (
     "Provider: {provider}\n"
     "Model: {model}\n"
+    "System prompt: {prompt}\n"
     "Stream mode: {mode}\n"
     "History: {stored} stored here; up to {max_messages} and {max_chars} characters go to the model\n"
     "Ids (for ALLOWED_USER_IDS, ALLOWED_CHAT_IDS, BOT_ADMIN_IDS): this chat {chat_id}, you {user_id}"
@@ -103,6 +112,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("stop", "Stop the answer being written"),
     ("model", "Choose the model"),
     ("provider", "Choose the provider"),
+    ("prompt", "Show or set the system prompt"),
     ("settings", "Show this chat's settings"),
 ]
 

@@ -127,6 +127,12 @@ MISCONFIGURATIONS = {
         "PROVIDRES=openai\n",
         "PROVIDRES in .env is not a setting of this bot; did you mean PROVIDERS?",
     ),
+    "presets-file-missing": ({"PROMPTS_FILE": "prompts.toml"}, "", "PROMPTS_FILE is invalid: cannot read prompts.toml"),
+    "presets-file-not-toml": (
+        {"PROMPTS_FILE": "notes.txt"},
+        "",
+        "PROMPTS_FILE is invalid: notes.txt is not valid TXT",
+    ),
     "backend-settings-in-env-file": ({}, "OLLAMA_BASE_URL=http://localhost:11434/v1\nOLLAMA_MODELS=llama3.2\n", ""),
 }
 

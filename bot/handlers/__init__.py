@@ -20,14 +20,16 @@ from .choices import ChoiceHandlers
 from .common import ActiveReply, Deps
 from .conversation import ConversationHandlers
 from .gate import AccessGate
+from .prompts import PromptHandlers
 
-__all__ = ["ActiveReply", "ChoiceHandlers", "ConversationHandlers", "Deps", "register"]
+__all__ = ["ActiveReply", "ChoiceHandlers", "ConversationHandlers", "Deps", "PromptHandlers", "register"]
 
 
 def register(app: Application, deps: Deps) -> None:
     """Add every handler to ``app``: the access gate first (group -1), then commands, buttons, messages."""
     conversation = ConversationHandlers(deps)
     choices = ChoiceHandlers(deps)
+    prompts = PromptHandlers(deps)
 
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every inline button: check the callback data and its chat, then dispatch by kind."""
@@ -47,6 +49,8 @@ def register(app: Application, deps: Deps) -> None:
                 await query.answer(texts.STALE_BUTTON, show_alert=True)
                 return
             await conversation.stop_button(update, context, key)
+        elif callback.kind == "r":
+            await prompts.button(update, context, callback.value)
         else:
             await choices.button(update, context, callback.kind, callback.value)
 
@@ -60,6 +64,7 @@ def register(app: Application, deps: Deps) -> None:
     app.add_handler(CommandHandler("stop", conversation.stop))
     app.add_handler(CommandHandler("model", choices.model))
     app.add_handler(CommandHandler("provider", choices.provider))
+    app.add_handler(CommandHandler("prompt", prompts.prompt))
     app.add_handler(CommandHandler("settings", choices.show))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, conversation.text))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import ContextTypes
@@ -12,6 +13,7 @@ from providers import BaseProvider
 from .. import texts
 from ..keyboards import AUTO, MODELS_PER_PAGE, model_keyboard, model_token, page_count, provider_keyboard
 from ..models import ModelEntry
+from ..prompts import describe_prompt
 from ..storage import ChatSettings
 from .common import Deps, command_argument, conversation_key, is_group
 
@@ -117,7 +119,7 @@ class ChoiceHandlers:
     async def set_model(self, chat_id: int, model: str | None) -> str:
         """Store the chat's model (None: back to the default); returns the confirmation."""
         choice = await self.deps.store.chat_settings(chat_id)
-        await self.deps.store.save_chat_settings(chat_id, ChatSettings(choice.provider, model))
+        await self.deps.store.save_chat_settings(chat_id, replace(choice, model=model))
         logger.info("chat=%s model set to %s", chat_id, model or "default")
         if model is None:
             return texts.MODEL_DEFAULT_SET.format(model=await self.catalog.default(choice) or "provider default")
@@ -159,7 +161,7 @@ class ChoiceHandlers:
         before = choice.model or self.catalog.default_model
         if model and not (await self.catalog.lookup(pinned, model)).usable:
             model = None
-        await self.deps.store.save_chat_settings(chat_id, ChatSettings(provider, model))
+        await self.deps.store.save_chat_settings(chat_id, replace(choice, provider=provider, model=model))
         logger.info("chat=%s provider set to %s", chat_id, name)
         said = texts.PROVIDER_SET.format(provider="Auto" if provider is None else provider)
         after = await self.catalog.requested(ChatSettings(provider, model))
@@ -189,6 +191,7 @@ class ChoiceHandlers:
                 provider=provider,
                 model=await self.current_model(choice),
                 mode=mode,
+                prompt=describe_prompt(self.deps.presets, choice.system_prompt),
                 stored=texts.plural(stored, "message"),
                 max_messages=texts.plural(settings.history_max_messages, "message"),
                 max_chars=settings.history_max_chars,

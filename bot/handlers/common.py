@@ -44,6 +44,7 @@ class Deps:
     admins: AdminChecker
     limiter: UserLimiter
     catalog: ModelCatalog
+    presets: dict[str, str] = field(default_factory=dict)
     active: dict[ConversationKey, ActiveReply] = field(default_factory=dict)
     closing: bool = False
 

@@ -220,7 +220,8 @@ class ConversationHandlers:
         history = await deps.store.recent(key, deps.settings.history_max_messages + (1 if replacing else 0))
         if replacing is not None:
             history = [turn for turn in history if turn.id != replacing.id]
-        prompt = build_prompt(deps.settings.system_prompt, history, deps.settings.history_max_chars)
+        system = choice.system_prompt or deps.settings.system_prompt
+        prompt = build_prompt(system, history, deps.settings.history_max_chars)
         stream = deps.streamer.open(
             reply_target(message),
             texts.error_sentence,

@@ -1,0 +1,77 @@
+"""System-prompt presets: named prompts the operator offers in ``/prompt`` (``PROMPTS_FILE``).
+
+The file maps a preset's name to its prompt, in TOML or YAML (by its extension)::
+
+    # prompts.toml
+    translator = "Translate every message into English; answer with the translation only."
+    coder = '''You are a senior Python engineer. Answer with code first, then a short explanation.'''
+
+    # prompts.yaml
+    translator: Translate every message into English; answer with the translation only.
+
+A top-level ``[prompts]`` table (TOML) or ``prompts:`` mapping (YAML) is read the same way.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+#: A preset's name is shown on a button: at most this many characters.
+MAX_PRESET_NAME = 40
+
+
+class PresetsError(ValueError):
+    """The presets file cannot be used; the message says why in one line."""
+
+
+def load_presets(path: Path, max_chars: int) -> dict[str, str]:
+    """The presets in ``path``, name -> prompt, in the file's order.
+
+    Raises:
+        PresetsError: the file is missing or unreadable, is neither valid TOML nor YAML, is not a
+            mapping of names to text, has an empty prompt, a name longer than
+            :data:`MAX_PRESET_NAME` characters, or a prompt longer than ``max_chars`` characters.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise PresetsError(f"cannot read {path}: {error.strerror or error}") from None
+    try:
+        data = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as error:
+        raise PresetsError(f"{path} is not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {error}") from None
+    if isinstance(data, dict) and isinstance(data.get("prompts"), dict):
+        data = data["prompts"]
+    if not isinstance(data, dict) or not data:
+        raise PresetsError(f"{path} must map preset names to prompts")
+    presets: dict[str, str] = {}
+    for name, prompt in data.items():
+        name = str(name).strip()
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise PresetsError(f"{path}: the preset {name!r} must be a non-empty text")
+        if len(name) > MAX_PRESET_NAME:
+            raise PresetsError(f"{path}: the preset name {name[:20]!r}... is longer than {MAX_PRESET_NAME} characters")
+        if len(prompt) > max_chars:
+            raise PresetsError(f"{path}: the preset {name!r} is longer than MAX_PROMPT_CHARS ({max_chars})")
+        presets[name] = prompt.strip()
+    return presets
+
+
+def preset_name(presets: Mapping[str, str], prompt: str | None) -> str | None:
+    """The name of the preset whose text is ``prompt``, or None."""
+    return next((name for name, text in presets.items() if text == prompt), None)
+
+
+def describe_prompt(presets: Mapping[str, str], prompt: str | None) -> str:
+    """How /prompt and /settings name a chat's prompt: "the default", "preset “name”" or
+    "custom (N characters)"."""
+    if prompt is None:
+        return "the default"
+    name = preset_name(presets, prompt)
+    if name:
+        return f"preset “{name}”"
+    return f"custom ({len(prompt)} character{'' if len(prompt) == 1 else 's'})"

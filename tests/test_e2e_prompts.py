@@ -1,0 +1,115 @@
+"""/prompt: a chat's own system prompt and the operator's presets, through the real Application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .fakes.telegram import BOT_USERNAME
+from .harness import BotHarness
+
+CHAT = 8080
+GROUP, ADMIN, MEMBER = -100808, 11, 22
+DEFAULT_PROMPT = "You are the default assistant."
+
+
+async def command(harness: BotHarness, text: str, chat: int = CHAT, **kw: object) -> str:
+    before = len(harness.telegram.bot_messages(chat))
+    harness.telegram.user_message(chat, text, **kw)  # type: ignore[arg-type]
+    await harness.telegram.wait_for(lambda: len(harness.telegram.bot_messages(chat)) > before)
+    return harness.telegram.bot_texts(chat)[-1]
+
+
+def system_prompt_sent(harness: BotHarness) -> str:
+    first = harness.llm.requests[-1]["messages"][0]
+    assert first["role"] == "system"
+    return str(first["content"])
+
+
+async def test_a_chat_sets_shows_and_resets_its_own_prompt_and_it_survives_a_restart(harness: BotHarness) -> None:
+    harness.overrides["system_prompt"] = DEFAULT_PROMPT
+    await harness.start()
+    shown = await command(harness, "/prompt")
+    assert shown.startswith(f"System prompt for this chat (the default):\n\n{DEFAULT_PROMPT}")
+    assert await command(harness, "/prompt You are a pirate. Answer like one.") == (
+        "Done: this chat now uses your system prompt. /prompt reset goes back to the default."
+    )
+    await harness.say(CHAT, "hello")
+    assert system_prompt_sent(harness) == "You are a pirate. Answer like one."
+    await harness.restart()
+    assert "System prompt: custom (34 characters)" in await command(harness, "/settings")
+    await harness.say(CHAT, "still a pirate?")
+    assert system_prompt_sent(harness) == "You are a pirate. Answer like one."
+    assert await command(harness, "/prompt reset") == "Done: this chat uses the default system prompt again."
+    await harness.say(CHAT, "and now?")
+    assert system_prompt_sent(harness) == DEFAULT_PROMPT
+    await harness.say(8181, "another chat was never changed")
+    assert system_prompt_sent(harness) == DEFAULT_PROMPT
+
+
+async def test_a_prompt_over_the_limit_is_refused_and_changes_nothing(harness: BotHarness) -> None:
+    harness.overrides.update(system_prompt=DEFAULT_PROMPT, max_prompt_chars=100)
+    await harness.start()
+    assert await command(harness, "/prompt " + "x" * 101) == (
+        "That prompt is too long (101 characters; the limit is 100). Please shorten it."
+    )
+    await harness.say(CHAT, "hello")
+    assert system_prompt_sent(harness) == DEFAULT_PROMPT
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("prompts.toml", 'pirate = "Talk like a pirate."\ntranslator = "Translate into English."\n'),
+        ("prompts.yaml", "prompts:\n  pirate: Talk like a pirate.\n  translator: Translate into English.\n"),
+    ],
+)
+async def test_presets_from_the_operators_file_are_buttons(
+    harness: BotHarness, tmp_path: Path, name: str, content: str
+) -> None:
+    (tmp_path / name).write_text(content)
+    harness.overrides["prompts_file"] = str(tmp_path / name)
+    await harness.start()
+    await command(harness, "/prompt")
+    menu = harness.telegram.bot_messages(CHAT)[-1]
+    buttons = [b for row in menu.reply_markup["inline_keyboard"] for b in row]  # type: ignore[index]
+    assert [b["text"] for b in buttons] == ["pirate", "translator", "✅ Default"]
+    harness.telegram.press(CHAT, menu.message_id, buttons[1]["callback_data"], user_id=CHAT)
+    await harness.telegram.wait_for(lambda: "Done" in harness.telegram.bot_texts(CHAT)[-1])
+    assert (
+        harness.telegram.bot_texts(CHAT)[-1] == "Done: this chat now uses the preset “translator”."
+    )  # the menu, edited
+    await harness.say(CHAT, "Bonjour")
+    assert system_prompt_sent(harness) == "Translate into English."
+    await command(harness, "/prompt")
+    menu = harness.telegram.bot_messages(CHAT)[-1]
+    assert [b["text"] for row in menu.reply_markup["inline_keyboard"] for b in row] == [  # type: ignore[index]
+        "pirate",
+        "✅ translator",
+        "Default",
+    ]
+    assert "System prompt: preset “translator”" in await command(harness, "/settings")
+
+
+async def test_in_groups_only_admins_change_the_prompt(harness: BotHarness, tmp_path: Path) -> None:
+    (tmp_path / "p.toml").write_text('pirate = "Talk like a pirate."\n')
+    harness.overrides.update(system_prompt=DEFAULT_PROMPT, prompts_file=str(tmp_path / "p.toml"))
+    harness.telegram.chat(GROUP, "supergroup")
+    harness.telegram.chat_members[(GROUP, ADMIN)] = "administrator"
+    await harness.start()
+    said = await command(harness, "/prompt Be rude.", chat=GROUP, user_id=MEMBER)
+    assert said == "Only chat admins can change this."
+    await command(harness, "/prompt", chat=GROUP, user_id=MEMBER)  # anyone may look
+    menu = harness.telegram.bot_messages(GROUP)[-1]
+    harness.telegram.press(GROUP, menu.message_id, f"r:{GROUP}:0", user_id=MEMBER)
+    await harness.telegram.wait_for(lambda: bool(harness.telegram.callback_answers))
+    assert harness.telegram.callback_answers[-1]["text"] == "Only admins can change this."
+    harness.telegram.user_message(GROUP, f"@{BOT_USERNAME} hi", user_id=MEMBER)
+    await harness.wait_answers(1)
+    assert system_prompt_sent(harness) == DEFAULT_PROMPT
+    said = await command(harness, "/prompt Be kind and brief.", chat=GROUP, user_id=ADMIN)
+    assert said.startswith("Done: this chat now uses your system prompt.")
+    harness.telegram.user_message(GROUP, f"@{BOT_USERNAME} hi again", user_id=MEMBER)
+    await harness.wait_answers(2)
+    assert system_prompt_sent(harness) == "Be kind and brief."
