@@ -84,6 +84,13 @@ class Settings(BaseSettings):
 
     # Chat behaviour
     max_input_chars: int = Field(4096, ge=1, description="Longer user messages are refused.")
+    image_max_bytes: int = Field(
+        2_000_000, ge=10_000, le=20_000_000, description="Largest photo size sent to the model, bytes."
+    )
+    history_max_images: int = Field(3, ge=0, description="Images of earlier turns resent to the model, at most.")
+    document_max_bytes: int = Field(
+        200_000, ge=1_000, le=20_000_000, description="Largest text file read, bytes (its text counts as input)."
+    )
     max_pending_per_chat: int = Field(
         5, ge=1, description="Messages waiting for an answer per private chat, and per person in a group, at most."
     )

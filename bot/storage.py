@@ -7,9 +7,10 @@ reads do not block the single writer. The schema is versioned with
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -55,6 +56,9 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE chat_settings ADD COLUMN system_prompt TEXT;
     """,
+    """
+    ALTER TABLE messages ADD COLUMN images TEXT;
+    """,
 ]
 
 
@@ -91,7 +95,8 @@ class ChatSettings:
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
     """One stored turn. ``author`` is the sender's display name in groups, else None; ``user_id``
-    the Telegram user who wrote a user turn (None for answers and for turns stored before schema 3)."""
+    the Telegram user who wrote a user turn (None for answers and for turns stored before schema 3);
+    ``images`` the Telegram ``file_id`` of each image the turn showed (the bytes stay with Telegram)."""
 
     id: int
     role: Role
@@ -99,6 +104,7 @@ class StoredMessage:
     author: str | None
     created_at: float
     user_id: int | None = None
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,24 +210,42 @@ class ConversationStore:
                 raise
 
     async def add(
-        self, key: ConversationKey, role: Role, content: str, author: str | None = None, user_id: int | None = None
+        self,
+        key: ConversationKey,
+        role: Role,
+        content: str,
+        author: str | None = None,
+        user_id: int | None = None,
+        images: Sequence[str] = (),
     ) -> int:
-        """Append a turn and commit; returns its row id."""
+        """Append a turn and commit; returns its row id. ``images``: Telegram file_ids it showed."""
         cursor = await self._write(
-            "INSERT INTO messages (chat_id, thread_id, role, content, author, created_at, user_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key.chat_id, key.thread_id, role, content, author, time.time(), user_id),
+            "INSERT INTO messages (chat_id, thread_id, role, content, author, created_at, user_id, images)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key.chat_id,
+                key.thread_id,
+                role,
+                content,
+                author,
+                time.time(),
+                user_id,
+                json.dumps(list(images)) if images else None,
+            ),
         )
         return int(cursor.lastrowid or 0)
 
     async def recent(self, key: ConversationKey, limit: int) -> list[StoredMessage]:
         """The newest ``limit`` turns of the conversation, oldest first."""
         rows = await self._rows(
-            "SELECT id, role, content, author, created_at, user_id FROM messages"
+            "SELECT id, role, content, author, created_at, user_id, images FROM messages"
             " WHERE chat_id = ? AND thread_id = ? ORDER BY id DESC LIMIT ?",
             (key.chat_id, key.thread_id, limit),
         )
-        return [StoredMessage(int(r[0]), r[1], r[2], r[3], float(r[4]), r[5]) for r in reversed(rows)]
+        return [
+            StoredMessage(int(r[0]), r[1], r[2], r[3], float(r[4]), r[5], tuple(json.loads(r[6])) if r[6] else ())
+            for r in reversed(rows)
+        ]
 
     async def delete(self, message_id: int) -> None:
         """Delete one stored turn by its row id."""

@@ -12,6 +12,7 @@ from providers import (
     ContentFilterError,
     ContextLengthError,
     EndpointNotFoundError,
+    ImagesNotSupportedError,
     ModelNotSupportedError,
     ProviderError,
     ProviderInfo,
@@ -43,7 +44,18 @@ HELP = (
     "In groups, mention me or reply to one of my messages. Only group admins can change settings or reset."
 )
 RESET_DONE = "Done: I've forgotten our conversation. What shall we talk about?"
-TEXT_ONLY = "Sorry, I can only read text messages."
+TEXT_ONLY = "Sorry, I can read text, photos and text files, but not this kind of message."
+CANT_READ_FILE = (
+    "Sorry, I can't read this kind of file ({kind}). Send text files (.txt, .md, .py, .json, .csv...) or images."
+)
+NOT_UTF8 = "Sorry, I can't read {name}: it is not UTF-8 text."
+FILE_TOO_BIG = "That file is too big for me ({size}; the limit is {limit}). Please send a smaller one."
+IMAGE_TOO_BIG = "That image is too big for me ({size}; the limit is {limit}). Please send a smaller one."
+DOWNLOAD_FAILED = "Sorry, I couldn't download that from Telegram. Please send it again."
+NO_VISION = (
+    "Sorry, none of the language models I use here can see images. Describe it in words, or ask the bot's"
+    " owner for a model that takes images."
+)
 TOO_LONG = "That message is too long for me ({length} characters; the limit is {limit}). Please shorten it."
 TOO_MANY_PENDING = "I'm still answering earlier messages in this chat. Please wait a moment before sending more."
 USER_LIMIT = "You've reached the limit of {limit} messages an hour. Please try again in {minutes} min."
@@ -83,7 +95,7 @@ MODEL_UNLISTED = " {providers} could not list its models, so the name goes to it
 MODEL_DEFAULT_SET = "Model for this chat: the default ({model})."
 PROVIDER_SET = "Provider for this chat: {provider}."
 MODEL_RESET = " {provider} does not offer {old}, so this chat now uses its default model, {new}."
-FALLBACK_NOTE = "_↪ Answered by {model} via {provider}: {requested} was unavailable._"
+FALLBACK_NOTE = "_↪ Answered by {model} via {provider}: {requested} {reason}._"
 LENGTH_NOTE = "_✂️ The model stopped here: it reached its length limit._"
 FILTERED_NOTE = "_⚠️ The provider's content filter cut this answer short._"
 PROMPT_SHOW = "System prompt for this chat ({which}):\n\n{prompt}"
@@ -117,6 +129,11 @@ COMMANDS: list[tuple[str, str]] = [
 ]
 
 
+def size_text(size: int) -> str:
+    """A file size for people: ``850 KB``, ``2.4 MB``."""
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{max(1, round(size / 1000))} KB"
+
+
 def plural(count: int, one: str, many: str | None = None) -> str:
     """``1 message``, ``2 messages``, ``0 messages`` (English: the singular only for exactly one)."""
     return f"{count} {one if count == 1 else (many or one + 's')}"
@@ -139,7 +156,8 @@ def fallback_note(info: ProviderInfo) -> str:
     return FALLBACK_NOTE.format(
         model=escape_markdown(info.model or "its default model", version=2),
         provider=escape_markdown(info.provider, version=2),
-        requested=escape_markdown(info.requested, version=2),
+        requested=escape_markdown(info.requested or "the default model", version=2),
+        reason=escape_markdown(info.reason or "was unavailable", version=2),
     )
 
 
@@ -153,6 +171,7 @@ _SHARED_CAUSES: list[tuple[tuple[type[BaseException], ...], str]] = [
         (EndpointNotFoundError,),
         "The bot's address for the language model is wrong; the bot's owner needs to fix it (see the bot's log).",
     ),
+    ((ImagesNotSupportedError,), NO_VISION),
     ((ContextLengthError,), "This conversation is now too long for the model. Send /reset to start a new one."),
     ((ContentFilterError,), "The provider's content filter withheld the answer. Try rephrasing your message."),
     ((QuotaExceededError,), "The language model provider's quota is used up; the bot's owner needs to add credit."),

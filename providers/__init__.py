@@ -5,7 +5,19 @@ async-iterator interface (``str`` deltas, :class:`ProviderInfo` and :class:`Rese
 """
 
 from .aichat import Aichat
-from .base import BaseProvider, Chunk, Finish, Message, Messages, ProviderInfo, ProviderModelMixin, Reset
+from .base import (
+    BaseProvider,
+    Chunk,
+    Finish,
+    Message,
+    Messages,
+    ProviderInfo,
+    ProviderModelMixin,
+    Reset,
+    has_images,
+    text_of,
+    without_images,
+)
 from .chatgpt import ChatGpt
 from .client import AsyncClient, Client
 from .errors import (
@@ -18,6 +30,7 @@ from .errors import (
     ContentFilterError,
     ContextLengthError,
     EndpointNotFoundError,
+    ImagesNotSupportedError,
     ModelNotSupportedError,
     ProtocolError,
     ProviderConnectionError,
@@ -51,6 +64,7 @@ __all__ = [
     "ContextLengthError",
     "EndpointNotFoundError",
     "Finish",
+    "ImagesNotSupportedError",
     "Message",
     "Messages",
     "ModelNotSupportedError",
@@ -74,4 +88,7 @@ __all__ = [
     "Timeouts",
     "build_provider",
     "build_providers",
+    "has_images",
+    "text_of",
+    "without_images",
 ]

@@ -27,10 +27,43 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from .errors import ModelNotSupportedError
 
-Message = dict[str, str]
-"""One chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
+Message = dict[str, Any]
+"""One chat message: ``{"role": "system" | "user" | "assistant", "content": str}``; a user
+message may instead carry OpenAI content parts, ``"content": [{"type": "text", "text": ...},
+{"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,..."}}]`` (OpenAI Chat
+Completions, "Vision"), which only providers that see images get (:meth:`BaseProvider.sees_images`)."""
 
 Messages = list[Message]
+
+
+def has_images(messages: Messages) -> bool:
+    """True when a message carries an ``image_url`` content part."""
+    return any(
+        isinstance(m.get("content"), list) and any(p.get("type") == "image_url" for p in m["content"]) for m in messages
+    )
+
+
+def without_images(messages: Messages) -> Messages:
+    """``messages`` for a provider that takes text only: each content-part list becomes its text,
+    with "[image]" where an image was."""
+    if not has_images(messages):
+        return messages
+    plain = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            text = text_of(content)
+            images = sum(1 for p in content if p.get("type") == "image_url")
+            message = {**message, "content": " ".join(["[image]"] * images + ([text] if text else []))}
+        plain.append(message)
+    return plain
+
+
+def text_of(content: str | list[dict[str, Any]]) -> str:
+    """A message's text: the content itself, or its ``text`` parts joined (images left out)."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +99,15 @@ class ProviderInfo:
         requested: the model the caller asked for ("" = none: every provider's default).
         fallback: True when the provider does not offer ``requested`` and answers
             with its own default model instead (the caller did not get the model it chose).
+        reason: why a fallback answers, when it is not that the requested model was
+            unavailable ("can't see images"); "" otherwise.
     """
 
     provider: str
     model: str
     requested: str = ""
     fallback: bool = False
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +239,16 @@ class BaseProvider(ABC):
     async def resolve_model(self, model: str) -> str:
         """The model name this provider will be asked for ("" = its default; this base returns ``model``)."""
         return model
+
+    async def sees_images(self, model: str) -> bool | None:
+        """Whether ``model`` ("" = the default) takes image content parts here: True, False, or None
+        when it cannot tell. This base sends text only: False."""
+        return False
+
+    def vision_model(self) -> str | None:
+        """A model of this provider that sees images, to answer an image turn when the chosen model
+        cannot ("" = its default does); None when it has none."""
+        return None
 
     async def probe(self) -> tuple[bool, str]:
         """A cheap check that this provider is usable, without asking the model anything: (ok, one

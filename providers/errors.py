@@ -60,6 +60,11 @@ class EndpointNotFoundError(BadRequestError):
     wrong, typically an OpenAI-compatible base URL without its ``/v1``. Not retryable."""
 
 
+class ImagesNotSupportedError(BadRequestError):
+    """The model or provider does not take images (a server refused the ``image_url`` part, or no
+    provider of the chain sees images). Not retryable."""
+
+
 class ContextLengthError(BadRequestError):
     """The conversation is longer than the model's context (OpenAI: ``context_length_exceeded``)."""
 

@@ -27,6 +27,7 @@ from .errors import (
     BlockedError,
     ContextLengthError,
     EndpointNotFoundError,
+    ImagesNotSupportedError,
     ModelNotSupportedError,
     ProviderConnectionError,
     ProviderError,
@@ -36,6 +37,9 @@ from .errors import (
 )
 
 USER_AGENT = "telegram-llm-bot/1.0 (+aiohttp)"
+#: Words of a 400 that refuses an image part: OpenAI ("image_url is only supported by certain
+#: models", "Invalid content type"), vLLM/llama.cpp ("does not support image input", "multimodal").
+IMAGE_REFUSALS = ("image_url", "image input", "images are not supported", "multimodal", "vision")
 
 
 def open_session(
@@ -171,6 +175,8 @@ def classify(status: int, details: ErrorBody, provider: str, *, needs_auth: bool
             return ModelNotSupportedError(message, provider=provider)
         if status == 413 or details.code == "context_length_exceeded" or "context length" in details.message.lower():
             return ContextLengthError(message, provider=provider)
+        if any(word in details.message.lower() for word in IMAGE_REFUSALS):
+            return ImagesNotSupportedError(message, provider=provider)
         if status == 404:
             return EndpointNotFoundError(message, provider=provider)
         return BadRequestError(message, provider=provider)

@@ -89,6 +89,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         name: str = "openai",
         models: list[str] | None = None,
         default_model: str | None = None,
+        vision_models: list[str] | None = None,
         proxy: str | None = None,
         models_ttl: float = 600.0,
         models_timeout: float = 10.0,
@@ -106,6 +107,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             self.default_model = default_model or ""  # type: ignore[misc]
         elif default_model:
             self.default_model = default_model  # type: ignore[misc]
+        self.vision_models = list(vision_models or [])
         self.proxy = proxy
         self.models_ttl = models_ttl
         self.models_timeout = models_timeout
@@ -122,15 +124,18 @@ class OpenAI(ProviderModelMixin, BaseProvider):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], name: str = "openai") -> OpenAI:
-        """Configured from ``{NAME}_BASE_URL``, ``{NAME}_API_KEY``, ``{NAME}_MODELS`` (comma-separated),
-        ``{NAME}_PROXY`` and ``PROXY``, where NAME is ``name`` in upper case (``OPENAI_*`` by default)."""
+        """Configured from ``{NAME}_BASE_URL``, ``{NAME}_API_KEY``, ``{NAME}_MODELS`` and
+        ``{NAME}_VISION_MODELS`` (comma-separated), ``{NAME}_PROXY`` and ``PROXY``, where NAME is
+        ``name`` in upper case (``OPENAI_*`` by default)."""
         prefix = name.upper().replace("-", "_")
         models = [m.strip() for m in environ.get(f"{prefix}_MODELS", "").split(",") if m.strip()]
+        vision = [m.strip() for m in environ.get(f"{prefix}_VISION_MODELS", "").split(",") if m.strip()]
         return cls(
             base_url=environ.get(f"{prefix}_BASE_URL") or None,
             api_key=environ.get(f"{prefix}_API_KEY") or None,
             name=name,
             models=models or None,
+            vision_models=vision or None,
             proxy=environ.get(f"{prefix}_PROXY") or environ.get("PROXY") or None,
         )
 
@@ -144,6 +149,17 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
+
+    async def sees_images(self, model: str) -> bool | None:
+        """Any model takes images, unless ``{NAME}_VISION_MODELS`` names the ones that do (then
+        ``model``, or the default for "", must be one of them)."""
+        if not self.vision_models:
+            return True
+        return (model or self.default_model) in self.vision_models
+
+    def vision_model(self) -> str | None:
+        """The first of ``{NAME}_VISION_MODELS``; "" (the default model) when that list is empty."""
+        return self.vision_models[0] if self.vision_models else ""
 
     async def probe(self) -> tuple[bool, str]:
         """``GET {base_url}/models`` once, uncached: (True, "reachable, N models...") or (False, what is

@@ -40,10 +40,11 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, S
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .base import BaseProvider, Chunk, Finish, Messages, ProviderInfo, Reset
+from .base import BaseProvider, Chunk, Finish, Messages, ProviderInfo, Reset, has_images, without_images
 from .errors import (
     Attempt,
     BadRequestError,
+    ImagesNotSupportedError,
     ModelNotSupportedError,
     ProviderError,
     ProviderTimeoutError,
@@ -78,11 +79,14 @@ class Route:
         model: the model name to ask for; "" means the provider's default.
         fallback: True when the provider does not offer the requested model and
             answers with its own default instead.
+        reason: why a fallback model answers, when not because the requested one is
+            unavailable ("can't see images").
     """
 
     provider: BaseProvider
     model: str
     fallback: bool = False
+    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -263,6 +267,23 @@ class RetryProvider(BaseProvider):
         ]
         return (self._ready(first) if first else []), skipped
 
+    async def image_routes(self, model: str) -> list[Route]:
+        """The routes of :meth:`plan` for a request with images: a route whose model cannot see
+        images goes to the provider's vision model instead (a fallback, "can't see images"), or
+        is left out when the provider has none; providers that take text only are left out.
+        Empty when no provider of the chain can answer an image."""
+        routes, _ = await self.plan(model)
+        seeing: list[Route] = []
+        for route in routes:
+            sees = await route.provider.sees_images(route.model)
+            if sees is not False:
+                seeing.append(route)
+                continue
+            alternative = route.provider.vision_model()
+            if alternative is not None and not any(r.provider is route.provider for r in seeing):
+                seeing.append(Route(route.provider, alternative, fallback=True, reason="can't see images"))
+        return seeing
+
     async def _offers(self, provider: BaseProvider, model: str) -> bool | None:
         """``provider.offers(model)``; None when it fails or takes longer than the first-chunk timeout."""
         try:
@@ -307,11 +328,23 @@ class RetryProvider(BaseProvider):
 
         Args:
             model: the model asked for; "" lets every provider use its default (no routing).
+            messages: when the last one shows an image, only routes that see images are tried
+                (:meth:`image_routes`); a provider that takes text only gets earlier images as
+                "[image]" (:func:`~providers.base.without_images`).
 
         Raises:
-            RetryProviderError: every attempt failed; ``attempts`` lists them in order.
+            RetryProviderError: every attempt failed; ``attempts`` lists them in order (one
+                ``ImagesNotSupportedError`` when no provider sees images).
         """
-        routes, attempts = await self.plan(model)
+        attempts: list[Attempt]
+        if has_images(messages[-1:]):  # the question shows an image (earlier ones go as words if need be)
+            routes, attempts = await self.image_routes(model), []
+            if not routes:
+                names = ", ".join(p.name for p in self.providers)
+                refusal = ImagesNotSupportedError(f"no provider of the chain ({names}) takes images")
+                raise RetryProviderError([Attempt("-", model, refusal, 0.0)])
+        else:
+            routes, attempts = await self.plan(model)
         for skipped in attempts:
             _log_attempt(skipped)
         refused: set[str] = set()  # providers whose server said it lacks ``model``
@@ -328,8 +361,11 @@ class RetryProvider(BaseProvider):
                     sent = await provider.resolve_model(route.model)
                     if route.fallback and sent == model and provider.name in refused:
                         break  # its default is the model it just refused
-                    yield ProviderInfo(provider.name, sent, model, fallback=route.fallback and sent != model)
-                    async with contextlib.aclosing(self._attempt(provider, sent, messages, proxy, kwargs)) as attempt:
+                    yield ProviderInfo(
+                        provider.name, sent, model, fallback=route.fallback and sent != model, reason=route.reason
+                    )
+                    given = messages if await provider.sees_images(sent) is not False else without_images(messages)
+                    async with contextlib.aclosing(self._attempt(provider, sent, given, proxy, kwargs)) as attempt:
                         async for chunk in attempt:
                             if isinstance(chunk, str):
                                 chunks += 1

@@ -144,7 +144,9 @@ async def test_sticker_gets_text_only_reply(harness: BotHarness) -> None:
         },
     )
     await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_texts(CHAT)))
-    assert harness.telegram.bot_texts(CHAT) == ["Sorry, I can only read text messages."]
+    assert harness.telegram.bot_texts(CHAT) == [
+        "Sorry, I can read text, photos and text files, but not this kind of message."
+    ]
     assert harness.llm.requests == []
 
 

@@ -271,3 +271,40 @@ def test_cli_on_a_terminal_erases_the_partial_answer() -> None:
     shown = screen.getvalue()
     erase = "\r\x1b[3A\x1b[J"  # "partial text that is" takes 2 rows of 10, the next line 2: up 3, erase
     assert shown == "partial text that is\nlonger than a row" + erase + "whole answer\n"
+
+
+async def test_the_official_sdk_and_the_fake_agree_on_image_content_parts(llm: FakeOpenAI) -> None:
+    client = openai.AsyncOpenAI(base_url=llm.base_url, api_key="sk-test", max_retries=0)
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    question: Any = [{"role": "user", "content": [{"type": "text", "text": "what is it?"}, image]}]
+    llm.vision_models = ["fake-large"]
+    answer = await client.chat.completions.create(model="fake-large", messages=question)
+    assert answer.choices[0].message.content == "Hello from the fake model."
+    with pytest.raises(openai.BadRequestError, match="image_url is only supported by certain models"):
+        await client.chat.completions.create(model="fake-small", messages=question)
+    broken: Any = [
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@"}}]}
+    ]
+    with pytest.raises(openai.BadRequestError, match="Invalid base64"):
+        await client.chat.completions.create(model="fake-large", messages=broken)
+    # our provider reads the same refusal as "this model takes no images", not as a retryable error
+    from providers import ImagesNotSupportedError, OpenAI
+
+    provider = OpenAI(llm.base_url, "sk-test")
+    with pytest.raises(ImagesNotSupportedError):
+        await collect(provider.create_async_generator("fake-small", question))
+    await client.close()
+
+
+async def test_image_routes_skip_text_only_providers_and_use_a_vision_model() -> None:
+    from providers import Aichat, OpenAI, RetryProvider
+
+    backend = OpenAI("http://127.0.0.1:9/v1", "k", models=["small", "big"], vision_models=["big"])
+    chain = RetryProvider([Aichat(), backend])
+    routes = await chain.image_routes("")
+    assert [(r.provider.name, r.model, r.fallback, r.reason) for r in routes] == [
+        ("openai", "big", True, "can't see images")
+    ]
+    assert await RetryProvider([Aichat()]).image_routes("") == []
+    anything = OpenAI("http://127.0.0.1:9/v1", "k", models=["small"])
+    assert [(r.model, r.fallback) for r in await RetryProvider([anything]).image_routes("small")] == [("small", False)]

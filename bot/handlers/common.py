@@ -13,6 +13,7 @@ from providers import RetryProvider
 from .. import texts
 from ..access import AccessPolicy, AdminChecker
 from ..limits import UserLimiter
+from ..media import ImageCache
 from ..models import ModelCatalog
 from ..ordering import ConversationQueue
 from ..settings import Settings
@@ -45,6 +46,7 @@ class Deps:
     limiter: UserLimiter
     catalog: ModelCatalog
     presets: dict[str, str] = field(default_factory=dict)
+    images: ImageCache = field(default_factory=ImageCache)
     active: dict[ConversationKey, ActiveReply] = field(default_factory=dict)
     closing: bool = False
 
@@ -103,15 +105,20 @@ def replies_to_bot(message: Message, bot: Bot) -> bool:
 
 
 def addressed_text(message: Message, bot: Bot) -> str | None:
-    """In a group, the text meant for the bot (its @mention removed), or None when not addressed.
+    """In a group, the text (or a photo's or file's caption) meant for the bot (its @mention removed),
+    or None when not addressed.
 
     The bot is addressed when the message mentions it (``mention`` or
     ``text_mention`` entity) or replies to one of its messages.
     """
-    text = message.text or ""
+    kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+    if message.text is not None:
+        text, entities = message.text, message.parse_entities(kinds)
+    else:  # a photo or a file: its caption
+        text, entities = message.caption or "", message.parse_caption_entities(kinds)
     mention = f"@{bot.username}".lower() if bot.username else None
     mentioned = False
-    for entity, value in message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION]).items():
+    for entity, value in entities.items():
         if entity.type == MessageEntity.MENTION and mention and value.lower() == mention:
             mentioned = True
             text = text.replace(value, "", 1)
@@ -126,7 +133,7 @@ def is_addressed(message: Message, bot: Bot) -> bool:
     """A command, a mention of the bot, or a reply to it (what a group message must be to concern the bot)."""
     if message.text and message.text.startswith("/"):
         return True
-    if message.text and addressed_text(message, bot) is not None:
+    if (message.text or message.caption) and addressed_text(message, bot) is not None:
         return True
     return replies_to_bot(message, bot)
 

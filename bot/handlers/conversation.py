@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import Message, Update
 from telegram.error import ChatMigrated, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from .. import texts
-from ..history import build_prompt
+from ..history import attach_images, build_prompt
 from ..keyboards import stop_keyboard
+from ..media import data_url, decode_text, document_kind, download, pick_photo
 from ..storage import ConversationKey, StorageError, StoredMessage
 from .common import (
     ActiveReply,
@@ -20,7 +22,6 @@ from .common import (
     author_name,
     conversation_key,
     is_group,
-    replies_to_bot,
     reply_target,
 )
 
@@ -73,13 +74,93 @@ class ConversationHandlers:
         await message.reply_text(texts.UNKNOWN_COMMAND.format(command=command), do_quote=False)
 
     async def other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Stickers, photos, voice notes...: say that only text is read (in groups, only when addressed)."""
+        """Photos and files are read (:meth:`photo`, :meth:`document`); stickers, voice notes and
+        the rest get one sentence. In groups only what is addressed to the bot (caption mention,
+        reply to it) is answered."""
         message = update.effective_message
         if message is None:
             return
-        if is_group(message) and not replies_to_bot(message, context.bot):
+        if is_group(message) and addressed_text(message, context.bot) is None:
             return
-        await message.reply_text(texts.TEXT_ONLY)
+        if message.photo:
+            await self.photo(message, context)
+        elif message.document:
+            await self.document(message, context)
+        else:
+            await message.reply_text(texts.TEXT_ONLY)
+
+    async def photo(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A photo: the largest size within ``IMAGE_MAX_BYTES`` goes to a model that sees images."""
+        limit = self.deps.settings.image_max_bytes
+        size = pick_photo(message.photo, limit)
+        if size is None:
+            biggest = min((s.file_size or 0) for s in message.photo)
+            await message.reply_text(
+                texts.IMAGE_TOO_BIG.format(size=texts.size_text(biggest), limit=texts.size_text(limit))
+            )
+            return
+        await self.ask_with_image(message, context, size.file_id)
+
+    async def document(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A file: an image is read as a photo, a text file (by MIME type or extension) as text
+        with its name, anything else gets one sentence."""
+        document = message.document
+        assert document is not None
+        kind = document_kind(document)
+        name = document.file_name or "the file"
+        if kind is None:
+            await message.reply_text(texts.CANT_READ_FILE.format(kind=document.mime_type or name))
+            return
+        limit = self.deps.settings.image_max_bytes if kind == "image" else self.deps.settings.document_max_bytes
+        if (document.file_size or 0) > limit:
+            size, most = texts.size_text(document.file_size or 0), texts.size_text(limit)
+            refusal = texts.IMAGE_TOO_BIG if kind == "image" else texts.FILE_TOO_BIG
+            await message.reply_text(refusal.format(size=size, limit=most))
+            return
+        if kind == "image":
+            await self.ask_with_image(message, context, document.file_id, document.mime_type or "image/jpeg")
+            return
+        data = await self.fetch(message, context, document.file_id)
+        if data is None:
+            return
+        content = decode_text(data)
+        if content is None:
+            await message.reply_text(texts.NOT_UTF8.format(name=name))
+            return
+        caption = self.caption(message, context)
+        text = f"{caption}\n\nFile {name}:\n```\n{content}\n```" if caption else f"File {name}:\n```\n{content}\n```"
+        await self.ask(message, context, text)
+
+    def caption(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> str:
+        """The caption meant for the bot (its @mention removed in groups), "" when none."""
+        if is_group(message):
+            return (addressed_text(message, context.bot) or "").strip()
+        return (message.caption or "").strip()
+
+    async def fetch(self, message: Message, context: ContextTypes.DEFAULT_TYPE, file_id: str) -> bytes | None:
+        """The file's bytes, or None after telling the user the download failed (getFile)."""
+        try:
+            return await download(context.bot, file_id)
+        except TelegramError as error:
+            logger.warning("chat=%s download of a file failed: %s", message.chat_id, error)
+            await message.reply_text(texts.DOWNLOAD_FAILED)
+            return None
+
+    async def ask_with_image(
+        self, message: Message, context: ContextTypes.DEFAULT_TYPE, file_id: str, mime: str = "image/jpeg"
+    ) -> None:
+        """An image turn: refused at once (nothing stored) when no provider of the chat's chain
+        sees images; otherwise downloaded (kept in the image cache) and answered."""
+        choice = await self.deps.store.chat_settings(message.chat_id)
+        chain = self.deps.catalog.chain_for(choice.provider)
+        if not await chain.image_routes(await self.deps.catalog.requested(choice)):
+            await message.reply_text(texts.NO_VISION)
+            return
+        data = await self.fetch(message, context, file_id)
+        if data is None:
+            return
+        self.deps.images.put(file_id, data, mime)
+        await self.ask(message, context, self.caption(message, context), images=(file_id,))
 
     async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a text message through the provider chain, streaming the reply."""
@@ -90,13 +171,20 @@ class ConversationHandlers:
         if addressed is None:
             return
         text: str = addressed
-        key = conversation_key(message)
         if len(text) > self.deps.settings.max_input_chars:
             await message.reply_text(texts.TOO_LONG.format(length=len(text), limit=self.deps.settings.max_input_chars))
             return
         if not text.strip():
             await message.reply_text(texts.HELP, do_quote=False)
             return
+        await self.ask(message, context, text)
+
+    async def ask(
+        self, message: Message, context: ContextTypes.DEFAULT_TYPE, text: str, images: tuple[str, ...] = ()
+    ) -> None:
+        """Queue a question (text, and the ``file_id`` of images it shows) in its conversation:
+        bounded per person and group, counted against the hourly limit, stored, then answered."""
+        key = conversation_key(message)
         member = message.from_user.id if message.from_user else None
         if self.too_many_pending(key, member, is_group(message)):
             await message.reply_text(texts.TOO_MANY_PENDING)
@@ -112,7 +200,7 @@ class ConversationHandlers:
             if self.deps.closing:
                 await message.reply_text(texts.RESTARTING)
                 return
-            await self.deps.store.add(key, "user", text, author_name(message), member)
+            await self.deps.store.add(key, "user", text, author_name(message), member, images)
             await self.respond(message, key)
 
     async def within_limit(self, message: Message) -> bool:
@@ -208,6 +296,20 @@ class ConversationHandlers:
         active.stream.stop()
         await query.answer(texts.STOPPED)
 
+    def image_url_fetcher(self, message: Message) -> Callable[[str], Awaitable[str | None]]:
+        """``file_id`` -> ``data:`` URL of a stored image (cached, else downloaded again); None when
+        Telegram no longer has it."""
+
+        async def fetch(file_id: str) -> str | None:
+            try:
+                data, mime = await self.deps.images.get(message.get_bot(), file_id)
+            except TelegramError as error:
+                logger.info("chat=%s an earlier image is no longer available: %s", message.chat_id, error)
+                return None
+            return data_url(data, mime)
+
+        return fetch
+
     async def respond(self, message: Message, key: ConversationKey, replacing: StoredMessage | None = None) -> None:
         """Stream the chain's answer to the conversation's history; store it once complete (or stopped).
 
@@ -222,6 +324,7 @@ class ConversationHandlers:
             history = [turn for turn in history if turn.id != replacing.id]
         system = choice.system_prompt or deps.settings.system_prompt
         prompt = build_prompt(system, history, deps.settings.history_max_chars)
+        prompt = await attach_images(prompt, self.image_url_fetcher(message), deps.settings.history_max_images)
         stream = deps.streamer.open(
             reply_target(message),
             texts.error_sentence,

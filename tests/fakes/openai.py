@@ -13,6 +13,7 @@ SDK reads it (tests/test_openai_fake.py).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import Callable
@@ -109,6 +110,8 @@ class FakeOpenAI(LoopbackServer):
         self.timeline: list[tuple[float, str]] = []
         self.headers: list[dict[str, str]] = []
         self._hangs: list[asyncio.Event] = []
+        #: Models that take image parts; None: every model does. Others refuse an image as OpenAI does.
+        self.vision_models: list[str] | None = None
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._completions)
@@ -136,6 +139,40 @@ class FakeOpenAI(LoopbackServer):
         )
         error = {"message": message, "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}
         return web.json_response({"error": error}, status=401)
+
+    def _check_content(self, body: dict[str, Any]) -> web.Response | None:
+        """Content parts as OpenAI checks them: ``text`` with a string, ``image_url`` with a
+        ``data:image/...;base64`` (valid base64) or http(s) URL, images only for vision models."""
+        for i, message in enumerate(body.get("messages", [])):
+            content = message.get("content")
+            if isinstance(content, str):
+                continue
+            if not isinstance(content, list) or message.get("role") != "user":
+                return self._invalid(f"messages.[{i}].content", "Invalid type for 'content'.")
+            for j, part in enumerate(content):
+                where = f"messages.[{i}].content.[{j}]"
+                if part.get("type") == "text" and isinstance(part.get("text"), str):
+                    continue
+                if part.get("type") != "image_url":
+                    return self._invalid(f"{where}.type", "Invalid content type.")
+                if self.vision_models is not None and body.get("model") not in self.vision_models:
+                    return self._invalid(
+                        f"{where}.type", "Invalid content type. image_url is only supported by certain models."
+                    )
+                url = str((part.get("image_url") or {}).get("url", ""))
+                if url.startswith("data:image/") and ";base64," in url:
+                    try:
+                        base64.b64decode(url.split(",", 1)[1], validate=True)
+                    except ValueError:
+                        return self._invalid(f"{where}.image_url", "Invalid base64 image_url.")
+                elif not url.startswith(("http://", "https://")):
+                    return self._invalid(f"{where}.image_url", "Invalid image URL: expected a data: or http(s) URL.")
+        return None
+
+    @staticmethod
+    def _invalid(param: str, message: str) -> web.Response:
+        error = {"message": message, "type": "invalid_request_error", "param": param, "code": None}
+        return web.json_response({"error": error}, status=400)
 
     async def _models(self, request: web.Request) -> web.Response:
         if self._unauthorized(request):
@@ -167,6 +204,9 @@ class FakeOpenAI(LoopbackServer):
             return self._bad_key()
         if body.get("model") not in self.models:
             return self._unknown_model(str(body.get("model")))
+        refusal = self._check_content(body)
+        if refusal is not None:
+            return refusal
         if self.script:
             behaviour = self.script.pop(0)
         else:

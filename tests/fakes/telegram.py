@@ -123,12 +123,15 @@ class FakeBotApi(LoopbackServer):
         self._last_paced: dict[int, float] = {}
         self._poll_ended: asyncio.Event | None = None
         self.blocked: set[int] = set()
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
+        self.downloads: list[str] = []
         LoopbackServer.__init__(self)
 
     # -- server ---------------------------------------------------------------------------------
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
 
     @property
     def base_url(self) -> str:
@@ -147,6 +150,71 @@ class FakeBotApi(LoopbackServer):
     def block(self, chat_id: int) -> None:
         """The user blocks the bot (or the bot is removed from the group): every request about the chat is 403."""
         self.blocked.add(chat_id)
+
+    def add_file(self, content: bytes, name: str) -> str:
+        """Store a file as Telegram's servers would; returns its file_id (getFile, /file/bot<token>/<path>)."""
+        file_id = f"file{len(self.files) + 1}-{name}"
+        self.files[file_id] = (f"documents/{len(self.files) + 1}-{name}", content)
+        return file_id
+
+    def user_photo(self, chat_id: int, sizes: list[bytes], caption: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """A photo message: ``sizes`` are the same picture at growing sizes (Telegram sends several
+        PhotoSize objects, smallest first); their bytes are served by getFile."""
+        photo = []
+        for n, content in enumerate(sizes):
+            file_id = self.add_file(content, f"photo{n}.jpg")
+            side = 90 * (n + 1)
+            photo.append(
+                {
+                    "file_id": file_id,
+                    "file_unique_id": f"u{file_id}",
+                    "width": side,
+                    "height": side,
+                    "file_size": len(content),
+                }
+            )
+        extra: dict[str, Any] = {"photo": photo}
+        if caption is not None:
+            extra["caption"] = caption
+            extra.update(self._entities_of(caption, "caption_entities"))
+        return self.user_message(chat_id, extra={**extra, **kwargs.pop("extra", {})}, **kwargs)
+
+    def user_document(
+        self,
+        chat_id: int,
+        content: bytes,
+        file_name: str,
+        mime_type: str | None,
+        caption: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """A file sent as a document (its bytes served by getFile)."""
+        file_id = self.add_file(content, file_name)
+        document: dict[str, Any] = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_name": file_name,
+            "file_size": len(content),
+        }
+        if mime_type:
+            document["mime_type"] = mime_type
+        extra: dict[str, Any] = {"document": document}
+        if caption is not None:
+            extra["caption"] = caption
+            extra.update(self._entities_of(caption, "caption_entities"))
+        return self.user_message(chat_id, extra=extra, **kwargs)
+
+    @staticmethod
+    def _entities_of(text: str, key: str = "entities") -> dict[str, Any]:
+        """The entities Telegram itself marks in a text: a leading command, @username mentions."""
+        found = []
+        if text.startswith("/"):
+            command = text.split()[0]
+            found.append({"type": "bot_command", "offset": 0, "length": utf16_len(command)})
+        for match in re.finditer(r"(?<![\w/])@[A-Za-z0-9_]{5,32}", text):
+            offset = utf16_len(text[: match.start()])
+            found.append({"type": "mention", "offset": offset, "length": utf16_len(match.group())})
+        return {key: found} if found else {}
 
     def delete(self, chat_id: int, message_id: int) -> None:
         """Someone deletes a message (a user's own, or the bot's as an admin)."""
@@ -191,15 +259,7 @@ class FakeBotApi(LoopbackServer):
         }
         if text is not None:
             message["text"] = text
-            found = []  # entities Telegram itself marks in a text: a leading command, @username mentions
-            if text.startswith("/"):
-                command = text.split()[0]
-                found.append({"type": "bot_command", "offset": 0, "length": utf16_len(command)})
-            for match in re.finditer(r"(?<![\w/])@[A-Za-z0-9_]{5,32}", text):
-                offset = utf16_len(text[: match.start()])
-                found.append({"type": "mention", "offset": offset, "length": utf16_len(match.group())})
-            if found:
-                message["entities"] = found
+            message.update(self._entities_of(text))
         if entities is not None:
             message["entities"] = entities
         if thread_id is not None:
@@ -535,6 +595,26 @@ class FakeBotApi(LoopbackServer):
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         self.callback_answers.append(params)
         return True
+
+    async def _api_getFile(self, params: dict[str, Any]) -> dict[str, Any]:
+        stored = self.files.get(str(params.get("file_id")))
+        if stored is None:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        path, content = stored
+        if len(content) > 20 * 1024 * 1024:
+            raise ApiError(400, "Bad Request: file is too big")
+        file_id = str(params["file_id"])
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(content), "file_path": path}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401, text="Unauthorized")
+        path = request.match_info["path"]
+        content = next((data for stored, data in self.files.values() if stored == path), None)
+        if content is None:
+            return web.Response(status=404, text="Not Found")
+        self.downloads.append(path)
+        return web.Response(body=content, content_type="application/octet-stream")
 
     async def _api_close(self, params: dict[str, Any]) -> bool:
         return True
