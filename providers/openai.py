@@ -113,6 +113,9 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         self.models_timeout = models_timeout
         self.models_retry = models_retry
         self._fetched_models: list[str] | None = None
+        #: Models the server's list marks as taking images (OpenRouter's ``architecture.input_modalities``);
+        #: None when the list says nothing about it.
+        self._listed_vision: list[str] | None = None
         self._fetched_at = 0.0
         self._fetch_error: ProviderError | None = None
         self._failed_at = 0.0
@@ -151,15 +154,27 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         return headers
 
     async def sees_images(self, model: str) -> bool | None:
-        """Any model takes images, unless ``{NAME}_VISION_MODELS`` names the ones that do (then
-        ``model``, or the default for "", must be one of them)."""
-        if not self.vision_models:
+        """Whether ``model`` ("" = the default) takes images: one of ``{NAME}_VISION_MODELS`` when
+        that is set; else as the server's ``GET /models`` says (OpenRouter lists
+        ``architecture.input_modalities``); else assumed (True)."""
+        if self.vision_models:
+            return (model or self.default_model) in self.vision_models
+        try:
+            listed = await self._fetch_models()
+        except ProviderError:
             return True
-        return (model or self.default_model) in self.vision_models
+        if self._listed_vision is None:
+            return True
+        return (model or self.default_model or listed[0]) in self._listed_vision
 
     def vision_model(self) -> str | None:
-        """The first of ``{NAME}_VISION_MODELS``; "" (the default model) when that list is empty."""
-        return self.vision_models[0] if self.vision_models else ""
+        """The first of ``{NAME}_VISION_MODELS``, else the first the server lists as taking images,
+        else "" (the default model); None when the server's list says none does."""
+        if self.vision_models:
+            return self.vision_models[0]
+        if self._listed_vision is not None:
+            return self._listed_vision[0] if self._listed_vision else None
+        return ""
 
     async def probe(self) -> tuple[bool, str]:
         """``GET {base_url}/models`` once, uncached: (True, "reachable, N models...") or (False, what is
@@ -231,8 +246,16 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                 ) as response:
                     await raise_for_status(response, self.name, not_found_hint=self._url_hint())
                     body = await response.json(content_type=None)
-            ids = [str(item["id"]) for item in body.get("data", []) if isinstance(item, dict) and "id" in item]
+            entries = [item for item in body.get("data", []) if isinstance(item, dict) and "id" in item]
+            ids = [str(item["id"]) for item in entries]
             ids = [i for i in ids if not any(marker in i.lower() for marker in NON_CHAT_MODEL_MARKERS)]
+            described = [item for item in entries if isinstance(item.get("architecture"), dict)]
+            if described:
+                self._listed_vision = [
+                    str(item["id"])
+                    for item in described
+                    if "image" in (item["architecture"].get("input_modalities") or [])
+                ]
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise connection_error(exc, self.name) from exc
         except (ValueError, KeyError, AttributeError) as exc:

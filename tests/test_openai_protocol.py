@@ -308,3 +308,18 @@ async def test_image_routes_skip_text_only_providers_and_use_a_vision_model() ->
     assert await RetryProvider([Aichat()]).image_routes("") == []
     anything = OpenAI("http://127.0.0.1:9/v1", "k", models=["small"])
     assert [(r.model, r.fallback) for r in await RetryProvider([anything]).image_routes("small")] == [("small", False)]
+
+
+async def test_a_model_list_that_names_input_modalities_decides_who_sees_images() -> None:
+    from providers import OpenAI, RetryProvider
+
+    async with FakeOpenAI(flavor="openrouter") as openrouter:
+        openrouter.vision_models = ["fake-large"]
+        backend = OpenAI(openrouter.base_url, "sk-test")
+        assert await backend.sees_images("fake-small") is False
+        assert await backend.sees_images("fake-large") is True
+        routes = await RetryProvider([backend]).image_routes("fake-small")
+        assert [(r.model, r.fallback) for r in routes] == [("fake-large", True)]
+        openrouter.vision_models = []
+        none = OpenAI(openrouter.base_url, "sk-test")
+        assert await RetryProvider([none]).image_routes("") == []

@@ -179,7 +179,12 @@ class FakeOpenAI(LoopbackServer):
             return self._bad_key()
         if self.models_status is not None:
             return web.json_response({"error": {"message": "models unavailable"}}, status=self.models_status)
-        return web.json_response({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
+        entries: list[dict[str, Any]] = [{"id": m, "object": "model"} for m in self.models]
+        if self.flavor == "openrouter":  # OpenRouter describes what each model takes
+            for entry in entries:
+                sees = self.vision_models is None or entry["id"] in self.vision_models
+                entry["architecture"] = {"input_modalities": ["text", "image"] if sees else ["text"]}
+        return web.json_response({"object": "list", "data": entries})
 
     def _unknown_model(self, model: str) -> web.Response:
         if self.flavor == "ollama":
