@@ -12,7 +12,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 from telegram.request import HTTPXRequest
 
-from providers import BaseProvider, RetryProvider
+from providers import BaseProvider, RetryProvider, Transcriber
 from providers.registry import environment
 
 from .access import AccessPolicy, AdminChecker
@@ -39,6 +39,14 @@ logger = logging.getLogger(__name__)
 def file_base_url(base_url: str) -> str:
     """The Bot API file root for ``base_url``: ``…/bot`` -> ``…/file/bot`` (Bot API "getFile")."""
     return f"{base_url[:-4]}/file/bot" if base_url.endswith("/bot") else base_url
+
+
+def build_transcriber(settings: Settings) -> Transcriber | None:
+    """The speech-to-text backend of ``TRANSCRIPTION_*`` (through ``PROXY``), or None when unset."""
+    if not settings.transcription_base_url:
+        return None
+    key = settings.transcription_api_key.get_secret_value() if settings.transcription_api_key else None
+    return Transcriber(settings.transcription_base_url, key, settings.transcription_model, proxy=settings.proxy)
 
 
 def build_application(settings: Settings, pacer: ChatPacer) -> Application:
@@ -99,6 +107,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
             limiter=UserLimiter(settings.user_messages_per_hour, exempt=settings.bot_admin_ids),
             catalog=ModelCatalog(chain, settings.default_model),
             presets=settings.presets(),
+            transcriber=build_transcriber(settings),
         )
         register(app, deps)
         async with app:

@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     provider_idle_timeout: float = Field(30.0, gt=0)
     provider_total_timeout: float = Field(300.0, gt=0)
 
+    # Voice notes
+    transcription_base_url: str | None = Field(
+        None, description="OpenAI-compatible API root for POST /audio/transcriptions; empty: voice is not read."
+    )
+    transcription_api_key: SecretStr | None = None
+    transcription_model: str = Field("whisper-1", description="Speech model of the transcription backend.")
+    voice_max_seconds: int = Field(300, ge=1, description="Longer voice notes and audio files are refused.")
+
     # Chat behaviour
     max_input_chars: int = Field(4096, ge=1, description="Longer user messages are refused.")
     image_max_bytes: int = Field(
@@ -137,9 +145,11 @@ class Settings(BaseSettings):
             raise ValueError("does not look like a bot token (expected '<digits>:<secret>', as @BotFather gives it)")
         return SecretStr(token)
 
-    @field_validator("telegram_base_url", "openai_base_url")
+    @field_validator("telegram_base_url", "openai_base_url", "transcription_base_url")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
@@ -164,9 +174,9 @@ class Settings(BaseSettings):
             raise ValueError(f"must be a URL starting with {', '.join(schemes)} (for example socks5://127.0.0.1:1080)")
         return value
 
-    @field_validator("prompts_file", mode="before")
+    @field_validator("prompts_file", "transcription_base_url", mode="before")
     @classmethod
-    def _no_file(cls, value: object) -> object:
+    def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
     @field_validator("prompts_file")
@@ -217,8 +227,9 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value, for log redaction."""
         values = [self.telegram_bot_token.get_secret_value()]
-        if self.openai_api_key:
-            values.append(self.openai_api_key.get_secret_value())
+        for key in (self.openai_api_key, self.transcription_api_key):
+            if key:
+                values.append(key.get_secret_value())
         return [v for v in values if v]
 
 

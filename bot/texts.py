@@ -44,7 +44,7 @@ HELP = (
     "In groups, mention me or reply to one of my messages. Only group admins can change settings or reset."
 )
 RESET_DONE = "Done: I've forgotten our conversation. What shall we talk about?"
-TEXT_ONLY = "Sorry, I can read text, photos and text files, but not this kind of message."
+TEXT_ONLY = "Sorry, I can read text, photos, text files and voice messages, but not this kind of message."
 CANT_READ_FILE = (
     "Sorry, I can't read this kind of file ({kind}). Send text files (.txt, .md, .py, .json, .csv...) or images."
 )
@@ -52,6 +52,13 @@ NOT_UTF8 = "Sorry, I can't read {name}: it is not UTF-8 text."
 FILE_TOO_BIG = "That file is too big for me ({size}; the limit is {limit}). Please send a smaller one."
 IMAGE_TOO_BIG = "That image is too big for me ({size}; the limit is {limit}). Please send a smaller one."
 DOWNLOAD_FAILED = "Sorry, I couldn't download that from Telegram. Please send it again."
+VOICE_NOT_CONFIGURED = "Sorry, I can't listen to voice messages here. Please type your message."
+VOICE_TOO_LONG = "That recording is too long for me ({length}; the limit is {limit}). Please send a shorter one."
+TRANSCRIPTION_FAILED = (
+    "Sorry, I couldn't make out that recording (the speech service failed). Please try again or type it."
+)
+NOTHING_HEARD = "I couldn't hear any words in that recording."
+TRANSCRIPT = "🎤 {text}"
 NO_VISION = (
     "Sorry, none of the language models I use here can see images. Describe it in words, or ask the bot's"
     " owner for a model that takes images."
@@ -127,6 +134,12 @@ COMMANDS: list[tuple[str, str]] = [
     ("prompt", "Show or set the system prompt"),
     ("settings", "Show this chat's settings"),
 ]
+
+
+def duration_text(seconds: int) -> str:
+    """A duration for people: ``45 s``, ``6 min 40 s``."""
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes} min {rest} s" if minutes and rest else f"{minutes} min" if minutes else f"{rest} s"
 
 
 def size_text(size: int) -> str:

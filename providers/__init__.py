@@ -45,6 +45,7 @@ from .opchatgpts import Opchatgpts
 from .openai import OpenAI
 from .registry import PROVIDER_CLASSES, ProviderConfigError, build_provider, build_providers
 from .retry import ProviderHealth, RetryProvider, Route, Timeouts
+from .transcription import Transcriber
 
 __all__ = [
     "PROVIDER_CLASSES",
@@ -86,6 +87,7 @@ __all__ = [
     "Route",
     "ServerError",
     "Timeouts",
+    "Transcriber",
     "build_provider",
     "build_providers",
     "has_images",

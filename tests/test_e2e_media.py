@@ -167,3 +167,57 @@ async def test_only_the_newest_images_are_resent(harness: BotHarness) -> None:
     assert images_sent(harness.llm.requests[-1]) == pictures[1:]
     first = harness.llm.requests[-1]["messages"][1]["content"]
     assert first == "picture 0\n[an image was shown here]"
+
+
+def with_transcription(harness: BotHarness) -> None:
+    harness.overrides.update(
+        transcription_base_url=harness.llm.base_url, transcription_api_key="sk-test-secret-key-0123456789"
+    )
+
+
+async def test_a_voice_note_is_transcribed_shown_quoted_stored_and_answered(harness: BotHarness) -> None:
+    with_transcription(harness)
+    harness.llm.api_key = "sk-test-secret-key-0123456789"  # the speech endpoint checks the key too
+    harness.llm.transcript = "What is the capital of France?"
+    harness.llm.default = Reply("Paris.")
+    await harness.start()
+    harness.telegram.user_voice(CHAT, b"OggS-opus-audio", duration=4)
+    await harness.wait_answers(1)
+    transcript, answer = harness.telegram.bot_messages(CHAT)
+    assert transcript.text == "🎤 What is the capital of France?"
+    assert transcript.entities == [{"type": "blockquote", "offset": 0, "length": 33}]  # 🎤 is 2 UTF-16 units
+    assert answer.text == "Paris."
+    assert harness.llm.transcriptions == [
+        {"model": "whisper-1", "filename": "voice.ogg", "content_type": "audio/ogg", "size": 15}
+    ]
+    assert last_user_content(harness) == "What is the capital of France?"
+    await harness.say(CHAT, "And of Italy?")
+    contents = [m["content"] for m in harness.llm.requests[-1]["messages"][1:]]
+    assert contents == ["What is the capital of France?", "Paris.", "And of Italy?"]
+
+
+async def test_voice_without_a_backend_too_long_or_failing_is_one_sentence_and_nothing_stored(
+    harness: BotHarness,
+) -> None:
+    harness.overrides["voice_max_seconds"] = 60
+    await harness.start()
+    harness.telegram.user_voice(CHAT, b"OggS", duration=3)
+    assert await wait_reply(harness) == [texts.VOICE_NOT_CONFIGURED]
+    await harness.stop()
+    with_transcription(harness)
+    await harness.start()
+    harness.telegram.user_voice(CHAT, b"OggS", duration=61)
+    shown = await wait_reply(harness, count=2)
+    assert shown[-1] == "That recording is too long for me (1 min 1 s; the limit is 1 min). Please send a shorter one."
+    harness.llm.transcription_status = 503
+    harness.telegram.user_voice(CHAT, b"OggS", duration=3)
+    shown = await wait_reply(harness, count=3)
+    assert shown[-1] == texts.TRANSCRIPTION_FAILED
+    harness.llm.transcription_status = None
+    harness.llm.transcript = ""
+    harness.telegram.user_voice(CHAT, b"OggS", duration=3)
+    shown = await wait_reply(harness, count=4)
+    assert shown[-1] == texts.NOTHING_HEARD
+    assert harness.llm.requests == []  # nothing was answered, so nothing is in the history
+    assert await harness.say(CHAT, "typing instead") == ["Hello from the fake model."]
+    assert [m["content"] for m in harness.llm.requests[-1]["messages"][1:]] == ["typing instead"]

@@ -145,7 +145,7 @@ async def test_sticker_gets_text_only_reply(harness: BotHarness) -> None:
     )
     await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_texts(CHAT)))
     assert harness.telegram.bot_texts(CHAT) == [
-        "Sorry, I can read text, photos and text files, but not this kind of message."
+        "Sorry, I can read text, photos, text files and voice messages, but not this kind of message."
     ]
     assert harness.llm.requests == []
 

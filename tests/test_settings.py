@@ -133,6 +133,11 @@ MISCONFIGURATIONS = {
         "",
         "PROMPTS_FILE is invalid: notes.txt is not valid TXT",
     ),
+    "transcription-url-without-scheme": (
+        {"TRANSCRIPTION_BASE_URL": "api.groq.com/openai/v1"},
+        "",
+        "TRANSCRIPTION_BASE_URL is invalid: must start with http:// or https://",
+    ),
     "backend-settings-in-env-file": ({}, "OLLAMA_BASE_URL=http://localhost:11434/v1\nOLLAMA_MODELS=llama3.2\n", ""),
 }
 

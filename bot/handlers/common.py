@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from telegram import Bot, Message, MessageEntity
 from telegram.constants import ChatType
 
-from providers import RetryProvider
+from providers import RetryProvider, Transcriber
 
 from .. import texts
 from ..access import AccessPolicy, AdminChecker
@@ -47,6 +47,7 @@ class Deps:
     catalog: ModelCatalog
     presets: dict[str, str] = field(default_factory=dict)
     images: ImageCache = field(default_factory=ImageCache)
+    transcriber: Transcriber | None = None
     active: dict[ConversationKey, ActiveReply] = field(default_factory=dict)
     closing: bool = False
 

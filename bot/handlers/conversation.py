@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
-from telegram import Message, Update
+from telegram import Message, MessageEntity, Update
 from telegram.error import ChatMigrated, Forbidden, TelegramError
 from telegram.ext import ContextTypes
+
+from providers import ProviderError
 
 from .. import texts
 from ..history import attach_images, build_prompt
 from ..keyboards import stop_keyboard
 from ..media import data_url, decode_text, document_kind, download, pick_photo
+from ..rendering import utf16_len
 from ..storage import ConversationKey, StorageError, StoredMessage
 from .common import (
     ActiveReply,
@@ -26,6 +30,12 @@ from .common import (
 )
 
 logger = logging.getLogger("bot.handlers")
+
+
+def _seconds(duration: object) -> int:
+    """A PTB duration (int seconds, or a timedelta with ``PTB_TIMEDELTA``) in whole seconds."""
+    return int(duration.total_seconds()) if isinstance(duration, timedelta) else int(duration)  # type: ignore[call-overload]
+
 
 #: The reaction on a group question that waits for earlier ones (one of Telegram's standard reactions).
 QUEUED_REACTION = "👀"
@@ -86,6 +96,8 @@ class ConversationHandlers:
             await self.photo(message, context)
         elif message.document:
             await self.document(message, context)
+        elif message.voice or message.audio:
+            await self.voice(message, context)
         else:
             await message.reply_text(texts.TEXT_ONLY)
 
@@ -130,6 +142,40 @@ class ConversationHandlers:
         caption = self.caption(message, context)
         text = f"{caption}\n\nFile {name}:\n```\n{content}\n```" if caption else f"File {name}:\n```\n{content}\n```"
         await self.ask(message, context, text)
+
+    async def voice(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A voice note or audio file: transcribed by the ``TRANSCRIPTION_*`` backend, the transcript
+        shown (quoted) and answered like text. Without a backend, too long, or when transcription
+        fails: one sentence, nothing stored."""
+        recording = message.voice or message.audio
+        assert recording is not None
+        transcriber = self.deps.transcriber
+        if transcriber is None:
+            await message.reply_text(texts.VOICE_NOT_CONFIGURED)
+            return
+        limit = self.deps.settings.voice_max_seconds
+        if recording.duration and _seconds(recording.duration) > limit:
+            length = texts.duration_text(_seconds(recording.duration))
+            await message.reply_text(texts.VOICE_TOO_LONG.format(length=length, limit=texts.duration_text(limit)))
+            return
+        data = await self.fetch(message, context, recording.file_id)
+        if data is None:
+            return
+        name = getattr(recording, "file_name", None) or "voice.ogg"
+        try:
+            heard = await transcriber.transcribe(data, name, recording.mime_type or "audio/ogg")
+        except ProviderError as error:
+            logger.warning("chat=%s transcription failed: %s", message.chat_id, error)
+            await message.reply_text(texts.TRANSCRIPTION_FAILED)
+            return
+        if not heard:
+            await message.reply_text(texts.NOTHING_HEARD)
+            return
+        shown = texts.TRANSCRIPT.format(text=heard if len(heard) <= 3500 else heard[:3500] + "…")
+        quote = MessageEntity(MessageEntity.BLOCKQUOTE, 0, utf16_len(shown))
+        await message.reply_text(shown, entities=[quote], do_quote=is_group(message))
+        caption = self.caption(message, context)
+        await self.ask(message, context, f"{caption}\n\n{heard}" if caption else heard)
 
     def caption(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> str:
         """The caption meant for the bot (its @mention removed in groups), "" when none."""

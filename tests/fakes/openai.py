@@ -112,10 +112,17 @@ class FakeOpenAI(LoopbackServer):
         self._hangs: list[asyncio.Event] = []
         #: Models that take image parts; None: every model does. Others refuse an image as OpenAI does.
         self.vision_models: list[str] | None = None
+        #: POST /audio/transcriptions: the text it hears, the speech models it has, a status to fail
+        #: with, and what it was sent (model, file name, content type, bytes).
+        self.transcript = "Hello from a voice note."
+        self.transcription_models = ["whisper-1"]
+        self.transcription_status: int | None = None
+        self.transcriptions: list[dict[str, Any]] = []
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
 
     async def before_stop(self) -> None:
         for event in self._hangs:
@@ -139,6 +146,27 @@ class FakeOpenAI(LoopbackServer):
         )
         error = {"message": message, "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}
         return web.json_response({"error": error}, status=401)
+
+    async def _transcriptions(self, request: web.Request) -> web.Response:
+        """OpenAI's "Create transcription": multipart ``file`` and ``model``; ``{"text": ...}``."""
+        if self._unauthorized(request):
+            return self._bad_key()
+        if not request.content_type.startswith("multipart/form-data"):
+            return self._invalid("file", "Expected multipart/form-data with a 'file' part.")
+        form = await request.post()
+        upload, model = form.get("file"), form.get("model")
+        if not isinstance(upload, web.FileField):
+            return self._invalid("file", "you must provide a file")
+        if model not in self.transcription_models:
+            return self._unknown_model(str(model))
+        data = upload.file.read()
+        self.transcriptions.append(
+            {"model": model, "filename": upload.filename, "content_type": upload.content_type, "size": len(data)}
+        )
+        if self.transcription_status is not None:
+            error = {"message": "transcription failed", "type": "server_error", "param": None, "code": None}
+            return web.json_response({"error": error}, status=self.transcription_status)
+        return web.json_response({"text": self.transcript})
 
     def _check_content(self, body: dict[str, Any]) -> web.Response | None:
         """Content parts as OpenAI checks them: ``text`` with a string, ``image_url`` with a

@@ -204,6 +204,18 @@ class FakeBotApi(LoopbackServer):
             extra.update(self._entities_of(caption, "caption_entities"))
         return self.user_message(chat_id, extra=extra, **kwargs)
 
+    def user_voice(self, chat_id: int, audio: bytes, duration: int, **kwargs: Any) -> dict[str, Any]:
+        """A voice note (OGG/Opus as Telegram records it; its bytes served by getFile)."""
+        file_id = self.add_file(audio, "voice.oga")
+        voice = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "duration": duration,
+            "mime_type": "audio/ogg",
+            "file_size": len(audio),
+        }
+        return self.user_message(chat_id, extra={"voice": voice}, **kwargs)
+
     @staticmethod
     def _entities_of(text: str, key: str = "entities") -> dict[str, Any]:
         """The entities Telegram itself marks in a text: a leading command, @username mentions."""
