@@ -14,6 +14,8 @@ from pathlib import PurePosixPath
 
 from telegram import Bot, Document, PhotoSize
 
+#: Bytes a bot may download through getFile (Bot API "getFile": up to 20 MB).
+DOWNLOAD_LIMIT = 20 * 1000 * 1000
 #: Document MIME types read as text, besides every ``text/*``.
 TEXT_MIME_TYPES = frozenset(
     {

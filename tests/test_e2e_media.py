@@ -209,14 +209,20 @@ async def test_voice_without_a_backend_too_long_or_failing_is_one_sentence_and_n
     harness.telegram.user_voice(CHAT, b"OggS", duration=61)
     shown = await wait_reply(harness, count=2)
     assert shown[-1] == "That recording is too long for me (1 min 1 s; the limit is 1 min). Please send a shorter one."
+    harness.telegram.user_message(
+        CHAT,
+        extra={"audio": {"file_id": "a1", "file_unique_id": "ua1", "duration": 30, "file_size": 25_000_000}},
+    )
+    shown = await wait_reply(harness, count=3)
+    assert shown[-1] == "That file is too big for me (25.0 MB; the limit is 20.0 MB). Please send a smaller one."
     harness.llm.transcription_status = 503
     harness.telegram.user_voice(CHAT, b"OggS", duration=3)
-    shown = await wait_reply(harness, count=3)
+    shown = await wait_reply(harness, count=4)
     assert shown[-1] == texts.TRANSCRIPTION_FAILED
     harness.llm.transcription_status = None
     harness.llm.transcript = ""
     harness.telegram.user_voice(CHAT, b"OggS", duration=3)
-    shown = await wait_reply(harness, count=4)
+    shown = await wait_reply(harness, count=5)
     assert shown[-1] == texts.NOTHING_HEARD
     assert harness.llm.requests == []  # nothing was answered, so nothing is in the history
     assert await harness.say(CHAT, "typing instead") == ["Hello from the fake model."]

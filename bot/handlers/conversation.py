@@ -16,7 +16,7 @@ from providers import ProviderError
 from .. import texts
 from ..history import attach_images, build_prompt
 from ..keyboards import stop_keyboard
-from ..media import data_url, decode_text, document_kind, download, pick_photo
+from ..media import DOWNLOAD_LIMIT, data_url, decode_text, document_kind, download, pick_photo
 from ..rendering import utf16_len
 from ..storage import ConversationKey, StorageError, StoredMessage
 from .common import (
@@ -157,6 +157,10 @@ class ConversationHandlers:
         if recording.duration and _seconds(recording.duration) > limit:
             length = texts.duration_text(_seconds(recording.duration))
             await message.reply_text(texts.VOICE_TOO_LONG.format(length=length, limit=texts.duration_text(limit)))
+            return
+        if (recording.file_size or 0) > DOWNLOAD_LIMIT:
+            size, most = texts.size_text(recording.file_size or 0), texts.size_text(DOWNLOAD_LIMIT)
+            await message.reply_text(texts.FILE_TOO_BIG.format(size=size, limit=most))
             return
         data = await self.fetch(message, context, recording.file_id)
         if data is None:
