@@ -21,6 +21,7 @@ from dotenv import dotenv_values
 
 from .fakes.openai import FakeOpenAI
 from .fakes.telegram import FakeBotApi
+from .test_main import _spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -92,16 +93,7 @@ async def test_the_image_command_as_a_non_root_user_with_env_example_keeps_the_d
         PYTHONPATH=f"{ROOT}:{sysconfig.get_paths()['purelib']}",
     )
     assert env["DATABASE_PATH"] == "data/bot.sqlite3"  # .env.example's value wins over the image's
-    process = await asyncio.create_subprocess_exec(
-        python,
-        "-m",
-        "bot",
-        cwd=app,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        **user,  # type: ignore[arg-type]
-    )
+    process = await _spawn(env, app, python=python, **user)
     try:
         telegram.user_message(77, "hello from a container")
         answered = lambda: telegram.bot_texts(77) == ["Hello from the fake model."]  # noqa: E731

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,10 +26,13 @@ def _env(**values: str) -> dict[str, str]:
     return env
 
 
-async def _spawn(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
-    """``python -m bot ARGS`` as a person starts it, stderr merged into stdout."""
+async def _spawn(
+    env: dict[str, str], cwd: Path, *args: str, python: str = sys.executable, **popen: Any
+) -> asyncio.subprocess.Process:
+    """``python -m bot ARGS`` as a person starts it, stderr merged into stdout (``popen``: more
+    arguments of the process, such as ``user``)."""
     return await asyncio.create_subprocess_exec(
-        sys.executable,
+        python,
         "-m",
         "bot",
         *args,
@@ -36,6 +40,7 @@ async def _spawn(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subproce
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        **popen,
     )
 
 

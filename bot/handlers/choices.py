@@ -15,7 +15,7 @@ from ..keyboards import AUTO, MODELS_PER_PAGE, model_keyboard, model_token, page
 from ..models import ModelEntry
 from ..prompts import describe_prompt
 from ..storage import ChatSettings
-from .common import Deps, command_argument, conversation_key, is_group
+from .common import Deps, command_with_settings, conversation_key, is_group
 
 logger = logging.getLogger("bot.handlers")
 
@@ -83,11 +83,10 @@ class ChoiceHandlers:
 
     async def model(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/model shows a keyboard of models (paged); /model NAME sets one; /model default goes back."""
-        message = update.effective_message
-        if message is None:
+        command = await command_with_settings(self.deps, update)
+        if command is None:
             return
-        choice = await self.deps.store.chat_settings(message.chat_id)
-        wanted = command_argument(message)
+        message, choice, wanted = command
         if not wanted:
             entries = await self.catalog.entries(choice)
             if not entries:
@@ -127,11 +126,11 @@ class ChoiceHandlers:
 
     async def provider(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/provider shows Auto and each provider with its status; /provider NAME pins one."""
-        message = update.effective_message
-        if message is None:
+        command = await command_with_settings(self.deps, update)
+        if command is None:
             return
-        choice = await self.deps.store.chat_settings(message.chat_id)
-        wanted = command_argument(message).lower()
+        message, choice, wanted = command
+        wanted = wanted.lower()
         if not wanted:
             await message.reply_text(
                 texts.CHOOSE_PROVIDER.format(current=choice.provider or "Auto"),

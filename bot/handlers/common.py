@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from telegram import Bot, Message, MessageEntity
+from telegram import Bot, Message, MessageEntity, Update
 from telegram.constants import ChatType
 
 from providers import RetryProvider, Transcriber
@@ -17,7 +17,7 @@ from ..media import ImageCache
 from ..models import ModelCatalog
 from ..ordering import ConversationQueue
 from ..settings import Settings
-from ..storage import ConversationKey, ConversationStore
+from ..storage import ChatSettings, ConversationKey, ConversationStore
 from ..streaming import ReplyStream, ReplyStreamer, ReplyTarget
 
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
@@ -143,3 +143,12 @@ def command_argument(message: Message) -> str:
     """The text after ``/command`` (or ``/command@bot``), stripped."""
     text = message.text or ""
     return text.split(maxsplit=1)[1].strip() if len(text.split(maxsplit=1)) > 1 else ""
+
+
+async def command_with_settings(deps: Deps, update: Update) -> tuple[Message, ChatSettings, str] | None:
+    """What a settings command starts from: its message, the chat's stored choices, and the text
+    after the command; None for an update without a message."""
+    message = update.effective_message
+    if message is None:
+        return None
+    return message, await deps.store.chat_settings(message.chat_id), command_argument(message)

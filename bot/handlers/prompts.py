@@ -12,7 +12,7 @@ from .. import texts
 from ..keyboards import prompt_keyboard
 from ..prompts import describe_prompt, preset_name
 from ..storage import ChatSettings
-from .common import Deps, command_argument, is_group
+from .common import Deps, command_with_settings, is_group
 
 logger = logging.getLogger("bot.handlers")
 
@@ -39,11 +39,10 @@ class PromptHandlers:
 
     async def prompt(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/prompt [TEXT | reset]."""
-        message = update.effective_message
-        if message is None:
+        command = await command_with_settings(self.deps, update)
+        if command is None:
             return
-        choice = await self.deps.store.chat_settings(message.chat_id)
-        wanted = command_argument(message)
+        message, choice, wanted = command
         if not wanted:
             current = choice.system_prompt or self.deps.settings.system_prompt
             shown = current if len(current) <= SHOWN_CHARS else current[:SHOWN_CHARS] + "…"
