@@ -17,6 +17,8 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from providers.registry import PROXY_SCHEMES
+
 from .prompts import PresetsError, load_presets
 
 #: A bot token as @BotFather gives it: the bot's numeric id, a colon, a secret (Bot API "Authorizing your bot").
@@ -24,7 +26,6 @@ TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 #: Per-backend settings, read by :func:`providers.registry.build_provider` for each name in PROVIDERS.
 BACKEND_SETTING = re.compile(r"^[A-Z0-9_]+_(BASE_URL|API_KEY|MODELS|PROXY|URL)$")
 TELEGRAM_PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
-PROVIDER_PROXY_SCHEMES = ("http://", "https://", "socks4://", "socks5://")
 
 CommaList = Annotated[list[str], NoDecode]
 IntList = Annotated[list[int], NoDecode]
@@ -169,7 +170,7 @@ class Settings(BaseSettings):
         if not value:
             return None
         telegram = getattr(info, "field_name", "") == "telegram_proxy"
-        schemes = TELEGRAM_PROXY_SCHEMES if telegram else PROVIDER_PROXY_SCHEMES
+        schemes = TELEGRAM_PROXY_SCHEMES if telegram else PROXY_SCHEMES
         if not value.lower().startswith(schemes):
             raise ValueError(f"must be a URL starting with {', '.join(schemes)} (for example socks5://127.0.0.1:1080)")
         return value

@@ -36,6 +36,11 @@ Completions, "Vision"), which only providers that see images get (:meth:`BasePro
 Messages = list[Message]
 
 
+def env_prefix(name: str) -> str:
+    """The prefix of a provider's settings: ``open-router`` -> ``OPEN_ROUTER`` (``OPEN_ROUTER_BASE_URL``...)."""
+    return name.upper().replace("-", "_")
+
+
 def has_images(messages: Messages) -> bool:
     """True when a message carries an ``image_url`` content part."""
     return any(

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 
 import aiohttp
 
-from .base import BaseProvider, Finish, Messages, ProviderModelMixin
+from .base import BaseProvider, Finish, Messages, ProviderModelMixin, env_prefix
 from .errors import (
     AuthenticationError,
     BadRequestError,
@@ -130,7 +130,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         """Configured from ``{NAME}_BASE_URL``, ``{NAME}_API_KEY``, ``{NAME}_MODELS`` and
         ``{NAME}_VISION_MODELS`` (comma-separated), ``{NAME}_PROXY`` and ``PROXY``, where NAME is
         ``name`` in upper case (``OPENAI_*`` by default)."""
-        prefix = name.upper().replace("-", "_")
+        prefix = env_prefix(name)
         models = [m.strip() for m in environ.get(f"{prefix}_MODELS", "").split(",") if m.strip()]
         vision = [m.strip() for m in environ.get(f"{prefix}_VISION_MODELS", "").split(",") if m.strip()]
         return cls(
@@ -179,7 +179,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
     async def probe(self) -> tuple[bool, str]:
         """``GET {base_url}/models`` once, uncached: (True, "reachable, N models...") or (False, what is
         wrong: the key refused, no such endpoint (with the /v1 hint), no connection, a non-JSON answer)."""
-        prefix = self.name.upper().replace("-", "_")
+        prefix = env_prefix(self.name)
         try:
             ids = await self._request_models(None)
         except AuthenticationError as error:
@@ -201,7 +201,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
     def _url_hint(self) -> str:
         """What to fix when the server answers 404 for an endpoint: most OpenAI-compatible servers
         serve under ``/v1`` (OpenAI, Ollama, vLLM, LM Studio; OpenRouter under ``/api/v1``)."""
-        prefix = self.name.upper().replace("-", "_")
+        prefix = env_prefix(self.name)
         if re.search(r"/v\d+[a-z]*$", self.base_url.rstrip("/")):
             return f": check {prefix}_BASE_URL"
         return f": {prefix}_BASE_URL probably needs /v1 at the end ({self.base_url}/v1)"
@@ -293,7 +293,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         try:
             return (await self._fetch_models())[0]
         except ProtocolError as error:
-            prefix = self.name.upper().replace("-", "_")
+            prefix = env_prefix(self.name)
             raise BadRequestError(
                 f"no model chosen, none configured ({prefix}_MODELS), and GET /models failed: {error}",
                 provider=self.name,

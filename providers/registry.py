@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from .aichat import Aichat
-from .base import BaseProvider
+from .base import BaseProvider, env_prefix
 from .chatgpt import ChatGpt
 from .opchatgpts import Opchatgpts
 from .openai import OpenAI
@@ -69,7 +69,7 @@ def build_provider(name: str, environ: Mapping[str, str]) -> BaseProvider:
             names the setting and never its value when that could be a secret.
     """
     name = name.strip().lower()
-    prefix = name.upper().replace("-", "_")
+    prefix = env_prefix(name)
     known = PROVIDER_CLASSES.get(name)
     proxy = f"{prefix}_PROXY" if environ.get(f"{prefix}_PROXY") else "PROXY"
     _check_url(proxy, environ.get(proxy), PROXY_SCHEMES, "socks5://127.0.0.1:1080")
