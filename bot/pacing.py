@@ -83,7 +83,8 @@ class ChatPacer:
                 del self._chats[chat_id]
 
 
-def retry_seconds(value: object) -> float:
-    """``RetryAfter.retry_after`` as seconds: a ``timedelta`` (PTB 22 with ``PTB_TIMEDELTA``) or a number."""
+def duration_seconds(value: object) -> float:
+    """A PTB duration (``RetryAfter.retry_after``, a voice note's ``duration``) as seconds: a
+    ``timedelta`` (PTB 22 with ``PTB_TIMEDELTA``) or a number."""
     total = getattr(value, "total_seconds", None)
     return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from .pacing import ChatPacer, retry_seconds
+from .pacing import ChatPacer, duration_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class ChatRateLimiter(BaseRateLimiter[dict[str, Any]]):
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
-                seconds = retry_seconds(error.retry_after)
+                seconds = duration_seconds(error.retry_after)
                 if chat is not None:
                     self.pacer.penalize(chat, seconds)
                 if paced_by_caller or attempt == self.max_retries:

@@ -45,7 +45,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from providers import Chunk, Finish, ProviderInfo, Reset
 
-from .pacing import ChatPacer, retry_seconds
+from .pacing import ChatPacer, duration_seconds
 from .ratelimit import PACED
 from .rendering import TELEGRAM_TEXT_LIMIT, Part, close_open_markup, plain_parts, render_parts
 
@@ -265,7 +265,7 @@ class ReplyStream:
                     self.target.chat_id, ChatAction.TYPING, message_thread_id=self.target.thread_id
                 )
             except RetryAfter as exc:
-                await asyncio.sleep(retry_seconds(exc.retry_after))
+                await asyncio.sleep(duration_seconds(exc.retry_after))
                 continue
             except Forbidden as exc:
                 self._abandon(exc)
@@ -344,7 +344,7 @@ class ReplyStream:
                 return
             except RetryAfter as exc:
                 self.result.flood_waits += 1
-                seconds = retry_seconds(exc.retry_after)
+                seconds = duration_seconds(exc.retry_after)
                 logger.info("flood control in chat %s: waiting %.0fs", self.target.chat_id, seconds)
                 self._pacer.penalize(self.target.chat_id, seconds)
             except BadRequest as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
 from telegram import Message, MessageEntity, Update
 from telegram.error import ChatMigrated, Forbidden, TelegramError
@@ -17,6 +16,7 @@ from .. import texts
 from ..history import attach_images, build_prompt
 from ..keyboards import stop_keyboard
 from ..media import DOWNLOAD_LIMIT, data_url, decode_text, document_kind, download, pick_photo
+from ..pacing import duration_seconds
 from ..rendering import utf16_len
 from ..storage import ConversationKey, StorageError, StoredMessage
 from .common import (
@@ -30,11 +30,6 @@ from .common import (
 )
 
 logger = logging.getLogger("bot.handlers")
-
-
-def _seconds(duration: object) -> int:
-    """A PTB duration (int seconds, or a timedelta with ``PTB_TIMEDELTA``) in whole seconds."""
-    return int(duration.total_seconds()) if isinstance(duration, timedelta) else int(duration)  # type: ignore[call-overload]
 
 
 #: The reaction on a group question that waits for earlier ones (one of Telegram's standard reactions).
@@ -106,10 +101,7 @@ class ConversationHandlers:
         limit = self.deps.settings.image_max_bytes
         size = pick_photo(message.photo, limit)
         if size is None:
-            biggest = min((s.file_size or 0) for s in message.photo)
-            await message.reply_text(
-                texts.IMAGE_TOO_BIG.format(size=texts.size_text(biggest), limit=texts.size_text(limit))
-            )
+            await self.too_big(message, texts.IMAGE_TOO_BIG, min((s.file_size or 0) for s in message.photo), limit)
             return
         await self.ask_with_image(message, context, size.file_id)
 
@@ -125,9 +117,8 @@ class ConversationHandlers:
             return
         limit = self.deps.settings.image_max_bytes if kind == "image" else self.deps.settings.document_max_bytes
         if (document.file_size or 0) > limit:
-            size, most = texts.size_text(document.file_size or 0), texts.size_text(limit)
             refusal = texts.IMAGE_TOO_BIG if kind == "image" else texts.FILE_TOO_BIG
-            await message.reply_text(refusal.format(size=size, limit=most))
+            await self.too_big(message, refusal, document.file_size or 0, limit)
             return
         if kind == "image":
             await self.ask_with_image(message, context, document.file_id, document.mime_type or "image/jpeg")
@@ -139,9 +130,7 @@ class ConversationHandlers:
         if content is None:
             await message.reply_text(texts.NOT_UTF8.format(name=name))
             return
-        caption = self.caption(message, context)
-        text = f"{caption}\n\nFile {name}:\n```\n{content}\n```" if caption else f"File {name}:\n```\n{content}\n```"
-        await self.ask(message, context, text)
+        await self.ask(message, context, self.with_caption(message, context, f"File {name}:\n```\n{content}\n```"))
 
     async def voice(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A voice note or audio file: transcribed by the ``TRANSCRIPTION_*`` backend, the transcript
@@ -154,13 +143,13 @@ class ConversationHandlers:
             await message.reply_text(texts.VOICE_NOT_CONFIGURED)
             return
         limit = self.deps.settings.voice_max_seconds
-        if recording.duration and _seconds(recording.duration) > limit:
-            length = texts.duration_text(_seconds(recording.duration))
-            await message.reply_text(texts.VOICE_TOO_LONG.format(length=length, limit=texts.duration_text(limit)))
+        length = int(duration_seconds(recording.duration or 0))
+        if length > limit:
+            too_long = texts.VOICE_TOO_LONG.format(length=texts.duration_text(length), limit=texts.duration_text(limit))
+            await message.reply_text(too_long)
             return
         if (recording.file_size or 0) > DOWNLOAD_LIMIT:
-            size, most = texts.size_text(recording.file_size or 0), texts.size_text(DOWNLOAD_LIMIT)
-            await message.reply_text(texts.FILE_TOO_BIG.format(size=size, limit=most))
+            await self.too_big(message, texts.FILE_TOO_BIG, recording.file_size or 0, DOWNLOAD_LIMIT)
             return
         data = await self.fetch(message, context, recording.file_id)
         if data is None:
@@ -178,8 +167,15 @@ class ConversationHandlers:
         shown = texts.TRANSCRIPT.format(text=heard if len(heard) <= 3500 else heard[:3500] + "…")
         quote = MessageEntity(MessageEntity.BLOCKQUOTE, 0, utf16_len(shown))
         await message.reply_text(shown, entities=[quote], do_quote=is_group(message))
-        caption = self.caption(message, context)
-        await self.ask(message, context, f"{caption}\n\n{heard}" if caption else heard)
+        await self.ask(message, context, self.with_caption(message, context, heard))
+
+    async def too_big(self, message: Message, refusal: str, size: int, limit: int) -> None:
+        """Refuse a file or image over its limit (both in bytes), saying both sizes."""
+        await message.reply_text(refusal.format(size=texts.size_text(size), limit=texts.size_text(limit)))
+
+    def with_caption(self, message: Message, context: ContextTypes.DEFAULT_TYPE, body: str) -> str:
+        """``body`` (a file's text, a transcript) after the caption meant for the bot, if any."""
+        return "\n\n".join(part for part in (self.caption(message, context), body) if part)
 
     def caption(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> str:
         """The caption meant for the bot (its @mention removed in groups), "" when none."""
