@@ -20,13 +20,18 @@ For each reply, a :class:`ReplyStream`
 - falls back to plain text if Telegram refuses the entities;
 - always delivers the final text in full (retrying through flood waits);
 - stops at once, reading no more of the answer, when Telegram forbids writing to the
-  chat (403: the user blocked the bot, or it was removed from the group).
+  chat (403: the user blocked the bot, or it was removed from the group);
+- shows the Stop button on the newest message from the first message until the reply
+  ends, and on none after: users (and the tests) see from it whether the bot is still
+  writing. Moving to the next part costs one edit more (the previous part keeps the
+  button until the next one is out).
 
 In *draft* mode (private chats only) the growing text is shown with
 sendMessageDraft (Bot API 9.5+: an animated, ephemeral preview) instead of
 edits, and the final text is sent with sendMessage; parts of a long answer
-that are complete become messages as soon as the next part starts. If
-Telegram refuses drafts, the reply goes on with edits.
+that are complete become messages as soon as the next part starts, the newest of
+them carrying the Stop button (a draft has none). If Telegram refuses drafts, the
+reply goes on with edits.
 """
 
 from __future__ import annotations
@@ -222,6 +227,10 @@ class ReplyStream:
             self._stop_note = note
             self._consumer.cancel()
 
+    def shows(self, message_id: int) -> bool:
+        """True when the Telegram message ``message_id`` shows (part of) this reply."""
+        return any(shown.message_id == message_id for shown in self._shown)
+
     def _abandon(self, error: Forbidden) -> None:
         """Telegram forbids writing to the chat: stop reading the answer and send nothing more."""
         if self.result.forbidden is None:
@@ -305,8 +314,20 @@ class ReplyStream:
         desired = self._desired()
         draft = None
         if self._drafting and not self._done and desired:
-            # Complete parts become messages; the growing last part is a draft.
+            # Complete parts become messages; the growing last part is a draft (which has no
+            # buttons), so the last complete part carries the Stop button meanwhile.
             *desired, (draft, _) = desired
+            if desired:
+                desired[-1] = (desired[-1][0], self._stop_markup)
+        pending = len(desired) - len(self._shown)
+        if pending > 0:
+            # Until the last part is out, the newest message shows the Stop button: a reply in
+            # progress always shows one, a finished reply none (one more edit per part).
+            if self._shown:
+                last = len(self._shown) - 1
+                desired[last] = (desired[last][0], self._shown[last].markup)
+            if pending > 1:
+                desired[len(self._shown)] = (desired[len(self._shown)][0], self._stop_markup)
         for i, (part, markup) in enumerate(desired):
             if i >= len(self._shown):
                 return ("send", i, part, markup)
@@ -314,7 +335,8 @@ class ReplyStream:
             if shown.part != part or shown.markup != markup:
                 return ("edit", i, part, markup)
         if len(self._shown) > len(desired):
-            return ("delete", len(self._shown) - 1, None, None)
+            # Oldest extra first: the last one, which has the Stop button, goes last.
+            return ("delete", len(desired), None, None)
         if draft is not None and draft != self._drafted:
             return ("draft", len(desired), draft, None)
         return None

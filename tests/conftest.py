@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import settings
 
 from .fakes.openai import FakeOpenAI
 from .fakes.telegram import FakeBotApi
-from .harness import BotHarness
+from .harness import BotHarness, Lines
 
 # Durations from PTB are timedeltas, as in the running bot (bot.__main__ opts in the same way).
 os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -19,6 +20,18 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture
+def lines() -> Iterator[Lines]:
+    handler = Lines()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    old = root.level
+    root.setLevel(logging.INFO)
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(old)
 
 
 @pytest.fixture
@@ -38,4 +51,3 @@ async def harness(telegram: FakeBotApi, llm: FakeOpenAI, tmp_path: Path) -> Asyn
     bot = BotHarness(telegram, llm, tmp_path / "bot.sqlite3")
     yield bot
     await bot.stop()
-    bot.close()

@@ -14,16 +14,28 @@ from .fakes.openai import FakeOpenAI
 from .fakes.telegram import FakeBotApi
 
 
-class AnswerCounter(logging.Handler):
-    """Counts the handler's one-line reply summaries ("answered ...")."""
+class Lines(logging.Handler):
+    """Every log record of the bot, to check that a fault is logged once and without a traceback."""
 
     def __init__(self) -> None:
-        super().__init__(logging.INFO)
+        super().__init__(logging.DEBUG)
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name == "bot.handlers" and record.getMessage().split(" ")[2:3] == ["answered"]:
-            self.records.append(record)
+        self.records.append(record)
+
+    def matching(self, words: str) -> list[logging.LogRecord]:
+        return [r for r in self.records if words in r.getMessage()]
+
+    async def wait_for(self, words: str, timeout: float = 5.0) -> logging.LogRecord:
+        """The first record containing ``words``, once logged (a log line written after the user
+        already sees the answer, such as the reply summary)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self.matching(words):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no log line with {words!r} within {timeout}s")
+            await asyncio.sleep(0.01)
+        return self.matching(words)[0]
 
 
 class BotHarness:
@@ -37,9 +49,6 @@ class BotHarness:
         self.environ: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
-        self.counter = AnswerCounter()
-        logging.getLogger("bot.handlers").addHandler(self.counter)
-        logging.getLogger("bot.handlers").setLevel(logging.INFO)
 
     def settings(self) -> Settings:
         values: dict[str, Any] = {
@@ -81,20 +90,27 @@ class BotHarness:
         await self.stop()
         await self.start()
 
-    @property
-    def answered(self) -> int:
-        return len(self.counter.records)
+    async def wait_replies(
+        self, chat_id: int, count: int = 1, *, after: int = 0, thread_id: int | None = None, timeout: float = 15.0
+    ) -> list[str]:
+        """Wait until the chat (or topic) shows at least ``count`` bot messages newer than message id
+        ``after`` and none of them has a Stop button (the bot writes nothing more there): what a user
+        watching the chat sees as "answered". Returns the texts of those messages.
 
-    async def wait_answers(self, count: int, timeout: float = 15.0) -> None:
-        await self.telegram.wait_for(lambda: self.answered >= count, timeout)
+        Raises:
+            AssertionError: not so within ``timeout`` seconds; the message says what users see.
+        """
 
-    async def say(self, chat_id: int, text: str, **kwargs: Any) -> list[str]:
-        """Send ``text`` as a user, wait for the bot's answer, return the bot's new message texts."""
-        before = self.answered
-        known = {m.message_id for m in self.telegram.bot_messages(chat_id)}
-        self.telegram.user_message(chat_id, text, **kwargs)
-        await self.wait_answers(before + 1)
-        return [m.text for m in self.telegram.bot_messages(chat_id) if m.message_id not in known]
+        def new() -> list[str]:
+            return [m.text for m in self.telegram.bot_messages(chat_id, thread_id) if m.message_id > after]
 
-    def close(self) -> None:
-        logging.getLogger("bot.handlers").removeHandler(self.counter)
+        await self.telegram.wait_for(
+            lambda: len(new()) >= count and not self.telegram.writing(chat_id, thread_id, after), timeout
+        )
+        return new()
+
+    async def say(self, chat_id: int, text: str, messages: int = 1, **kwargs: Any) -> list[str]:
+        """Send ``text`` as a user and wait for the bot's answer (``messages`` or more new messages,
+        nothing still being written); return the texts of the bot's new messages."""
+        asked = self.telegram.user_message(chat_id, text, **kwargs)
+        return await self.wait_replies(chat_id, messages, after=asked["message_id"], thread_id=kwargs.get("thread_id"))

@@ -19,10 +19,8 @@ async def backup() -> AsyncIterator[FakeOpenAI]:
 
 
 async def command(harness: BotHarness, text: str, chat: int = CHAT, **kw: object) -> str:
-    before = len(harness.telegram.bot_messages(chat))
-    harness.telegram.user_message(chat, text, **kw)  # type: ignore[arg-type]
-    await harness.telegram.wait_for(lambda: len(harness.telegram.bot_messages(chat)) > before)
-    return harness.telegram.bot_texts(chat)[-1]
+    """Send ``text``; the bot's last new message once it is done."""
+    return (await harness.say(chat, text, **kw))[-1]
 
 
 async def test_model_by_name_and_unknown_names(harness: BotHarness) -> None:
@@ -99,8 +97,7 @@ async def test_stranger_gets_one_refusal_and_costs_no_provider_call(harness: Bot
     ]
     harness.telegram.chat(-100900, "supergroup")
     mention = [{"type": "mention", "offset": 0, "length": 13}]
-    harness.telegram.user_message(-100900, "@test_llm_bot hi", user_id=666, entities=mention)
-    await harness.wait_answers(2)
+    await harness.say(-100900, "@test_llm_bot hi", user_id=666, entities=mention)
     assert len(harness.llm.requests) == 2, "one for the allowed user, one in the allowed chat"
 
 
@@ -113,7 +110,7 @@ async def test_stop_button_keeps_what_was_shown(harness: BotHarness) -> None:
     [[button]] = reply.reply_markup["inline_keyboard"]
     assert button["text"] == "⏹ Stop"
     harness.telegram.press(CHAT, reply.message_id, button["callback_data"], user_id=CHAT)
-    await harness.wait_answers(1)
+    await harness.wait_replies(CHAT)
     final = harness.telegram.messages[(CHAT, reply.message_id)]
     assert final.text.startswith("word") and final.text.endswith("⏹ Stopped.")
     assert final.reply_markup is None and len(final.text) < 2000
@@ -129,7 +126,7 @@ async def test_stop_command_and_buttons_of_others(harness: BotHarness) -> None:
     harness.telegram.user_message(CHAT, "write forever")
     await harness.telegram.wait_for(lambda: len(harness.telegram.bot_messages(CHAT)) == 2)
     harness.telegram.user_message(CHAT, "/stop")
-    await harness.wait_answers(1)
+    await harness.wait_replies(CHAT, 2)
     assert harness.telegram.bot_texts(CHAT)[-1].endswith("⏹ Stopped.")
 
 
@@ -138,9 +135,7 @@ async def test_retry_replaces_the_last_answer_in_history(harness: BotHarness) ->
     await harness.start()
     assert await command(harness, "/retry") == "There is nothing to retry yet."
     await harness.say(CHAT, "tell me a joke")
-    before = harness.answered
-    harness.telegram.user_message(CHAT, "/retry")
-    await harness.wait_answers(before + 1)
+    await harness.say(CHAT, "/retry")
     assert harness.telegram.bot_texts(CHAT)[-1] == "second try"
     assert [m["content"] for m in harness.llm.requests[1]["messages"][1:]] == ["tell me a joke"]
     await harness.say(CHAT, "another")

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from .fakes.openai import FakeOpenAI, Reply
-from .harness import BotHarness
+from .harness import BotHarness, Lines
 
 
 @pytest.fixture
@@ -16,13 +16,15 @@ async def backup() -> AsyncIterator[FakeOpenAI]:
         yield fake
 
 
-async def test_mid_stream_failure_shows_only_the_next_providers_answer(harness: BotHarness, backup: FakeOpenAI) -> None:
+async def test_mid_stream_failure_shows_only_the_next_providers_answer(
+    harness: BotHarness, backup: FakeOpenAI, lines: Lines
+) -> None:
     harness.overrides["providers"] = "openai,backup"
     harness.environ = {"BACKUP_BASE_URL": backup.base_url}
     harness.llm.then(Reply("PRIMARY PARTIAL TEXT THAT DIES", chunk_size=4, delay=0.05, cut_after=5))
     await harness.start()
     assert await harness.say(9, "question") == ["Backup answer, complete and alone."]
-    assert "resets=1" in harness.counter.records[-1].getMessage()
+    assert "resets=1" in (await lines.wait_for(" answered ")).getMessage()
     shown = [c.params["text"] for c in harness.telegram.calls if c.method in ("sendMessage", "editMessageText")]
     assert any("PRIMARY" in t for t in shown), "the partial answer was visible before the failover"
     assert harness.telegram.bot_texts(9) == ["Backup answer, complete and alone."]

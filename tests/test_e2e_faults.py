@@ -5,8 +5,6 @@ token, and a database that stops accepting writes. Each is survived; the user se
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,41 +13,15 @@ import pytest
 from bot import app as app_module
 from bot import texts
 from bot.polling import AnotherInstanceError
-from bot.storage import ConversationStore
+from bot.storage import ConversationKey, ConversationStore
 
 from .fakes.openai import FakeOpenAI, Reply
 from .fakes.telegram import BOT_USERNAME, FakeBotApi
-from .harness import BotHarness
+from .harness import BotHarness, Lines
 
 CHAT = 4711
 GROUP = -300
 ANSWER = "One two three four five six seven eight nine ten. " * 6
-
-
-class Lines(logging.Handler):
-    """Every log record of the bot, to check that a fault is logged once and without a traceback."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def matching(self, words: str) -> list[logging.LogRecord]:
-        return [r for r in self.records if words in r.getMessage()]
-
-
-@pytest.fixture
-def lines() -> Iterator[Lines]:
-    handler = Lines()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    old = root.level
-    root.setLevel(logging.INFO)
-    yield handler
-    root.removeHandler(handler)
-    root.setLevel(old)
 
 
 def slow_answer(text: str = ANSWER) -> Reply:
@@ -63,7 +35,7 @@ async def test_the_bots_message_deleted_mid_stream_continues_in_a_new_message(ha
     await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_messages(CHAT)))
     first = harness.telegram.bot_messages(CHAT)[0]
     harness.telegram.delete(CHAT, first.message_id)
-    await harness.wait_answers(1)
+    await harness.wait_replies(CHAT)
     assert harness.telegram.bot_texts(CHAT) == [ANSWER.strip()]
     assert harness.telegram.bot_messages(CHAT)[0].message_id != first.message_id
     harness.llm.default = Reply("ok")
@@ -77,7 +49,7 @@ async def test_a_deleted_question_is_answered_without_the_reply_link(harness: Bo
     await harness.start()
     asked = harness.telegram.user_message(-77, f"@{BOT_USERNAME} hello", chat_type="group")
     harness.telegram.delete(-77, asked["message_id"])
-    await harness.wait_answers(1)
+    await harness.wait_replies(-77)
     [answer] = harness.telegram.bot_messages(-77)
     assert answer.text == "Answer to a deleted question." and answer.reply_to is None
     # a refusal sent with reply_text (not streamed; it quotes in groups) goes out the same way
@@ -97,7 +69,8 @@ async def test_a_user_who_blocks_the_bot_mid_stream_ends_that_reply_without_a_re
     await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_messages(CHAT)))
     harness.telegram.block(CHAT)
     blocked_at = len(harness.telegram.calls)
-    await harness.wait_answers(1)
+    # The user sees nothing more; the provider sees the bot stop reading the answer.
+    await harness.telegram.wait_for(lambda: harness.llm.timeline[-1][1] == "client_gone")
     after = [c for c in harness.telegram.calls[blocked_at:] if c.params.get("chat_id") == CHAT]
     assert len(after) <= 2, [c.method for c in after]  # the request in flight, then nothing
     assert len(lines.matching("cannot write there any more")) == 1
@@ -106,6 +79,18 @@ async def test_a_user_who_blocks_the_bot_mid_stream_ends_that_reply_without_a_re
     harness.llm.default = Reply("welcome back")
     assert await harness.say(CHAT, "I'm back") == ["welcome back"]
     assert [m["content"] for m in harness.llm.requests[-1]["messages"][1:]] == ["write a lot", "I'm back"]
+    # The abandoned reply could not remove its Stop button; pressed now, it stops nothing (not even
+    # the reply being written) and goes away.
+    stale = harness.telegram.bot_messages(CHAT)[0]
+    [[button]] = stale.reply_markup["inline_keyboard"]
+    harness.llm.default = Reply("word " * 100, chunk_size=5, delay=0.01)
+    asked = harness.telegram.user_message(CHAT, "write again")
+    await harness.telegram.wait_for(lambda: harness.telegram.writing(CHAT, after=asked["message_id"]))
+    harness.telegram.press(CHAT, stale.message_id, button["callback_data"], user_id=CHAT)
+    await harness.telegram.wait_for(lambda: bool(harness.telegram.callback_answers))
+    assert harness.telegram.callback_answers[-1]["text"] == texts.STOP_STALE
+    assert await harness.wait_replies(CHAT, after=asked["message_id"]) == [("word " * 100).strip()]
+    assert harness.telegram.messages[(CHAT, stale.message_id)].reply_markup is None
 
 
 async def test_a_group_upgraded_to_a_supergroup_keeps_its_history_and_settings(harness: BotHarness) -> None:
@@ -113,8 +98,7 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_history_and_settings(h
     await harness.start()
     old, new = -400, -100400
     telegram.chat_members[(old, 1001)] = "creator"
-    telegram.user_message(old, f"@{BOT_USERNAME} remember the word 'teal'", chat_type="group")
-    await harness.wait_answers(1)
+    await harness.say(old, f"@{BOT_USERNAME} remember the word 'teal'", chat_type="group")
     telegram.user_message(old, "/model fake-large", chat_type="group")
     await telegram.wait_for(lambda: any("Model for this chat" in t for t in telegram.bot_texts(old)))
     telegram.chat(new, "supergroup")
@@ -162,7 +146,6 @@ async def test_a_second_instance_on_the_same_token_says_so_and_stops_while_the_f
             await asyncio.wait_for(second._task, 10)  # it stops by itself
     finally:
         second._task = None
-        second.close()
     assert await harness.say(CHAT, "still you?") == ["Hello from the fake model."]
     assert len(lines.matching("another instance polls with this bot token")) == 1
 
@@ -185,6 +168,9 @@ async def test_a_database_that_refuses_writes_gets_one_sentence_and_loses_nothin
     monkeypatch.setattr(app_module.ConversationStore, "open", open_and_keep)
     await harness.start()
     assert await harness.say(CHAT, "kept question") == ["Hello from the fake model."]
+    # The answer shown is stored just after; polled from outside the bot.
+    while await stores[-1].count(ConversationKey(CHAT)) < 2:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
     db = stores[-1]._db
     undo = "PRAGMA query_only = OFF" if "query_only" in fault else "PRAGMA max_page_count = 1073741823"
     await db.execute(fault)
@@ -207,7 +193,7 @@ async def test_a_base_url_without_v1_is_diagnosed_at_start_up_and_the_user_is_to
 ) -> None:
     harness.overrides["openai_base_url"] = harness.llm.base_url.removesuffix("/v1")
     await harness.start()
-    await harness.telegram.wait_for(lambda: bool(lines.matching("provider openai:")))
+    await lines.wait_for("provider openai:")
     [probe] = lines.matching("provider openai:")
     assert probe.levelname == "WARNING" and "OPENAI_BASE_URL probably needs /v1 at the end" in probe.getMessage()
     assert await harness.say(CHAT, "hello") == [
@@ -227,6 +213,6 @@ async def test_each_provider_is_checked_once_at_start_up(
     harness.llm.api_key = "sk-test-secret-key-0123456789"
     harness.overrides["openai_api_key"] = key
     await harness.start()
-    await harness.telegram.wait_for(lambda: bool(lines.matching("provider openai:")))
+    await lines.wait_for("provider openai:")
     [probe] = lines.matching("provider openai:")
     assert words in probe.getMessage() and key not in probe.getMessage()

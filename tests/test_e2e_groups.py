@@ -40,12 +40,12 @@ async def test_bot_answers_mentions_and_replies_and_ignores_chatter(harness: Bot
     await setup_group(harness)
     group_message(harness.telegram, "just people talking")
     asked = group_message(harness.telegram, f"{MENTION} what is 2+2?", user_id=ADMIN, name="Alice")
-    await harness.wait_answers(1)
+    await harness.wait_replies(GROUP)
     [answer] = harness.telegram.bot_messages(GROUP)
     assert answer.text == "re: Alice: what is 2+2?"
     assert answer.reply_to == asked["message_id"], "the reply answers the triggering message"
     group_message(harness.telegram, "and times 3?", reply_to=answer.message_id)
-    await harness.wait_answers(2)
+    await harness.wait_replies(GROUP, 2)
     assert harness.telegram.bot_texts(GROUP)[-1] == "re: Bob: and times 3?"
     history = harness.llm.requests[-1]["messages"]
     assert [m["content"] for m in history[1:]] == [
@@ -58,7 +58,7 @@ async def test_bot_answers_mentions_and_replies_and_ignores_chatter(harness: Bot
     assert texts[-1].startswith("Commands:")
     group_message(harness.telegram, "/help@some_other_bot")
     group_message(harness.telegram, f"{MENTION} ping")
-    await harness.wait_answers(3)
+    await harness.wait_replies(GROUP, 4)
     assert not any(t.startswith("Commands:") for t in harness.telegram.bot_texts(GROUP)[3:])
 
 
@@ -71,7 +71,7 @@ async def test_forum_topics_keep_their_own_history_and_share_settings(harness: B
         harness.telegram.user_message(
             GROUP, f"{MENTION} {text}", user_id=MEMBER, thread_id=thread, entities=mention("")["entities"]
         )
-    await harness.wait_answers(2)
+    await harness.wait_replies(GROUP, 3)  # /model's confirmation and one answer in each topic
     by_topic = {r["messages"][-1]["content"]: r for r in harness.llm.requests}
     assert [m["content"] for m in by_topic["Alice: topic two"]["messages"][1:]] == ["Alice: topic two"]
     assert all(r["model"] == "fake-large" for r in harness.llm.requests), "topics inherit the chat's model"
@@ -136,7 +136,7 @@ async def test_buttons_admin_member_and_forged(harness: BotHarness) -> None:
         lambda: telegram.messages[(GROUP, keyboard.message_id)].text == "Model for this chat: fake-large."
     )
     group_message(telegram, f"{MENTION} hello", user_id=ADMIN)
-    await harness.wait_answers(1)
+    await harness.wait_replies(GROUP, 3)  # the keyboard, /settings, the answer
     assert harness.llm.requests[-1]["model"] == "fake-large"
 
 
@@ -152,7 +152,7 @@ async def test_only_the_asker_or_an_admin_can_stop_a_reply(harness: BotHarness) 
     await telegram.wait_for(lambda: len(telegram.callback_answers) == 1)
     assert telegram.callback_answers[0]["text"] == "Only the person who asked or a chat admin can stop this answer."
     telegram.press(GROUP, reply.message_id, stop, user_id=ADMIN)
-    await harness.wait_answers(1)
+    await harness.wait_replies(GROUP)
     assert telegram.messages[(GROUP, reply.message_id)].text.endswith("⏹ Stopped.")
 
 
@@ -166,9 +166,7 @@ async def test_a_busy_group_is_served_and_queued_questions_are_acknowledged(harn
     telegram = harness.telegram
     asked = [group_message(telegram, f"{MENTION} question {n}", user_id=100 + n, name=f"P{n}") for n in range(10)]
     flood = [group_message(telegram, f"{MENTION} again {n}", user_id=100) for n in range(3)]
-    await harness.wait_answers(11, timeout=30)
-    await telegram.wait_for(lambda: len(telegram.bot_texts(GROUP)) == 13)
-    texts = telegram.bot_texts(GROUP)
+    texts = await harness.wait_replies(GROUP, 13, timeout=30)  # 11 answers, 2 refusals
     for n in range(10):
         assert texts.count(f"answer to question {n}") == 1, "each member of a busy group gets their answer"
     assert texts.count("answer to again 0") == 1, "one person may have two waiting"
@@ -183,14 +181,14 @@ async def test_only_the_asker_or_an_admin_can_retry_in_a_group(harness: BotHarne
     await setup_group(harness)
     telegram = harness.telegram
     group_message(telegram, f"{MENTION} tell me", user_id=MEMBER)
-    await harness.wait_answers(1)
+    await harness.wait_replies(GROUP)
     group_message(telegram, "/retry", user_id=33, name="Stranger")
     texts = await wait_text(harness, 2)
     assert texts[-1] == "Only the person who asked or a chat admin can ask for the last answer again."
     group_message(telegram, "/retry", user_id=MEMBER)
-    await harness.wait_answers(2)
+    await harness.wait_replies(GROUP, 3)
     group_message(telegram, "/retry", user_id=ADMIN)
-    await harness.wait_answers(3)
+    await harness.wait_replies(GROUP, 4)
     assert len(harness.llm.requests) == 3
 
 
@@ -198,8 +196,7 @@ async def test_retry_counts_against_the_hourly_limit(harness: BotHarness) -> Non
     harness.overrides["user_messages_per_hour"] = 2
     await harness.start()
     await harness.say(44, "one")
-    harness.telegram.user_message(44, "/retry")
-    await harness.wait_answers(2)
+    await harness.say(44, "/retry")
     harness.telegram.user_message(44, "/retry")
     await harness.telegram.wait_for(lambda: harness.telegram.bot_texts(44)[-1].startswith("You've reached the limit"))
     assert len(harness.llm.requests) == 2

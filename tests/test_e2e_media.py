@@ -36,8 +36,8 @@ def last_user_content(harness: BotHarness) -> Any:
 
 
 async def wait_reply(harness: BotHarness, chat: int = CHAT, count: int = 1) -> list[str]:
-    await harness.telegram.wait_for(lambda: len(harness.telegram.bot_texts(chat)) >= count)
-    return harness.telegram.bot_texts(chat)
+    """All the bot's messages in ``chat``, once there are ``count`` and none is still being written."""
+    return await harness.wait_replies(chat, count)
 
 
 async def test_a_photo_goes_to_the_model_as_an_image_part_with_its_caption_and_stays_in_the_history(
@@ -46,7 +46,7 @@ async def test_a_photo_goes_to_the_model_as_an_image_part_with_its_caption_and_s
     harness.llm.default = Reply("A red square.")
     await harness.start()
     harness.telegram.user_photo(CHAT, [SMALL, LARGE], caption="What is this?")
-    await harness.wait_answers(1)
+    await wait_reply(harness)
     assert harness.telegram.bot_texts(CHAT) == ["A red square."]
     content = last_user_content(harness)
     assert content[0] == {"type": "text", "text": "What is this?"}
@@ -60,7 +60,7 @@ async def test_the_image_budget_picks_a_smaller_size_or_refuses_and_stores_nothi
     harness.overrides["image_max_bytes"] = 50_000
     await harness.start()
     harness.telegram.user_photo(CHAT, [SMALL, LARGE * 10])
-    await harness.wait_answers(1)
+    await wait_reply(harness)
     assert images_sent(harness.llm.requests[-1]) == [SMALL]
     harness.telegram.user_photo(CHAT, [LARGE * 10, LARGE * 20])
     texts_now = await wait_reply(harness, count=2)
@@ -76,7 +76,7 @@ async def test_a_chat_model_that_cannot_see_images_hands_the_image_to_a_vision_m
     harness.llm.default = Reply("I see a cat.")
     await harness.start()
     harness.telegram.user_photo(CHAT, [SMALL], caption="what animal?")
-    await harness.wait_answers(1)
+    await wait_reply(harness)
     assert harness.llm.requests[-1]["model"] == "fake-large"
     assert harness.telegram.bot_texts(CHAT) == [
         "I see a cat.\n\n↪ Answered by fake-large via openai: the default model can't see images."
@@ -110,10 +110,10 @@ async def test_no_provider_that_sees_images_means_one_sentence_and_nothing_store
 async def test_text_files_are_read_with_their_name_and_other_files_get_one_sentence(harness: BotHarness) -> None:
     await harness.start()
     harness.telegram.user_document(CHAT, b"print('hi')\n", "hello.py", "text/x-python", caption="Review this")
-    await harness.wait_answers(1)
+    await wait_reply(harness)
     assert last_user_content(harness) == "Review this\n\nFile hello.py:\n```\nprint('hi')\n\n```"
     harness.telegram.user_document(CHAT, b"a,b\n1,2\n", "table.csv", None)  # no MIME type: by extension
-    await harness.wait_answers(2)
+    await wait_reply(harness, count=2)
     assert last_user_content(harness) == "File table.csv:\n```\na,b\n1,2\n\n```"
     harness.telegram.user_document(CHAT, "caf\xe9".encode("latin-1"), "notes.txt", "text/plain")
     await wait_reply(harness, count=3)
@@ -133,7 +133,7 @@ async def test_text_files_are_read_with_their_name_and_other_files_get_one_sente
 async def test_an_image_sent_as_a_file_is_seen_as_an_image(harness: BotHarness) -> None:
     await harness.start()
     harness.telegram.user_document(CHAT, b"\x89PNG-bytes", "diagram.png", "image/png")
-    await harness.wait_answers(1)
+    await wait_reply(harness)
     [part] = last_user_content(harness)
     assert part["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(b"\x89PNG-bytes").decode()
 
@@ -152,7 +152,7 @@ async def test_in_groups_only_photos_addressed_to_the_bot_are_answered(harness: 
     await harness.start()
     harness.telegram.user_photo(GROUP, [SMALL], caption="holiday pics", user_id=7)
     harness.telegram.user_photo(GROUP, [SMALL], caption=f"@{BOT_USERNAME} what is in it?", user_id=7)
-    await harness.wait_answers(1)
+    await wait_reply(harness, GROUP)
     assert len(harness.llm.requests) == 1
     assert last_user_content(harness)[0] == {"type": "text", "text": "Alice: what is in it?"}
 
@@ -163,7 +163,7 @@ async def test_only_the_newest_images_are_resent(harness: BotHarness) -> None:
     pictures = [bytes([n]) * 100 for n in range(3)]
     for n, picture in enumerate(pictures):
         harness.telegram.user_photo(CHAT, [picture], caption=f"picture {n}")
-        await harness.wait_answers(n + 1)
+        await wait_reply(harness, count=n + 1)
     assert images_sent(harness.llm.requests[-1]) == pictures[1:]
     first = harness.llm.requests[-1]["messages"][1]["content"]
     assert first == "picture 0\n[an image was shown here]"
@@ -182,7 +182,7 @@ async def test_a_voice_note_is_transcribed_shown_quoted_stored_and_answered(harn
     harness.llm.default = Reply("Paris.")
     await harness.start()
     harness.telegram.user_voice(CHAT, b"OggS-opus-audio", duration=4)
-    await harness.wait_answers(1)
+    await wait_reply(harness, count=2)  # the transcript, then the answer
     transcript, answer = harness.telegram.bot_messages(CHAT)
     assert transcript.text == "🎤 What is the capital of France?"
     assert transcript.entities == [{"type": "blockquote", "offset": 0, "length": 33}]  # 🎤 is 2 UTF-16 units

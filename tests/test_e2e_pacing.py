@@ -34,7 +34,7 @@ async def test_concurrent_replies_in_one_group_share_its_rate(harness: BotHarnes
     mention = [{"type": "mention", "offset": 0, "length": 13}]
     harness.telegram.user_message(group, "@test_llm_bot one", thread_id=11, entities=mention)
     harness.telegram.user_message(group, "@test_llm_bot two", thread_id=22, entities=mention)
-    await harness.wait_answers(2, timeout=30)
+    await harness.wait_replies(group, 2, timeout=30)
     assert harness.telegram.flood_hits == 0
     assert len(harness.telegram.bot_messages(group, thread_id=11)) == 1
     assert len(harness.telegram.bot_messages(group, thread_id=22)) == 1

@@ -104,12 +104,12 @@ async def test_flood_wait_mid_stream_delays_only_that_chat(harness: BotHarness) 
         lambda: harness.telegram.flood_hits > 0 or any(c.method == "editMessageText" for c in harness.telegram.calls)
     )
     harness.telegram.user_message(5151, "second chat")
-    await harness.wait_answers(2, timeout=20)
-    first_done = [r for r in harness.counter.records if "chat=4242 " in r.getMessage()]
-    second_done = [r for r in harness.counter.records if "chat=5151 " in r.getMessage()]
-    assert second_done[0].created < first_done[0].created, "the other chat is not held up by the flood wait"
-    assert harness.telegram.bot_texts(CHAT) == [slow.strip()]
-    assert "flood_waits=1" in first_done[0].getMessage()
+    await harness.wait_replies(5151, timeout=20)
+    assert harness.telegram.writing(CHAT), "the other chat is not held up by the flood wait"
+    assert await harness.wait_replies(CHAT, timeout=20) == [slow.strip()]
+    assert [e for e in harness.telegram.errors if "Too Many Requests" in e[1]] == [
+        ("editMessageText", "Too Many Requests: retry after 2")
+    ]
     edits = harness.telegram.calls_of("editMessageText", CHAT)
     failed_at = edits[0].at
     assert all(c.at - failed_at >= 1.9 for c in edits[1:]), "the chat waits retry_after before editing again"
@@ -165,8 +165,7 @@ async def test_messages_in_one_chat_are_answered_in_order(harness: BotHarness) -
     await harness.start()
     for n in range(3):
         harness.telegram.user_message(CHAT, f"q{n}")
-    await harness.wait_answers(3)
-    assert harness.telegram.bot_texts(CHAT) == ["answer to q0", "answer to q1", "answer to q2"]
+    assert await harness.wait_replies(CHAT, 3) == ["answer to q0", "answer to q1", "answer to q2"]
     last = harness.llm.requests[-1]["messages"]
     assert [m["content"] for m in last[1:]] == ["q0", "answer to q0", "q1", "answer to q1", "q2"]
 

@@ -105,11 +105,9 @@ async def test_in_groups_only_admins_change_the_prompt(harness: BotHarness, tmp_
     harness.telegram.press(GROUP, menu.message_id, f"r:{GROUP}:0", user_id=MEMBER)
     await harness.telegram.wait_for(lambda: bool(harness.telegram.callback_answers))
     assert harness.telegram.callback_answers[-1]["text"] == "Only admins can change this."
-    harness.telegram.user_message(GROUP, f"@{BOT_USERNAME} hi", user_id=MEMBER)
-    await harness.wait_answers(1)
+    await harness.say(GROUP, f"@{BOT_USERNAME} hi", user_id=MEMBER)
     assert system_prompt_sent(harness) == DEFAULT_PROMPT
     said = await command(harness, "/prompt Be kind and brief.", chat=GROUP, user_id=ADMIN)
     assert said.startswith("Done: this chat now uses your system prompt.")
-    harness.telegram.user_message(GROUP, f"@{BOT_USERNAME} hi again", user_id=MEMBER)
-    await harness.wait_answers(2)
+    await harness.say(GROUP, f"@{BOT_USERNAME} hi again", user_id=MEMBER)
     assert system_prompt_sent(harness) == "Be kind and brief."

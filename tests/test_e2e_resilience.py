@@ -31,9 +31,7 @@ async def test_flood_of_messages_in_one_chat_is_bounded(harness: BotHarness) -> 
     await harness.start()
     for n in range(5):
         harness.telegram.user_message(CHAT, f"m{n}")
-    await harness.wait_answers(2)
-    await harness.telegram.wait_for(lambda: len(harness.telegram.bot_texts(CHAT)) == 5)
-    texts = harness.telegram.bot_texts(CHAT)
+    texts = await harness.wait_replies(CHAT, 5)
     waiting = "I'm still answering earlier messages in this chat. Please wait a moment before sending more."
     assert texts.count(waiting) == 3 and texts.count("slow answer") == 2
     assert len(harness.llm.requests) == 2

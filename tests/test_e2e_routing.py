@@ -6,7 +6,7 @@ import pytest
 
 from .fakes.openai import Behaviour, Fail, FakeOpenAI, Hang, Reply
 from .fakes.sites import FakeAichatSite, FakeAiEngine
-from .harness import BotHarness
+from .harness import BotHarness, Lines
 from .test_e2e_choices import command
 
 CHAT = 4242
@@ -32,7 +32,9 @@ def data_of(harness: BotHarness, message_id: int, label: str, chat: int = CHAT) 
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
-async def test_a_chosen_model_fails_over_across_a_heterogeneous_chain(harness: BotHarness, fault: str) -> None:
+async def test_a_chosen_model_fails_over_across_a_heterogeneous_chain(
+    harness: BotHarness, lines: Lines, fault: str
+) -> None:
     async with FakeAiEngine(answer="Engine answer, whole.") as engine, FakeAichatSite(answer="Aichat.") as site:
         harness.overrides.update(
             providers="openai,opchatgpts,aichat",
@@ -48,14 +50,12 @@ async def test_a_chosen_model_fails_over_across_a_heterogeneous_chain(harness: B
         ]
         assert harness.llm.requests[0]["model"] == "fake-large"
         assert site.requests == [], "one complete answer from the first fallback; nothing more"
-        record = harness.counter.records[-1].getMessage()
-        assert "provider=opchatgpts model=gpt-3.5-turbo requested=fake-large fallback=True" in record
+        # The operator's one-line summary of each reply says who answered.
+        await lines.wait_for("answered provider=opchatgpts model=gpt-3.5-turbo requested=fake-large fallback=True")
         # The chosen model answering again: no note.
         assert await harness.say(CHAT, "again") == ["Hello from the fake model."]
         assert harness.llm.requests[-1]["model"] == "fake-large"
-        assert "provider=openai model=fake-large requested=fake-large fallback=False" in (
-            harness.counter.records[-1].getMessage()
-        )
+        await lines.wait_for("answered provider=openai model=fake-large requested=fake-large fallback=False")
         # The history holds the fallback's answer, without the note.
         assert harness.llm.requests[-1]["messages"][2] == {"role": "assistant", "content": "Engine answer, whole."}
         await harness.stop()

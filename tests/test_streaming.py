@@ -48,12 +48,27 @@ async def test_reset_replaces_the_partial_answer(bot: Bot, telegram: FakeBotApi)
     assert telegram.errors == []
 
 
+STOP = InlineKeyboardMarkup([[InlineKeyboardButton("⏹ Stop", callback_data="stop")]])
+
+
 async def test_reset_of_a_long_answer_deletes_the_extra_messages(bot: Bot, telegram: FakeBotApi) -> None:
-    stream = streamer(bot, limit=50).open(ReplyTarget(CHAT), sentence)
+    stream = streamer(bot, limit=50).open(ReplyTarget(CHAT), sentence, stop_markup=STOP)
     long = "word " * 40
     await stream.run(chunks(long, 0.05, Reset("a", "cut"), "short"))
     assert telegram.bot_texts(CHAT) == ["short"]
-    assert telegram.calls_of("deleteMessage", CHAT)
+    assert len(telegram.calls_of("deleteMessage", CHAT)) == 3
+    assert telegram.stop_shown_until_the_end(CHAT), telegram.screens
+
+
+async def test_a_long_answer_shows_the_stop_button_until_its_last_part_is_out(bot: Bot, telegram: FakeBotApi) -> None:
+    stream = streamer(bot, limit=50).open(ReplyTarget(CHAT), sentence, stop_markup=STOP)
+    await stream.run(chunks(*(["word "] * 60)))
+    assert len(telegram.bot_texts(CHAT)) == 6
+    assert telegram.stop_shown_until_the_end(CHAT), telegram.screens
+    drafting_stream = drafting(bot, limit=50).open(ReplyTarget(CHAT + 1), sentence, stop_markup=STOP)
+    await drafting_stream.run(chunks(*[x for _ in range(60) for x in ("word ", 0.002)]))
+    assert len(telegram.bot_texts(CHAT + 1)) == 6
+    assert telegram.stop_shown_until_the_end(CHAT + 1), telegram.screens
 
 
 async def test_unchanged_content_is_never_sent_as_an_edit(bot: Bot, telegram: FakeBotApi) -> None:

@@ -1,4 +1,6 @@
-"""Property: whatever the stream (chunks, resets, sizes), the user ends up seeing exactly the last answer."""
+"""Properties of the streamer, whatever the stream (chunks, resets, sizes, drafts or edits): the user
+ends up seeing exactly the last answer, and can tell when it is finished (a Stop button is on screen
+from the first message until the reply ends, and gone after)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.pacing import ChatPacer
 from bot.rendering import render_markdown, utf16_len
@@ -19,6 +21,7 @@ from .fakes.telegram import FakeBotApi
 WORDS = st.sampled_from(["word", "**bold**", "`code`", "😀", "\n\n", "\n", "- item", "# head", "_it_", "ж", "x" * 30])
 CHUNK = st.lists(WORDS, min_size=1, max_size=6).map(" ".join)
 EVENT = st.one_of(CHUNK, st.just("RESET"))
+STOP = InlineKeyboardMarkup([[InlineKeyboardButton("⏹ Stop", callback_data="s:1:None")]])
 
 
 def squash(text: str) -> str:
@@ -26,19 +29,21 @@ def squash(text: str) -> str:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(events=st.lists(EVENT, max_size=25), limit=st.integers(20, 200), plain=st.booleans())
-def test_the_user_sees_exactly_the_last_answer(events: list[str], limit: int, plain: bool) -> None:
+@given(events=st.lists(EVENT, max_size=25), limit=st.integers(20, 200), plain=st.booleans(), drafts=st.booleans())
+def test_the_user_sees_exactly_the_last_answer(events: list[str], limit: int, plain: bool, drafts: bool) -> None:
     async def scenario() -> None:
         async with FakeBotApi(reject_entities=plain) as telegram:
             async with Bot(telegram.token, base_url=telegram.base_url) as bot:
-                streamer = ReplyStreamer(bot, ChatPacer(private_interval=0.0, global_per_second=10_000), limit=limit)
+                pacer = ChatPacer(private_interval=0.0, global_per_second=10_000)
+                streamer = ReplyStreamer(bot, pacer, limit=limit, drafts=drafts)
 
                 async def chunks() -> AsyncIterator[Chunk]:
                     for event in events:
                         await asyncio.sleep(0)
                         yield Reset("p", "cut") if event == "RESET" else event
 
-                result = await streamer.open(ReplyTarget(1), lambda e: "error").run(chunks())
+                result = await streamer.open(ReplyTarget(1), lambda e: "error", stop_markup=STOP).run(chunks())
+            assert telegram.stop_shown_until_the_end(1), telegram.screens
             last = "".join(events[max((i for i, e in enumerate(events) if e == "RESET"), default=-1) + 1 :])
             shown = telegram.bot_texts(1)
             assert [e for e in telegram.errors if "entities" not in e[1]] == [], telegram.errors

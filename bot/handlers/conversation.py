@@ -327,12 +327,19 @@ class ConversationHandlers:
         active.stream.stop()
 
     async def stop_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE, key: ConversationKey) -> None:
-        """The Stop button of a reply being generated (callback data already checked for this chat)."""
+        """The Stop button of a reply being generated (callback data already checked for this chat).
+
+        A button left behind by a reply that ended without removing it (the bot was killed, or
+        blocked and unblocked) stops nothing, not even the reply being written now: it is removed."""
         query = update.callback_query
         assert query is not None and query.message is not None
         active = self.deps.active.get(key)
-        if active is None:
-            await query.answer(texts.NOTHING_TO_STOP)
+        if active is None or not active.stream.shows(query.message.message_id):
+            await query.answer(texts.STOP_STALE)
+            try:
+                await query.edit_message_reply_markup(None)
+            except TelegramError as error:
+                logger.info("chat=%s could not remove a stale Stop button: %s", key.chat_id, error)
             return
         if query.from_user.id != active.requester_id and not await self.deps.admins.can_change_settings(
             context.bot, query.message.chat, query.from_user

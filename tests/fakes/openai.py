@@ -106,7 +106,8 @@ class FakeOpenAI(LoopbackServer):
         self.api_key = api_key
         self.script: list[Behaviour] = []
         self.requests: list[dict[str, Any]] = []
-        #: (monotonic time, "request" | "first_chunk" | "done") for latency measurements.
+        #: (monotonic time, "request" | "first_chunk" | "done" | "client_gone"): latency measurements,
+        #: and when a client stopped reading a stream before its end.
         self.timeline: list[tuple[float, str]] = []
         self.headers: list[dict[str, str]] = []
         self._hangs: list[asyncio.Event] = []
@@ -253,11 +254,19 @@ class FakeOpenAI(LoopbackServer):
         if isinstance(behaviour, Hang):
             await self._hang()
             return web.Response(status=504)
-        text = behaviour.text
         if behaviour.as_html:
             return web.Response(text="<html><body>Please log in</body></html>", content_type="text/html")
         if not body.get("stream") or behaviour.as_json:
             return self._whole(body, behaviour)
+        try:
+            return await self._stream(request, body, behaviour)
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.timeline.append((time.monotonic(), "client_gone"))
+            raise
+
+    async def _stream(self, request: web.Request, body: dict[str, Any], behaviour: Reply) -> web.StreamResponse:
+        """An SSE ``chat.completion.chunk`` stream of ``behaviour``'s text (OpenAI's streaming format)."""
+        text = behaviour.text
         headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         response = web.StreamResponse(headers=headers)
         if behaviour.gzip:

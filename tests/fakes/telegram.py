@@ -45,6 +45,7 @@ JSON_FIELDS = {
 INT_FIELDS = {"chat_id", "message_id", "message_thread_id", "timeout", "offset", "limit", "user_id", "draft_id"}
 BOOL_FIELDS = {"show_alert", "disable_notification", "protect_content"}
 PACED_METHODS = {"sendMessage", "editMessageText", "deleteMessage", "editMessageReplyMarkup", "sendMessageDraft"}
+SCREEN_METHODS = {"sendMessage", "editMessageText", "deleteMessage", "editMessageReplyMarkup"}
 
 
 def utf16_len(text: str) -> int:
@@ -111,6 +112,8 @@ class FakeBotApi(LoopbackServer):
     reactions: dict[tuple[int, int], list[str]] = field(default_factory=dict)
     drafts: dict[int, list[str]] = field(default_factory=dict)
     delivered: set[int] = field(default_factory=set)
+    #: After each request that changed a chat's messages: (chat id, bot messages visible, Stop shown).
+    screens: list[tuple[int, int, bool]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -314,6 +317,23 @@ class FakeBotApi(LoopbackServer):
             if c == chat_id and m.from_bot and not m.deleted and (thread_id is None or m.thread_id == thread_id)
         ]
 
+    def writing(self, chat_id: int, thread_id: int | None = None, after: int = 0) -> bool:
+        """True while one of the bot's visible messages in the chat (or topic), newer than message id
+        ``after``, shows a Stop button: the bot's way of showing that a reply is still being written."""
+        return any(
+            "Stop" in button.get("text", "")
+            for m in self.bot_messages(chat_id, thread_id)
+            if m.message_id > after
+            for row in (m.reply_markup or {}).get("inline_keyboard", [])
+            for button in row
+        )
+
+    def stop_shown_until_the_end(self, chat_id: int) -> bool:
+        """For a chat that got one reply: after every change of its messages but the last, from the
+        first message on, a Stop button was on screen; after the last, none."""
+        *during, (_, _, writing_at_end) = [screen for screen in self.screens if screen[0] == chat_id]
+        return not writing_at_end and all(writing for _, visible, writing in during if visible)
+
     def bot_texts(self, chat_id: int, thread_id: int | None = None) -> list[str]:
         return [m.text for m in self.bot_messages(chat_id, thread_id)]
 
@@ -333,7 +353,8 @@ class FakeBotApi(LoopbackServer):
         lines = []
         for chat_id in sorted({c for c, _ in self.messages}):
             for m in self.bot_messages(chat_id):
-                button = " [with buttons]" if m.reply_markup else ""
+                labels = [b.get("text", "") for row in (m.reply_markup or {}).get("inline_keyboard", []) for b in row]
+                button = f" {labels}" if labels else ""
                 lines.append(f"  chat {chat_id} message {m.message_id}{button}: {m.text[:200]!r}")
         errors = [f"{method}: {description}" for method, description in self.errors[-10:]]
         return "\n".join(
@@ -374,6 +395,9 @@ class FakeBotApi(LoopbackServer):
             if method in PACED_METHODS:
                 self._check_flood(int(params["chat_id"]))
             result = await handler(params)
+            if method in SCREEN_METHODS:
+                chat_id = int(params["chat_id"])
+                self.screens.append((chat_id, len(self.bot_messages(chat_id)), self.writing(chat_id)))
         except ApiError as error:
             self.errors.append((method, error.description))
             body: dict[str, Any] = {"ok": False, "error_code": error.code, "description": error.description}
