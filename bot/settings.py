@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from telegram.constants import FloodLimit, MessageLimit
 
 from providers.registry import PROXY_SCHEMES
 
@@ -92,7 +93,7 @@ class Settings(BaseSettings):
     voice_max_seconds: int = Field(300, ge=1, description="Longer voice notes and audio files are refused.")
 
     # Chat behaviour
-    max_input_chars: int = Field(4096, ge=1, description="Longer user messages are refused.")
+    max_input_chars: int = Field(MessageLimit.MAX_TEXT_LENGTH, ge=1, description="Longer user messages are refused.")
     image_max_bytes: int = Field(
         2_000_000, ge=10_000, le=20_000_000, description="Largest photo size sent to the model, bytes."
     )
@@ -106,8 +107,12 @@ class Settings(BaseSettings):
     max_pending_per_group: int = Field(
         30, ge=1, description="Messages waiting for an answer in one group conversation (everyone's), at most."
     )
-    private_edit_interval: float = Field(1.0, ge=0, description="Seconds between edits in a private chat.")
-    group_messages_per_minute: float = Field(20.0, gt=0, description="Sends+edits per minute in a group.")
+    private_edit_interval: float = Field(
+        1.0 / FloodLimit.MESSAGES_PER_SECOND_PER_CHAT, ge=0, description="Seconds between edits in a private chat."
+    )
+    group_messages_per_minute: float = Field(
+        float(FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP), gt=0, description="Sends+edits per minute in a group."
+    )
 
     stream_mode: Literal["edit", "draft"] = Field(
         "edit", description="Private chats: 'edit' one message as it grows, or 'draft' (sendMessageDraft preview)."
