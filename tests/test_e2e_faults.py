@@ -199,7 +199,7 @@ async def test_a_base_url_without_v1_is_diagnosed_at_start_up_and_the_user_is_to
     assert await harness.say(CHAT, "hello") == [
         "The bot's address for the language model is wrong; the bot's owner needs to fix it (see the bot's log)."
     ]
-    assert "probably needs /v1" in lines.matching("no answer:")[0].getMessage()
+    assert "probably needs /v1" in (await lines.wait_for("no answer:")).getMessage()  # logged just after
 
 
 @pytest.mark.parametrize(
