@@ -60,17 +60,27 @@ class ChatPacer:
         return max(0.0, chat_ready - now, self._global_next - now)
 
     async def acquire(self, chat_id: int, is_group: bool) -> None:
-        """Wait until a request to ``chat_id`` is allowed, and take that slot."""
+        """Wait until a request to ``chat_id`` is allowed, and take that slot.
+
+        First come, first served within a chat: the slot is reserved before waiting, so a
+        request is never overtaken by a streaming reply that keeps asking (it would otherwise
+        wait for the whole answer). A 429 met while waiting (:meth:`penalize`) moves the
+        reservation after its ``retry_after``.
+        """
+        state = self._chats.setdefault(chat_id, _ChatState())
         while True:
-            wait = self.delay(chat_id)
-            if wait <= 0:
-                now = self._clock()
-                state = self._chats.setdefault(chat_id, _ChatState())
-                state.next_slot = now + self.interval(is_group)
-                self._global_next = now + self.global_interval
-                self._prune(now)
-                return
+            now = self._clock()
+            start = max(now, state.next_slot, state.blocked_until)
+            state.next_slot = start + self.interval(is_group)
+            if start > now:
+                await self._sleep(start - now)
+            if state.blocked_until <= start:
+                break
+        while (wait := self._global_next - self._clock()) > 0:
             await self._sleep(wait)
+        now = self._clock()
+        self._global_next = now + self.global_interval
+        self._prune(now)
 
     def penalize(self, chat_id: int, retry_after: float) -> None:
         """Block ``chat_id`` for ``retry_after`` seconds (a 429's ``retry_after``); other chats go on."""

@@ -89,8 +89,8 @@ async def test_a_user_who_blocks_the_bot_mid_stream_ends_that_reply_without_a_re
     harness.telegram.press(CHAT, stale.message_id, button["callback_data"], user_id=CHAT)
     await harness.telegram.wait_for(lambda: bool(harness.telegram.callback_answers))
     assert harness.telegram.callback_answers[-1]["text"] == texts.STOP_STALE
+    await harness.telegram.wait_for(lambda: harness.telegram.messages[(CHAT, stale.message_id)].reply_markup is None)
     assert await harness.wait_replies(CHAT, after=asked["message_id"]) == [("word " * 100).strip()]
-    assert harness.telegram.messages[(CHAT, stale.message_id)].reply_markup is None
 
 
 async def test_a_group_upgraded_to_a_supergroup_keeps_its_history_and_settings(harness: BotHarness) -> None:

@@ -71,3 +71,19 @@ async def test_a_429_makes_only_that_chat_wait_and_the_message_still_arrives(har
     assert telegram.bot_texts(61) == [HELP], "the refused message itself arrives, not an error"
     retried_at = telegram.calls_of("sendMessage", 61)[-1].at
     assert retried_at - refused_at >= 2.0, "chat 61 waited retry_after before trying again"
+
+
+async def test_a_command_in_a_busy_group_is_answered_while_a_long_reply_streams(harness: BotHarness) -> None:
+    group = -100778
+    harness.telegram.chat(group, "supergroup")
+    harness.telegram.flood_interval = 0.25
+    harness.overrides["group_messages_per_minute"] = 200  # one request per 0.3 s, all replies share it
+    harness.llm.default = Reply(" ".join(f"t{n}" for n in range(300)), chunk_size=10, delay=0.02)  # ~3 s
+    await harness.start()
+    asked = harness.telegram.user_message(group, "@test_llm_bot write a lot")
+    await harness.telegram.wait_for(lambda: harness.telegram.writing(group))
+    harness.telegram.user_message(group, "/settings")
+    await harness.telegram.wait_for(lambda: any(t.startswith("Provider:") for t in harness.telegram.bot_texts(group)))
+    assert harness.telegram.writing(group), "the command's reply waited for the whole answer"
+    await harness.wait_replies(group, 2, after=asked["message_id"])
+    assert harness.telegram.flood_hits == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 
 from bot.pacing import ChatPacer
@@ -67,3 +68,47 @@ async def test_concurrent_waiters_in_one_chat_take_turns() -> None:
     await asyncio.gather(*(one() for _ in range(4)))
     times.sort()
     assert all(b - a >= 0.045 for a, b in itertools.pairwise(times))
+
+
+class ManualClock(Clock):
+    """A clock whose sleepers wake in deadline order, ties first come first served (as asyncio's timers
+    tend to), driven by :meth:`run`; lets concurrent waiters race deterministically."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def sleep(self, seconds: float) -> None:
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + seconds, next(self._order), woken))
+        await woken
+
+    async def run(self, work: asyncio.Future[object]) -> None:
+        while not work.done():
+            for _ in range(20):  # let every task run until it sleeps again
+                await asyncio.sleep(0)
+            if self._sleepers:
+                deadline, _, woken = heapq.heappop(self._sleepers)
+                self.now = max(self.now, deadline)
+                woken.set_result(None)
+        await work
+
+
+async def test_a_request_is_not_overtaken_by_a_reply_that_keeps_asking() -> None:
+    clock = ManualClock()
+    pacer = ChatPacer(1.0, 20, 1000, clock=clock, sleep=clock.sleep)
+    order: list[str] = []
+
+    async def streaming_reply() -> None:
+        for _ in range(10):
+            await pacer.acquire(9, is_group=False)
+            order.append("edit")
+
+    async def command_reply() -> None:
+        await clock.sleep(0.5)  # a command arrives while the reply waits for its next edit
+        await pacer.acquire(9, is_group=False)
+        order.append("command")
+
+    await clock.run(asyncio.gather(streaming_reply(), command_reply()))
+    assert order.index("command") == 2, order  # right after the edit that was already waiting
