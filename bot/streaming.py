@@ -23,8 +23,8 @@ For each reply, a :class:`ReplyStream`
   chat (403: the user blocked the bot, or it was removed from the group);
 - shows the Stop button on the newest message from the first message until the reply
   ends, and on none after: users (and the tests) see from it whether the bot is still
-  writing. Moving to the next part costs one edit more (the previous part keeps the
-  button until the next one is out).
+  writing. The next part is sent before the previous one gets its last words (and loses
+  its button), so moving the button needs no request of its own.
 
 In *draft* mode (private chats only) the growing text is shown with
 sendMessageDraft (Bot API 9.5+: an animated, ephemeral preview) instead of
@@ -321,16 +321,14 @@ class ReplyStream:
                 desired[-1] = (desired[-1][0], self._stop_markup)
         pending = len(desired) - len(self._shown)
         if pending > 0:
-            # Until the last part is out, the newest message shows the Stop button: a reply in
-            # progress always shows one, a finished reply none (one more edit per part).
-            if self._shown:
-                last = len(self._shown) - 1
-                desired[last] = (desired[last][0], self._shown[last].markup)
-            if pending > 1:
-                desired[len(self._shown)] = (desired[len(self._shown)][0], self._stop_markup)
+            # The next part goes out first, with the Stop button unless it ends a finished
+            # reply; the earlier part loses its button in the edit that completes its text. So
+            # a reply in progress always shows a Stop button, a finished one none, at no extra
+            # request (but the earlier part lacks its last words for one pacing interval).
+            index = len(self._shown)
+            part, markup = desired[index]
+            return ("send", index, part, markup if pending == 1 else self._stop_markup)
         for i, (part, markup) in enumerate(desired):
-            if i >= len(self._shown):
-                return ("send", i, part, markup)
             shown = self._shown[i]
             if shown.part != part or shown.markup != markup:
                 return ("edit", i, part, markup)
