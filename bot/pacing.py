@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from telegram.constants import FloodLimit
 
@@ -21,6 +21,7 @@ from telegram.constants import FloodLimit
 class _ChatState:
     next_slot: float = 0.0
     blocked_until: float = 0.0
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class ChatPacer:
@@ -62,24 +63,18 @@ class ChatPacer:
     async def acquire(self, chat_id: int, is_group: bool) -> None:
         """Wait until a request to ``chat_id`` is allowed, and take that slot.
 
-        First come, first served within a chat: the slot is reserved before waiting, so a
-        request is never overtaken by a streaming reply that keeps asking (it would otherwise
-        wait for the whole answer). A 429 met while waiting (:meth:`penalize`) moves the
-        reservation after its ``retry_after``.
+        First come, first served within a chat (an ``asyncio.Lock``, which wakes its waiters in
+        order): a request is never overtaken by a streaming reply that keeps asking, which would
+        otherwise make it wait for the whole answer. The slot is taken when the request may go,
+        so the spacing holds however long the global pace kept it waiting.
         """
         state = self._chats.setdefault(chat_id, _ChatState())
-        while True:
+        async with state.turn:
+            while (wait := self.delay(chat_id)) > 0:
+                await self._sleep(wait)
             now = self._clock()
-            start = max(now, state.next_slot, state.blocked_until)
-            state.next_slot = start + self.interval(is_group)
-            if start > now:
-                await self._sleep(start - now)
-            if state.blocked_until <= start:
-                break
-        while (wait := self._global_next - self._clock()) > 0:
-            await self._sleep(wait)
-        now = self._clock()
-        self._global_next = now + self.global_interval
+            state.next_slot = now + self.interval(is_group)
+            self._global_next = now + self.global_interval
         self._prune(now)
 
     def penalize(self, chat_id: int, retry_after: float) -> None:
@@ -89,7 +84,10 @@ class ChatPacer:
 
     def _prune(self, now: float) -> None:
         if len(self._chats) > 4096:
-            for chat_id in [c for c, s in self._chats.items() if max(s.next_slot, s.blocked_until) < now]:
+            idle = [
+                c for c, s in self._chats.items() if max(s.next_slot, s.blocked_until) < now and not s.turn.locked()
+            ]
+            for chat_id in idle:
                 del self._chats[chat_id]
 
 

@@ -70,6 +70,16 @@ async def test_concurrent_waiters_in_one_chat_take_turns() -> None:
     assert all(b - a >= 0.045 for a, b in itertools.pairwise(times))
 
 
+async def test_a_request_held_by_the_global_pace_still_spaces_the_next_one_in_its_chat() -> None:
+    clock = Clock()
+    pacer = ChatPacer(1.0, 20, 2, clock=clock, sleep=clock.sleep)  # 2 requests a second in all
+    await pacer.acquire(2, is_group=False)  # another chat takes the global slot
+    await pacer.acquire(1, is_group=False)
+    first = clock.now
+    await pacer.acquire(1, is_group=False)
+    assert (first, clock.now - first) == (0.5, 1.0)
+
+
 class ManualClock(Clock):
     """A clock whose sleepers wake in deadline order, ties first come first served (as asyncio's timers
     tend to), driven by :meth:`run`; lets concurrent waiters race deterministically."""
