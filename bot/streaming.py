@@ -324,7 +324,8 @@ class ReplyStream:
             # The next part goes out first, with the Stop button unless it ends a finished
             # reply; the earlier part loses its button in the edit that completes its text. So
             # a reply in progress always shows a Stop button, a finished one none, at no extra
-            # request (but the earlier part lacks its last words for one pacing interval).
+            # request (but the earlier part lacks its last words for one pacing interval). In
+            # draft mode a part is sent complete, so losing the button is an edit of its own.
             index = len(self._shown)
             part, markup = desired[index]
             return ("send", index, part, markup if pending == 1 else self._stop_markup)
