@@ -164,8 +164,14 @@ async def probe_providers(chain: RetryProvider) -> None:
 async def announce_interrupted(bot: Bot, replies: list[InterruptedReply]) -> None:
     """Tell each conversation whose answer was cut off by a crash or ``kill -9`` (the reply was never
     finished, see :meth:`~bot.storage.ConversationStore.reply_started`) to send /retry: the question is
-    in the history, the half answer is not. Older than a day: only logged. Send failures are logged."""
+    in the history, the half answer is not. The half answer's Stop button, which would stop nothing,
+    is removed first. Older than a day: only logged. Send failures are logged."""
     for reply in replies:
+        if reply.reply_message_id is not None:
+            try:  # its Stop button would stop nothing
+                await bot.edit_message_reply_markup(reply.key.chat_id, reply.reply_message_id, reply_markup=None)
+            except TelegramError as error:
+                logger.info("chat=%s could not remove an interrupted reply's Stop button: %s", reply.key.chat_id, error)
         age = time.time() - reply.started_at
         if age > INTERRUPTED_NOTICE_MAX_AGE:
             logger.info("chat=%s reply interrupted %.0f h ago; not announced", reply.key.chat_id, age / 3600)

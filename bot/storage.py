@@ -59,6 +59,9 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE messages ADD COLUMN images TEXT;
     """,
+    """
+    ALTER TABLE replies_in_progress ADD COLUMN reply_message_id INTEGER;
+    """,
 ]
 
 
@@ -110,11 +113,13 @@ class StoredMessage:
 @dataclass(frozen=True, slots=True)
 class InterruptedReply:
     """A reply that was being written when the bot last stopped without finishing it (killed, crashed,
-    power lost): the conversation and the Telegram ``message_id`` of the user's message it answered."""
+    power lost): the conversation, the Telegram ``message_id`` of the user's message it answered, and
+    that of the newest message of the reply (the one with the Stop button), if one was sent."""
 
     key: ConversationKey
     message_id: int
     started_at: float
+    reply_message_id: int | None = None
 
 
 class ConversationStore:
@@ -289,6 +294,13 @@ class ConversationStore:
             (key.chat_id, key.thread_id, message_id, time.time()),
         )
 
+    async def reply_shown(self, key: ConversationKey, reply_message_id: int) -> None:
+        """Note the newest Telegram message of the reply in progress in ``key`` (see :meth:`reply_started`)."""
+        await self._write(
+            "UPDATE replies_in_progress SET reply_message_id = ? WHERE chat_id = ? AND thread_id = ?",
+            (reply_message_id, key.chat_id, key.thread_id),
+        )
+
     async def reply_finished(self, key: ConversationKey) -> None:
         """The reply noted by :meth:`reply_started` ended (answered, failed or stopped)."""
         await self._write(
@@ -299,10 +311,11 @@ class ConversationStore:
         """The replies started and never finished before this start (the bot was killed mid-answer),
         oldest first; they are forgotten once returned."""
         rows = await self._rows(
-            "SELECT chat_id, thread_id, message_id, started_at FROM replies_in_progress ORDER BY started_at"
+            "SELECT chat_id, thread_id, message_id, started_at, reply_message_id FROM replies_in_progress"
+            " ORDER BY started_at"
         )
         await self._write("DELETE FROM replies_in_progress")
-        return [InterruptedReply(ConversationKey(int(r[0]), int(r[1])), int(r[2]), float(r[3])) for r in rows]
+        return [InterruptedReply(ConversationKey(int(r[0]), int(r[1])), int(r[2]), float(r[3]), r[4]) for r in rows]
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """Move a chat's history, settings and replies in progress to a new id, in one transaction: a

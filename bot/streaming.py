@@ -40,7 +40,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,11 +149,14 @@ class ReplyStreamer:
         error_text: Callable[[BaseException], str],
         stop_markup: InlineKeyboardMarkup | None = None,
         notes: Callable[[StreamResult], list[str]] | None = None,
+        on_message: Callable[[int], Awaitable[object]] | None = None,
     ) -> ReplyStream:
         """A reply to ``target``; ``error_text`` turns a provider error into one sentence for the user;
         ``stop_markup`` is shown on the growing message and removed at the end; ``notes`` gives the
-        Markdown lines that end an answer (who answered, if not the chosen model; why it ended)."""
-        return ReplyStream(self, target, error_text, stop_markup, notes)
+        Markdown lines that end an answer (who answered, if not the chosen model; why it ended);
+        ``on_message`` is awaited with the ``message_id`` of each message sent (the newest shows
+        the Stop button); its failures are logged, the reply goes on."""
+        return ReplyStream(self, target, error_text, stop_markup, notes, on_message)
 
 
 class ReplyStream:
@@ -166,8 +169,10 @@ class ReplyStream:
         error_text: Callable[[BaseException], str],
         stop_markup: InlineKeyboardMarkup | None,
         notes: Callable[[StreamResult], list[str]] | None = None,
+        on_message: Callable[[int], Awaitable[object]] | None = None,
     ) -> None:
         self._bot = streamer.bot
+        self._on_message = on_message
         self._paced = streamer.paced
         self._pacer = streamer.pacer
         self._limit = streamer.limit
@@ -454,6 +459,11 @@ class ReplyStream:
         self._shown.insert(index, _Shown(message.message_id, part, markup))
         self.result.sends += 1
         self._mark_visible()
+        if self._on_message is not None:
+            try:
+                await self._on_message(message.message_id)
+            except Exception as error:  # noqa: BLE001 - the caller's bookkeeping must not stop the reply
+                logger.warning("chat %s: noting message %s failed: %s", self.target.chat_id, message.message_id, error)
 
     def _mark_visible(self) -> None:
         if self.result.first_visible is None:

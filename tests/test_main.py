@@ -180,7 +180,8 @@ async def test_kill_9_mid_stream_keeps_the_question_drops_the_half_answer_and_sa
     finally:
         if process.returncode is None:
             process.kill()
-    half = telegram.bot_texts(77)[0]
+    [half] = telegram.bot_messages(77)
+    assert telegram.writing(77), "killed mid-answer, the half answer still shows its Stop button"
     with sqlite3.connect(database) as db:
         assert db.execute("SELECT role, content FROM messages").fetchall() == [("user", "tell me everything")]
     llm.default = Reply("The whole answer.")
@@ -189,6 +190,7 @@ async def test_kill_9_mid_stream_keeps_the_question_drops_the_half_answer_and_sa
         await telegram.wait_for(lambda: texts.INTERRUPTED in telegram.bot_texts(77), timeout=20)
         notice = next(m for m in telegram.bot_messages(77) if m.text == texts.INTERRUPTED)
         assert notice.reply_to == asked["message_id"]
+        assert not telegram.writing(77), "after the restart no Stop button that would stop nothing is left"
         telegram.user_message(77, "/retry")
         await telegram.wait_for(lambda: "The whole answer." in telegram.bot_texts(77), timeout=20)
         process.send_signal(signal.SIGTERM)
@@ -196,7 +198,7 @@ async def test_kill_9_mid_stream_keeps_the_question_drops_the_half_answer_and_sa
     finally:
         if process.returncode is None:
             process.kill()
-    assert telegram.bot_texts(77) == [half, texts.INTERRUPTED, "The whole answer."]
+    assert telegram.bot_texts(77) == [half.text, texts.INTERRUPTED, "The whole answer."]
     with sqlite3.connect(database) as db:
         assert db.execute("SELECT role, content FROM messages").fetchall() == [
             ("user", "tell me everything"),

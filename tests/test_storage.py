@@ -174,10 +174,14 @@ async def test_replies_never_finished_are_reported_once_after_a_restart(tmp_path
     store = await ConversationStore.open(tmp_path / "db.sqlite3")
     await store.reply_started(ConversationKey(1), 3)
     await store.reply_started(ConversationKey(2, 7), 4)
+    await store.reply_shown(ConversationKey(2, 7), 5)
+    await store.reply_shown(ConversationKey(2, 7), 6)  # its second part, which has the Stop button
     await store.reply_finished(ConversationKey(1))
     await store.close()  # as if killed: the second reply never finished
     store = await ConversationStore.open(tmp_path / "db.sqlite3")
-    assert [(r.key, r.message_id) for r in await store.take_interrupted()] == [(ConversationKey(2, 7), 4)]
+    assert [(r.key, r.message_id, r.reply_message_id) for r in await store.take_interrupted()] == [
+        (ConversationKey(2, 7), 4, 6)
+    ]
     assert await store.take_interrupted() == []
     await store.close()
 

@@ -134,6 +134,21 @@ async def test_stop_keeps_what_was_shown_and_removes_the_button(bot: Bot, telegr
     assert result.stopped
 
 
+async def test_each_message_sent_is_noted_and_a_failing_note_does_not_stop_the_reply(
+    bot: Bot, telegram: FakeBotApi
+) -> None:
+    noted: list[int] = []
+
+    async def note(message_id: int) -> None:
+        noted.append(message_id)
+        raise RuntimeError("database is locked")
+
+    stream = streamer(bot, limit=50).open(ReplyTarget(CHAT), sentence, on_message=note)
+    await stream.run(chunks(*(["word "] * 30)))
+    assert noted == [m.message_id for m in telegram.bot_messages(CHAT)] and len(noted) == 3
+    assert " ".join(telegram.bot_texts(CHAT)).split() == ["word"] * 30
+
+
 async def test_typing_until_first_text(bot: Bot, telegram: FakeBotApi) -> None:
     await streamer(bot).open(ReplyTarget(CHAT, thread_id=None), sentence).run(chunks(0.1, "hi"))
     actions = telegram.calls_of("sendChatAction", CHAT)

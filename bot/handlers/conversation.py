@@ -383,6 +383,7 @@ class ConversationHandlers:
             texts.error_sentence,
             stop_markup=stop_keyboard(key.chat_id, key.thread_id),
             notes=texts.reply_notes,
+            on_message=lambda message_id: deps.store.reply_shown(key, message_id),
         )
         await deps.store.reply_started(key, message.message_id)
         active = deps.active[key] = ActiveReply(stream, message.from_user.id if message.from_user else None)
