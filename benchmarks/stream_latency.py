@@ -64,7 +64,7 @@ def answered(telegram: FakeBotApi, chats: set[int]) -> bool:
     for (chat_id, _), message in telegram.messages.items():
         if chat_id in chats and message.from_bot and not message.deleted:
             shown.add(chat_id)
-            if message.reply_markup:
+            if message.shows_stop():
                 writing.add(chat_id)
     return shown == chats and not writing
 

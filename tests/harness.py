@@ -11,7 +11,8 @@ from bot.app import run_bot
 from bot.settings import Settings
 
 from .fakes.openai import FakeOpenAI
-from .fakes.telegram import FakeBotApi
+from .fakes.server import wait_until
+from .fakes.telegram import FakeBotApi, StoredMessage
 
 
 class Lines(logging.Handler):
@@ -30,11 +31,7 @@ class Lines(logging.Handler):
     async def wait_for(self, words: str, timeout: float = 5.0) -> logging.LogRecord:
         """The first record containing ``words``, once logged (a log line written after the user
         already sees the answer, such as the reply summary)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not self.matching(words):
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"no log line with {words!r} within {timeout}s")
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: self.matching(words), timeout, lambda: f"no log line with {words!r}")
         return self.matching(words)[0]
 
 
@@ -101,13 +98,15 @@ class BotHarness:
             AssertionError: not so within ``timeout`` seconds; the message says what users see.
         """
 
-        def new() -> list[str]:
-            return [m.text for m in self.telegram.bot_messages(chat_id, thread_id) if m.message_id > after]
+        def new() -> list[StoredMessage]:
+            return [m for m in self.telegram.bot_messages(chat_id, thread_id) if m.message_id > after]
 
-        await self.telegram.wait_for(
-            lambda: len(new()) >= count and not self.telegram.writing(chat_id, thread_id, after), timeout
-        )
-        return new()
+        def answered() -> bool:
+            messages = new()
+            return len(messages) >= count and not any(m.shows_stop() for m in messages)
+
+        await self.telegram.wait_for(answered, timeout)
+        return [m.text for m in new()]
 
     async def say(self, chat_id: int, text: str, messages: int = 1, **kwargs: Any) -> list[str]:
         """Send ``text`` as a user and wait for the bot's answer (``messages`` or more new messages,

@@ -84,7 +84,7 @@ async def test_presets_from_the_operators_file_are_buttons(
     assert system_prompt_sent(harness) == "Translate into English."
     await command(harness, "/prompt")
     menu = harness.telegram.bot_messages(CHAT)[-1]
-    assert [b["text"] for row in menu.reply_markup["inline_keyboard"] for b in row] == [  # type: ignore[index]
+    assert menu.labels() == [
         "pirate",
         "✅ translator",
         "Default",

@@ -24,7 +24,7 @@ def buttons(harness: BotHarness, message_id: int, chat: int = CHAT) -> list[list
 
 
 def labels(harness: BotHarness, message_id: int, chat: int = CHAT) -> list[str]:
-    return [b["text"] for row in buttons(harness, message_id, chat) for b in row]
+    return harness.telegram.messages[(chat, message_id)].labels()
 
 
 def data_of(harness: BotHarness, message_id: int, label: str, chat: int = CHAT) -> str:

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from typing import Self
 
 from aiohttp import web
+
+
+async def wait_until(predicate: Callable[[], object], timeout: float, explain: Callable[[], str]) -> None:
+    """Poll ``predicate`` every 10 ms until it is true.
+
+    Raises:
+        AssertionError: still false after ``timeout`` seconds; the message ends with ``explain()``.
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s\n{explain()}")
+        await asyncio.sleep(0.01)
 
 
 class LoopbackServer:

@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .server import LoopbackServer
+from .server import LoopbackServer, wait_until
 
 BOT_ID = 7000001
 BOT_USERNAME = "test_llm_bot"
@@ -77,6 +77,14 @@ class StoredMessage:
     reply_to: int | None = None
     deleted: bool = False
     edits: int = 0
+
+    def labels(self) -> list[str]:
+        """The texts of the message's inline buttons, row by row."""
+        return [b.get("text", "") for row in (self.reply_markup or {}).get("inline_keyboard", []) for b in row]
+
+    def shows_stop(self) -> bool:
+        """True when one of its buttons is a Stop button (a reply still being written)."""
+        return any("Stop" in label for label in self.labels())
 
 
 @dataclass
@@ -320,13 +328,7 @@ class FakeBotApi(LoopbackServer):
     def writing(self, chat_id: int, thread_id: int | None = None, after: int = 0) -> bool:
         """True while one of the bot's visible messages in the chat (or topic), newer than message id
         ``after``, shows a Stop button: the bot's way of showing that a reply is still being written."""
-        return any(
-            "Stop" in button.get("text", "")
-            for m in self.bot_messages(chat_id, thread_id)
-            if m.message_id > after
-            for row in (m.reply_markup or {}).get("inline_keyboard", [])
-            for button in row
-        )
+        return any(m.shows_stop() for m in self.bot_messages(chat_id, thread_id) if m.message_id > after)
 
     def stop_shown_until_the_end(self, chat_id: int) -> bool:
         """For a chat that got one reply: after every change of its messages but the last, from the
@@ -341,11 +343,8 @@ class FakeBotApi(LoopbackServer):
         return [c for c in self.calls if c.method == method and (chat_id is None or c.params.get("chat_id") == chat_id)]
 
     async def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout}s\n{self.seen()}")
-            await asyncio.sleep(0.01)
+        """Wait until ``predicate()``; a timeout says what users see (:meth:`seen`)."""
+        await wait_until(predicate, timeout, self.seen)
 
     def seen(self) -> str:
         """What users see now, for a failing test to say why: each chat's visible bot messages (with
@@ -353,7 +352,7 @@ class FakeBotApi(LoopbackServer):
         lines = []
         for chat_id in sorted({c for c, _ in self.messages}):
             for m in self.bot_messages(chat_id):
-                labels = [b.get("text", "") for row in (m.reply_markup or {}).get("inline_keyboard", []) for b in row]
+                labels = m.labels()
                 button = f" {labels}" if labels else ""
                 lines.append(f"  chat {chat_id} message {m.message_id}{button}: {m.text[:200]!r}")
         errors = [f"{method}: {description}" for method, description in self.errors[-10:]]
