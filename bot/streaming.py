@@ -40,7 +40,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,7 @@ from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParamet
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from providers import Chunk, Finish, ProviderInfo, Reset
+from providers import Answer, Chunk, Message, ProviderInfo, Reset, Usage
 
 from .pacing import ChatPacer, duration_seconds
 from .ratelimit import PACED
@@ -100,6 +100,8 @@ class StreamResult:
         finish: the answer's :class:`~providers.Finish` reason (``"length"``...), or None.
         forbidden: Telegram's 403 description when the bot may no longer write to the chat
             ("Forbidden: bot was blocked by the user"); the reply was abandoned.
+        usage: the tokens of the answer kept (the server's count, else an estimate), or None
+            when no text was received.
     """
 
     text: str = ""
@@ -116,6 +118,7 @@ class StreamResult:
     answered_by: ProviderInfo | None = None
     finish: str | None = None
     forbidden: str | None = None
+    usage: Usage | None = None
 
 
 @dataclass(slots=True)
@@ -180,7 +183,7 @@ class ReplyStream:
         self._error_text = error_text
         self._stop_markup = stop_markup
         self._notes = notes
-        self._source = ""
+        self._answer = Answer()
         self._shown: list[_Shown] = []
         self._plain = False
         self._done = False
@@ -195,13 +198,15 @@ class ReplyStream:
 
     # -- public -------------------------------------------------------------------------------
 
-    async def run(self, chunks: AsyncIterator[Chunk]) -> StreamResult:
-        """Consume ``chunks`` (text deltas and :class:`~providers.Reset`) and show them.
+    async def run(self, chunks: AsyncIterator[Chunk], prompt: Sequence[Message] = ()) -> StreamResult:
+        """Consume ``chunks`` (a chain's events, folded by :class:`~providers.Answer`) and show them.
+        ``prompt``: the messages the chunks answer, for a usage estimate where the stream has none.
 
         Returns when the final text is delivered (or Telegram kept refusing it,
         which is logged). Provider errors do not propagate: they end up in
         ``result.error`` and the user sees ``error_text(error)``.
         """
+        self._answer = Answer(prompt)
         self._started = time.monotonic()
         typing = asyncio.create_task(self._typing())
         flusher = asyncio.create_task(self._flush_loop())
@@ -218,10 +223,14 @@ class ReplyStream:
             self.result.error = exc
         finally:
             typing.cancel()
+            answer = self._answer
+            self.result.answered_by, self.result.finish, self.result.resets = answer.info, answer.finish, answer.resets
+            self.result.usage = answer.usage if answer.text else None
             self._done = True
             self._dirty.set()
         await flusher
-        self.result.text = self._source if self.result.error is None or self._source else ""
+        source = self._answer.text
+        self.result.text = source if self.result.error is None or source else ""
         self.result.message_ids = [s.message_id for s in self._shown]
         return self.result
 
@@ -256,20 +265,11 @@ class ReplyStream:
 
     async def _read(self, chunks: AsyncIterator[Chunk], typing: asyncio.Task[None]) -> None:
         async for chunk in chunks:
-            if isinstance(chunk, ProviderInfo):
-                self.result.answered_by = chunk
+            change = self._answer.add(chunk)
+            if change is None:
                 continue
-            if isinstance(chunk, Finish):
-                self.result.finish = chunk.reason
-                continue
-            if isinstance(chunk, Reset):
-                self.result.resets += 1
-                self._source = ""
-            elif chunk:
-                self._source += chunk
+            if not isinstance(change, Reset):
                 typing.cancel()
-            else:
-                continue
             self._dirty.set()
 
     async def _typing(self) -> None:
@@ -292,7 +292,7 @@ class ReplyStream:
 
     def _desired(self) -> list[tuple[Part, InlineKeyboardMarkup | None]]:
         """The messages the user should see now, each with its keyboard."""
-        source = self._source
+        source = self._answer.text
         if self._done:
             if self.result.error is not None:
                 sentence = self._error_text(self.result.error)

@@ -1,10 +1,12 @@
 """LLM providers with gpt4free's interface, a retrying chain, and an OpenAI-shaped client.
 
 No Telegram here: the bot uses this package only through the chain's
-async-iterator interface (``str`` deltas, :class:`ProviderInfo` and :class:`Reset` events).
+async-iterator interface (``str`` deltas, :class:`ProviderInfo`, :class:`Reset`, :class:`Finish` and
+:class:`Usage` events, folded by :class:`Answer`).
 """
 
 from .aichat import Aichat
+from .answer import Answer
 from .base import (
     BaseProvider,
     Chunk,
@@ -14,6 +16,7 @@ from .base import (
     ProviderInfo,
     ProviderModelMixin,
     Reset,
+    Usage,
     has_images,
     text_of,
     without_images,
@@ -50,6 +53,7 @@ from .transcription import Transcriber
 __all__ = [
     "PROVIDER_CLASSES",
     "Aichat",
+    "Answer",
     "AnswerInterruptedError",
     "AsyncClient",
     "Attempt",
@@ -88,6 +92,7 @@ __all__ = [
     "ServerError",
     "Timeouts",
     "Transcriber",
+    "Usage",
     "build_provider",
     "build_providers",
     "has_images",

@@ -23,7 +23,8 @@ import time
 from collections.abc import Mapping
 from typing import TextIO
 
-from .base import BaseProvider, Finish, ProviderInfo, Reset
+from .answer import Answer
+from .base import BaseProvider, Reset
 from .errors import ProviderError
 from .registry import PROVIDER_CLASSES, ProviderConfigError, build_providers, environment
 from .retry import RetryProvider, Timeouts
@@ -87,28 +88,32 @@ async def ask(provider: BaseProvider, prompt: str, model: str, out: TextIO | Non
     failover notice and which provider and model answered (from the chain's
     :class:`~providers.ProviderInfo`). Exit code 0, or 1 on failure."""
     messages = [{"role": "user", "content": prompt}]
-    answered: ProviderInfo | None = None
+    answer = Answer(messages)
     writer = AnswerWriter(out or sys.stdout)
     try:
         async for chunk in provider.create_async_generator(model, messages):
-            if isinstance(chunk, ProviderInfo):
-                answered = chunk
-            elif isinstance(chunk, Reset):
+            change = answer.add(chunk)
+            if isinstance(change, Reset):
                 writer.reset()
-                print(f"[{chunk.provider} failed mid-answer ({chunk.reason}); starting over]", file=sys.stderr)
-            elif isinstance(chunk, Finish):
-                print(f"[the answer ended early: {chunk.reason}]", file=sys.stderr)
-            else:
-                writer.write(chunk)
+                print(f"[{change.provider} failed mid-answer ({change.reason}); starting over]", file=sys.stderr)
+            elif change:
+                writer.write(change)
     except ProviderError as error:
         if writer.live and writer.text:
             print(file=writer.out)
         print(f"error: {error}", file=sys.stderr)
         return 1
     writer.finish()
+    if answer.finish:
+        print(f"[the answer ended early: {answer.finish}]", file=sys.stderr)
+    usage = answer.usage
+    tokens = f"{'≈' if usage.estimated else ''}{usage.prompt_tokens} + {usage.completion_tokens} tokens"
+    answered = answer.info
     if answered is not None:
         fallback = f" ({answered.requested} was unavailable)" if answered.fallback else ""
-        print(f"[answered by {answered.provider}, model {answered.model or '-'}{fallback}]", file=sys.stderr)
+        print(f"[answered by {answered.provider}, model {answered.model or '-'}{fallback}; {tokens}]", file=sys.stderr)
+    else:
+        print(f"[{tokens}]", file=sys.stderr)
     return 0
 
 

@@ -10,9 +10,12 @@ The method works on the class (a default instance is configured from the
 environment, like the OpenAI SDK) and on a configured instance.
 
 Chunks are ``str`` deltas; an empty string is a heartbeat (progress without
-text, e.g. a reasoning model thinking). Only :class:`~providers.retry.RetryProvider`
-also yields :class:`ProviderInfo` (which provider and model the text that follows
-comes from) and :class:`Reset` (discard the text so far; see there).
+text, e.g. a reasoning model thinking). A provider may end with :class:`Finish` (why the
+answer stopped early) and :class:`Usage` (the tokens the server counted). Only
+:class:`~providers.retry.RetryProvider` also yields :class:`ProviderInfo` (which provider
+and model the text that follows comes from) and :class:`Reset` (discard the text so far;
+see there), and always ends a successful answer with a :class:`Usage` (estimated when the
+server counted nothing). :class:`~providers.answer.Answer` folds these events for a consumer.
 """
 
 from __future__ import annotations
@@ -39,6 +42,20 @@ Messages = list[Message]
 def env_prefix(name: str) -> str:
     """The prefix of a provider's settings: ``open-router`` -> ``OPEN_ROUTER`` (``OPEN_ROUTER_BASE_URL``...)."""
     return name.upper().replace("-", "_")
+
+
+def context_setting(environ: Mapping[str, str], prefix: str) -> int | None:
+    """``{prefix}_CONTEXT_TOKENS`` from ``environ``: a model's context window in tokens, or None when unset.
+
+    Raises:
+        ValueError: the value is not a whole number of at least 256 (the message names the setting).
+    """
+    value = environ.get(f"{prefix}_CONTEXT_TOKENS", "").strip().replace("_", "")
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 256:
+        raise ValueError(f"{prefix}_CONTEXT_TOKENS must be a whole number of tokens, at least 256 (got {value!r})")
+    return int(value)
 
 
 def has_images(messages: Messages) -> bool:
@@ -106,6 +123,9 @@ class ProviderInfo:
             with its own default model instead (the caller did not get the model it chose).
         reason: why a fallback answers, when it is not that the requested model was
             unavailable ("can't see images"); "" otherwise.
+        left_out: how many of the oldest messages (not the system prompt, never the last one)
+            this attempt leaves out, because the server said the conversation exceeds the
+            model's context (:class:`~providers.errors.ContextLengthError`); 0 otherwise.
     """
 
     provider: str
@@ -113,22 +133,47 @@ class ProviderInfo:
     requested: str = ""
     fallback: bool = False
     reason: str = ""
+    left_out: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Finish:
-    """Stream event, last: the answer ended for another reason than a natural stop.
+    """Stream event: the model finished its answer (OpenAI's ``finish_reason``). Events such as
+    :class:`Usage` may still follow; text does not.
 
     Attributes:
-        reason: OpenAI's ``finish_reason``: ``"length"`` (the model hit its token limit: the
+        reason: ``"stop"`` (a natural end), ``"length"`` (the model hit its token limit: the
             answer is cut short) or ``"content_filter"`` (the provider's filter cut it).
     """
 
     reason: str
 
 
-Chunk = str | Reset | ProviderInfo | Finish
-"""What a stream yields: a text delta, or a :class:`ProviderInfo`, :class:`Reset` or :class:`Finish` event."""
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Stream event, after the answer's text: the tokens the answer took (gpt4free's ``Usage``;
+    OpenAI's ``usage`` object).
+
+    Attributes:
+        prompt_tokens: tokens of the messages sent (the input).
+        completion_tokens: tokens of the answer (the output).
+        estimated: False when the server counted them; True for an estimate
+            (:func:`providers.tokens.estimate_usage`) where the server reported none.
+    """
+
+    prompt_tokens: int
+    completion_tokens: int
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        """``prompt_tokens + completion_tokens``."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+Chunk = str | Reset | ProviderInfo | Finish | Usage
+"""What a stream yields: a text delta, or a :class:`ProviderInfo`, :class:`Reset`, :class:`Finish`
+or :class:`Usage` event."""
 
 _T = TypeVar("_T")
 
@@ -230,7 +275,7 @@ class BaseProvider(ABC):
             providers.errors.ProviderError: a subclass naming the failure.
         """
         chunks = run_sync(self.create_async_generator(model, messages, proxy=proxy, **kwargs))
-        texts = (chunk for chunk in chunks if isinstance(chunk, str) and chunk)
+        texts = (chunk for chunk in chunks if isinstance(chunk, str) and chunk)  # events are not text
         return texts if stream else iter(["".join(texts)])
 
     async def offers(self, model: str) -> bool | None:
@@ -254,6 +299,16 @@ class BaseProvider(ABC):
         """A model of this provider that sees images, to answer an image turn when the chosen model
         cannot ("" = its default does); None when it has none."""
         return None
+
+    #: The model's context window in tokens when the server cannot tell (``{NAME}_CONTEXT_TOKENS``);
+    #: None: not configured.
+    context_tokens: int | None = None
+
+    async def context_window(self, model: str) -> int | None:
+        """The context window of ``model`` ("" = the default) in tokens (prompt and answer together):
+        what the server says where it says so, else :attr:`context_tokens`; None when unknown.
+        This base has no server to ask."""
+        return self.context_tokens
 
     async def probe(self) -> tuple[bool, str]:
         """A cheap check that this provider is usable, without asking the model anything: (ok, one
@@ -294,7 +349,9 @@ class SiteProvider(BaseProvider):
     def from_env(cls, environ: Mapping[str, str], name: str = "") -> SiteProvider:
         """Configured from ``{NAME}_URL`` and ``{NAME}_PROXY`` / ``PROXY``."""
         prefix = cls.env_name.upper()
-        return cls(environ.get(f"{prefix}_URL") or None, environ.get(f"{prefix}_PROXY") or environ.get("PROXY"))
+        provider = cls(environ.get(f"{prefix}_URL") or None, environ.get(f"{prefix}_PROXY") or environ.get("PROXY"))
+        provider.context_tokens = context_setting(environ, prefix)
+        return provider
 
     @property
     def name(self) -> str:

@@ -18,6 +18,11 @@ With ``stream=False`` this is handled for you: the content is exactly one answer
 ``completion.provider`` and ``completion.model`` (and the same on every chunk) name
 the provider and model that wrote the answer: with a :class:`~providers.RetryProvider`
 that may be a fallback, not the model asked for.
+
+``completion.usage`` (prompt, completion and total tokens) is the server's count, or an
+estimate with ``usage.estimated`` True where the server reported none. A stream carries it
+on a last chunk with no choices when asked as the OpenAI API is asked:
+``create(..., stream=True, stream_options={"include_usage": True})``.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ import contextlib
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from typing import Any
 
-from .base import BaseProvider, Finish, Messages, ProviderInfo, Reset, run_sync
+from .answer import Answer
+from .base import BaseProvider, Messages, Reset, run_sync
 from .errors import AnswerInterruptedError
 from .openai import OpenAI
 from .retry import RetryProvider
@@ -37,6 +43,7 @@ from .types import (
     ChatMessage,
     Choice,
     ChunkChoice,
+    CompletionUsage,
     Delta,
     completion_id,
 )
@@ -57,6 +64,11 @@ def _instance(provider: ProviderLike | None) -> BaseProvider:
     return provider.default() if isinstance(provider, type) else provider
 
 
+def _usage(answer: Answer) -> CompletionUsage:
+    usage = answer.usage
+    return CompletionUsage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.estimated)
+
+
 async def _chunks(
     provider: BaseProvider,
     model: str,
@@ -70,58 +82,59 @@ async def _chunks(
 
     A failure after text was delivered becomes a chunk with ``reset=True`` (then the next complete
     answer) when ``reset_chunks`` is True; otherwise :class:`~providers.errors.AnswerInterruptedError`
-    is raised, so a consumer that concatenates ``delta.content`` never gets spliced text.
+    is raised, so a consumer that concatenates ``delta.content`` never gets spliced text. With
+    ``stream_options={"include_usage": True}`` in ``kwargs`` a last chunk with no choices carries ``usage``.
     """
     cid = completion_id()
-    name, used, finish = provider.name, model, "stop"
+    options = kwargs.pop("stream_options", None) or {}
+    name, used = provider.name, model
     if not isinstance(provider, RetryProvider):
         used = await provider.resolve_model(model)
+    answer = Answer(messages)
     started = False
     stream = provider.create_async_generator(model, messages, proxy=proxy, **kwargs)
     async with contextlib.aclosing(stream):  # type: ignore[type-var]
         async for chunk in stream:
-            if isinstance(chunk, ProviderInfo):
-                name, used = chunk.provider, chunk.model
+            change = answer.add(chunk)
+            if answer.info is not None:
+                name, used = answer.info.provider, answer.info.model
+            if change is None:
                 continue
-            if isinstance(chunk, Finish):
-                finish = chunk.reason
-                continue
-            if isinstance(chunk, Reset) and not reset_chunks:
+            if isinstance(change, Reset) and not reset_chunks:
                 raise AnswerInterruptedError(
-                    f"{chunk.provider} failed mid-answer ({chunk.reason}); the text so far is incomplete."
+                    f"{change.provider} failed mid-answer ({change.reason}); the text so far is incomplete."
                     " Pass reset_chunks=True to get a reset chunk and the next provider's whole answer.",
-                    provider=chunk.provider,
+                    provider=change.provider,
                 )
             if not started:
                 started = True
                 yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(role="assistant"))])
-            if isinstance(chunk, Reset):
+            if isinstance(change, Reset):
                 yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta())], reset=True)
-            elif chunk:
-                yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(content=chunk))])
+            else:
+                yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(content=change))])
     if not started:
         yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(role="assistant"))])
-    yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(), finish_reason=finish)])
+    yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(), finish_reason=answer.finish or "stop")])
+    if isinstance(options, Mapping) and options.get("include_usage"):
+        yield ChatCompletionChunk(cid, used, name, [], usage=_usage(answer))
 
 
 async def _complete(
     provider: BaseProvider, model: str, messages: Messages, proxy: str | None, kwargs: dict[str, Any]
 ) -> ChatCompletion:
-    """One whole completion: the text of the answer that was kept, who wrote it, and why it ended."""
-    parts: list[str] = []
-    name, used, finish = provider.name, model, "stop"
+    """One whole completion: the text of the answer that was kept, who wrote it, why it ended, and its usage."""
+    kwargs.pop("stream_options", None)
+    name, used = provider.name, model
     if not isinstance(provider, RetryProvider):
         used = await provider.resolve_model(model)
+    answer = Answer(messages)
     async for chunk in provider.create_async_generator(model, messages, proxy=proxy, **kwargs):
-        if isinstance(chunk, ProviderInfo):
-            name, used = chunk.provider, chunk.model
-        elif isinstance(chunk, Finish):
-            finish = chunk.reason
-        elif isinstance(chunk, Reset):
-            parts.clear()
-        elif chunk:
-            parts.append(chunk)
-    return ChatCompletion(completion_id(), used, name, [Choice(ChatMessage("".join(parts)), finish_reason=finish)])
+        answer.add(chunk)
+    if answer.info is not None:
+        name, used = answer.info.provider, answer.info.model
+    choice = Choice(ChatMessage(answer.text), finish_reason=answer.finish or "stop")
+    return ChatCompletion(completion_id(), used, name, [choice], usage=_usage(answer))
 
 
 class _CompletionsBase:

@@ -66,7 +66,23 @@ class ImagesNotSupportedError(BadRequestError):
 
 
 class ContextLengthError(BadRequestError):
-    """The conversation is longer than the model's context (OpenAI: ``context_length_exceeded``)."""
+    """The conversation is longer than the model's context window. One class for every server's way
+    of saying so (OpenAI's ``context_length_exceeded``, llama-server's ``exceed_context_size_error``,
+    vLLM's and llama-cpp-python's "maximum context length", Ollama's "exceeds the context length",
+    llama-cpp-python's empty 200 stream); see :func:`providers.http.classify`. Not retryable as it
+    is: the chain leaves out older messages and asks once more.
+
+    Attributes:
+        limit: the model's context window in tokens, when the server said it.
+        requested: the tokens the request took by the server's count, when it said it.
+    """
+
+    def __init__(
+        self, message: str, *, provider: str = "", limit: int | None = None, requested: int | None = None
+    ) -> None:
+        super().__init__(message, provider=provider)
+        self.limit = limit
+        self.requested = requested
 
 
 class ContentFilterError(BadRequestError):

@@ -100,6 +100,25 @@ _MODEL_MISSING = re.compile(
 )
 
 
+#: How servers say a request exceeds the model's context, with the numbers when they give them:
+#: OpenAI and vLLM "This model's maximum context length is 8192 tokens. However, your messages
+#: resulted in 9000 tokens" / "you requested 5000 tokens (...)"; llama-server "request (918 tokens)
+#: exceeds the available context size (512 tokens)"; llama-cpp-python "Requested tokens (918) exceed
+#: context window of 512"; Ollama "the input length exceeds the context length".
+_CONTEXT_PHRASES = re.compile(
+    r"context length|context window|context size|maximum context|too many tokens|prompt is too long", re.IGNORECASE
+)
+_CONTEXT_NUMBERS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"maximum context length is (\d+)", re.IGNORECASE), "limit"),
+    (re.compile(r"(?:resulted in|you requested|your request has|requested) (\d+) (?:input )?tokens", re.IGNORECASE),
+     "requested"),
+    (re.compile(r"request \((\d+) tokens\) exceeds", re.IGNORECASE), "requested"),
+    (re.compile(r"available context size \((\d+) tokens\)", re.IGNORECASE), "limit"),
+    (re.compile(r"requested tokens \((\d+)\)", re.IGNORECASE), "requested"),
+    (re.compile(r"context window of (\d+)", re.IGNORECASE), "limit"),
+]
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorBody:
     """The parts of an error answer the chain needs (OpenAI API reference, "Error codes").
@@ -108,18 +127,42 @@ class ErrorBody:
         message: the server's message ("" when none).
         type: ``error.type`` (``invalid_request_error``...), "" when absent.
         code: ``error.code`` as text (``model_not_found``, ``invalid_api_key``, ``404``...), "" when absent.
+        n_ctx, n_prompt_tokens: llama-server's numbers of an ``exceed_context_size_error``, when given.
     """
 
     message: str = ""
     type: str = ""
     code: str = ""
+    n_ctx: int | None = None
+    n_prompt_tokens: int | None = None
+
+    @property
+    def context_exceeded(self) -> bool:
+        """True when the error says the conversation exceeds the model's context window."""
+        if self.code == "context_length_exceeded" or self.type == "exceed_context_size_error":
+            return True
+        text = self.message.lower()
+        return bool(_CONTEXT_PHRASES.search(text)) and any(w in text for w in ("exceed", "maximum", "too long"))
+
+    def context_numbers(self) -> tuple[int | None, int | None]:
+        """(the model's window, the request's tokens) as the server gave them; None where it did not."""
+        found: dict[str, int] = {}
+        if self.n_ctx:
+            found["limit"] = self.n_ctx
+        if self.n_prompt_tokens:
+            found["requested"] = self.n_prompt_tokens
+        for pattern, what in _CONTEXT_NUMBERS:
+            match = pattern.search(self.message)
+            if match and what not in found:
+                found[what] = int(match.group(1))
+        return found.get("limit"), found.get("requested")
 
     @property
     def model_missing(self) -> bool:
         """True when the error says the requested model does not exist (or is not available) there."""
         if self.code == "model_not_found":
             return True
-        if self.code == "context_length_exceeded":
+        if self.context_exceeded:
             return False
         return bool(_MODEL_MISSING.search(self.message))
 
@@ -146,7 +189,14 @@ def error_details(body: Mapping[str, Any]) -> ErrorBody:
         message=str(error.get("message") or ""),
         type=str(error.get("type") or ""),
         code="" if code is None else str(code),
+        n_ctx=_count(error.get("n_ctx")),
+        n_prompt_tokens=_count(error.get("n_prompt_tokens")),
     )
+
+
+def _count(value: object) -> int | None:
+    """A token count from an error body, or None when absent or not a positive whole number."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def classify(status: int, details: ErrorBody, provider: str, *, needs_auth: bool = True) -> ProviderError:
@@ -156,9 +206,11 @@ def classify(status: int, details: ErrorBody, provider: str, *, needs_auth: bool
       :class:`BlockedError` (a firewall or bot protection);
     - 402, or 429 ``insufficient_quota``: :class:`QuotaExceededError`;
     - 429: :class:`RateLimitError` (``retry_after`` is filled by the caller);
+    - 400/404/413/422 (and 500, which llama-cpp-python answers for an overlong prompt): a context
+      overflow in any server's words (:attr:`ErrorBody.context_exceeded`) is
+      :class:`ContextLengthError` with the numbers the server gave;
     - 400/404/422: :class:`ModelNotSupportedError` when the model does not exist there,
-      :class:`ContextLengthError` for ``context_length_exceeded``, a 404 otherwise
-      :class:`EndpointNotFoundError` (a wrong URL), else :class:`BadRequestError`;
+      a 404 otherwise :class:`EndpointNotFoundError` (a wrong URL), else :class:`BadRequestError`;
     - 413: :class:`ContextLengthError`; anything else: :class:`ServerError`.
     """
     message = f"HTTP {status}: {details.message.strip()[:200]}" if details.message.strip() else f"HTTP {status}"
@@ -170,11 +222,12 @@ def classify(status: int, details: ErrorBody, provider: str, *, needs_auth: bool
         return QuotaExceededError(message, provider=provider)
     if status == 429:
         return RateLimitError(message, provider=provider)
-    if status in (400, 404, 413, 422):
+    if status in (400, 404, 413, 422, 500) and (details.context_exceeded or status == 413):
+        limit, requested = details.context_numbers()
+        return ContextLengthError(message, provider=provider, limit=limit, requested=requested)
+    if status in (400, 404, 422):
         if details.model_missing:
             return ModelNotSupportedError(message, provider=provider)
-        if status == 413 or details.code == "context_length_exceeded" or "context length" in details.message.lower():
-            return ContextLengthError(message, provider=provider)
         if any(word in details.message.lower() for word in IMAGE_REFUSALS):
             return ImagesNotSupportedError(message, provider=provider)
         if status == 404:

@@ -8,11 +8,18 @@ Protocol (OpenAI API reference, "Chat Completions" and "Models"):
   ``choices[0].delta.content``; the stream ends with ``data: [DONE]``.
 - ``GET {base_url}/models`` answers ``{"data": [{"id": ...}, ...]}``.
 - Errors: 401 bad key, 429 rate limit (``Retry-After`` header), 5xx server.
+- Usage: ``stream_options: {"include_usage": true}`` asks for a last chunk with ``"choices": []``
+  and ``usage`` (OpenAI, LiteLLM, vLLM, llama-server, Ollama), sent *after* the finish chunk.
+- Context windows: OpenRouter lists ``context_length`` per model, vLLM ``max_model_len``, Groq
+  ``context_window``; llama-server answers ``GET /props`` with ``default_generation_settings.n_ctx``;
+  the LiteLLM proxy answers ``GET /model/info`` with ``model_info.max_input_tokens``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import re
 import time
@@ -21,11 +28,12 @@ from typing import Any, ClassVar, Literal
 
 import aiohttp
 
-from .base import BaseProvider, Finish, Messages, ProviderModelMixin, env_prefix
+from .base import BaseProvider, Finish, Messages, ProviderModelMixin, Usage, context_setting, env_prefix
 from .errors import (
     AuthenticationError,
     BadRequestError,
     ContentFilterError,
+    ContextLengthError,
     ProtocolError,
     ProviderConnectionError,
     ProviderError,
@@ -48,6 +56,12 @@ NON_CHAT_MODEL_MARKERS = (
     "audio",
 )
 
+logger = logging.getLogger(__name__)
+
+#: Keys of a ``GET /models`` entry that give the model's context window in tokens (OpenRouter, vLLM,
+#: Groq, and the LiteLLM-style ``max_input_tokens``).
+CONTEXT_KEYS = ("context_length", "max_model_len", "context_window", "max_input_tokens")
+
 #: Request options passed through from ``create_async_generator(**kwargs)`` to the API.
 PASSTHROUGH_OPTIONS = frozenset(
     {"temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "stop", "seed", "user"}
@@ -69,6 +83,9 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         models_ttl: seconds a fetched model list is cached.
         models_timeout: seconds ``GET /models`` may take.
         models_retry: seconds a failed ``GET /models`` is not asked again (its failure is remembered).
+        context_tokens: the context window in tokens when the server does not say (``{NAME}_CONTEXT_TOKENS``).
+        usage_grace: seconds the stream is read after its ``finish_reason`` for the usage chunk that
+            follows it, when neither ``[DONE]`` nor the end of the body comes.
 
     Unknown model names are passed through: the server decides (its "model not found"
     answer becomes :class:`~providers.errors.ModelNotSupportedError`).
@@ -94,6 +111,8 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         models_ttl: float = 600.0,
         models_timeout: float = 10.0,
         models_retry: float = 30.0,
+        context_tokens: int | None = None,
+        usage_grace: float = 2.0,
     ) -> None:
         self.base_url = (base_url or type(self).url or "").rstrip("/")
         self.api_key = api_key or None
@@ -119,6 +138,15 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         self._fetched_at = 0.0
         self._fetch_error: ProviderError | None = None
         self._failed_at = 0.0
+        self.context_tokens = context_tokens
+        self.usage_grace = usage_grace
+        #: Context windows the server's model list gives, by model id.
+        self._listed_context: dict[str, int] = {}
+        #: The window llama-server's /props or LiteLLM's /model/info gave (per model; "" for the
+        #: server's one model), asked once per model-list refresh; None until asked.
+        self._served_context: dict[str, int] | None = None
+        #: False once the server refused ``stream_options`` (then it is not sent again).
+        self.sends_stream_options = True
 
     @classmethod
     def default(cls) -> OpenAI:
@@ -128,8 +156,12 @@ class OpenAI(ProviderModelMixin, BaseProvider):
     @classmethod
     def from_env(cls, environ: Mapping[str, str], name: str = "openai") -> OpenAI:
         """Configured from ``{NAME}_BASE_URL``, ``{NAME}_API_KEY``, ``{NAME}_MODELS`` and
-        ``{NAME}_VISION_MODELS`` (comma-separated), ``{NAME}_PROXY`` and ``PROXY``, where NAME is
-        ``name`` in upper case (``OPENAI_*`` by default)."""
+        ``{NAME}_VISION_MODELS`` (comma-separated), ``{NAME}_CONTEXT_TOKENS``, ``{NAME}_PROXY`` and
+        ``PROXY``, where NAME is ``name`` in upper case (``OPENAI_*`` by default).
+
+        Raises:
+            ValueError: ``{NAME}_CONTEXT_TOKENS`` is not a whole number of tokens.
+        """
         prefix = env_prefix(name)
         models = [m.strip() for m in environ.get(f"{prefix}_MODELS", "").split(",") if m.strip()]
         vision = [m.strip() for m in environ.get(f"{prefix}_VISION_MODELS", "").split(",") if m.strip()]
@@ -140,6 +172,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             models=models or None,
             vision_models=vision or None,
             proxy=environ.get(f"{prefix}_PROXY") or environ.get("PROXY") or None,
+            context_tokens=context_setting(environ, prefix),
         )
 
     @property
@@ -246,9 +279,17 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                 ) as response:
                     await raise_for_status(response, self.name, not_found_hint=self._url_hint())
                     body = await response.json(content_type=None)
-            entries = [item for item in body.get("data", []) if isinstance(item, dict) and "id" in item]
+            # Ollama with no model pulled answers "data": null.
+            entries = [item for item in body.get("data") or [] if isinstance(item, dict) and "id" in item]
             ids = [str(item["id"]) for item in entries]
             ids = [i for i in ids if not any(marker in i.lower() for marker in NON_CHAT_MODEL_MARKERS)]
+            self._listed_context = {
+                str(item["id"]): value
+                for item in entries
+                for value in [next((item[k] for k in CONTEXT_KEYS if _positive(item.get(k))), None)]
+                if value is not None
+            }
+            self._served_context = None
             described = [item for item in entries if isinstance(item.get("architecture"), dict)]
             if described:
                 self._listed_vision = [
@@ -263,6 +304,49 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         if not ids:
             raise ProtocolError("the server lists no models", provider=self.name)
         return ids
+
+    async def context_window(self, model: str) -> int | None:
+        """``model``'s context window in tokens: as the server's model list gives it (OpenRouter, vLLM,
+        Groq), else as llama-server's ``GET /props`` or LiteLLM's ``GET /model/info`` says, else
+        ``{NAME}_CONTEXT_TOKENS``; None when nothing says. The extra endpoints are asked once per
+        model-list refresh (``models_ttl``); their failure only means "not said"."""
+        try:
+            resolved = await self.resolve_model(model)
+            await self._fetch_models()
+        except ProviderError:
+            return self.context_tokens
+        if resolved in self._listed_context:
+            return self._listed_context[resolved]
+        if self._served_context is None:
+            self._served_context = await self._ask_context()
+        served = self._served_context.get(resolved) or self._served_context.get("")
+        return served or self.context_tokens
+
+    async def _ask_context(self) -> dict[str, int]:
+        """Windows from llama-server's ``{root}/props`` (``"": n_ctx``) or LiteLLM's ``{base}/model/info``
+        (model name -> ``max_input_tokens``); {} when neither answers."""
+        root = re.sub(r"/v\d+[a-z]*$", "", self.base_url)
+        found: dict[str, int] = {}
+        try:
+            async with open_session(self.proxy, self._headers()) as session:
+                timeout = aiohttp.ClientTimeout(total=self.models_timeout)
+                async with session.get(f"{root}/props", timeout=timeout) as response:
+                    if response.status == 200:
+                        props = await response.json(content_type=None)
+                        settings = props.get("default_generation_settings") if isinstance(props, dict) else None
+                        n_ctx = (settings or {}).get("n_ctx") or props.get("n_ctx")
+                        if isinstance(n_ctx, int) and _positive(n_ctx):
+                            return {"": n_ctx}
+                async with session.get(f"{self.base_url}/model/info", timeout=timeout) as response:
+                    if response.status == 200:
+                        info = await response.json(content_type=None)
+                        for entry in info.get("data") or [] if isinstance(info, dict) else []:
+                            limit = (entry.get("model_info") or {}).get("max_input_tokens")
+                            if isinstance(limit, int) and _positive(limit):
+                                found[str(entry.get("model_name"))] = limit
+        except (aiohttp.ClientError, TimeoutError, ValueError, AttributeError) as error:
+            logger.debug("provider=%s cannot tell its context window: %s", self.name, error)
+        return found
 
     async def offers(self, model: str) -> bool | None:
         """Whether the server lists ``model`` (``GET /models``, cached).
@@ -301,86 +385,124 @@ class OpenAI(ProviderModelMixin, BaseProvider):
 
     async def stream(
         self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
-    ) -> AsyncIterator[str | Finish]:
+    ) -> AsyncIterator[str | Finish | Usage]:
         """Stream ``choices[0].delta.content`` deltas of ``POST {base_url}/chat/completions``.
 
         - SSE comments (keep-alives such as ``: OPENROUTER PROCESSING``) and reasoning deltas
           (``reasoning_content``: DeepSeek, vLLM; ``reasoning``: OpenRouter) are not text: each
           yields ``""``, a heartbeat that keeps the chain's first-chunk and idle timeouts from
           firing while the server works;
-        - the answer is complete at the first ``finish_reason`` (or ``[DONE]``); ``"length"``
-          and ``"content_filter"`` end with a :class:`~providers.base.Finish` event;
+        - the usage is asked for (``stream_options.include_usage``; a server that refuses the field
+          is asked again without it, once, and never again) and the stream is read to its end:
+          ``[DONE]``, the end of the body, or :attr:`usage_grace` seconds after the ``finish_reason``
+          (LiteLLM and OpenAI send the usage chunk after it). The ``finish_reason`` is a
+          :class:`~providers.base.Finish` event as soon as it comes; the server's count ends the
+          stream as a :class:`~providers.base.Usage` event;
         - a server that answers a whole ``application/json`` completion although a stream was
-          asked for is taken at its word: its content is the answer.
+          asked for is taken at its word: its content (and ``usage``) is the answer.
 
         Raises:
             AuthenticationError, QuotaExceededError, RateLimitError, ModelNotSupportedError,
                 ContextLengthError, BadRequestError, ServerError: HTTP errors, or an ``error``
                 object in the stream (classified the same way; unknown ones are ServerError).
+            ContextLengthError: also for an HTTP 200 stream with no event at all (llama-cpp-python's
+                answer to a prompt longer than its context).
             ContentFilterError: the filter withheld the whole answer.
             ProtocolError: a data line that is not JSON, or an answer that is neither SSE nor JSON.
-            ProviderConnectionError: connection failed, or the stream ended before
-                ``[DONE]`` or a ``finish_reason``.
+            ProviderConnectionError: connection failed, or the stream ended (EOF or ``[DONE]``)
+                without a ``finish_reason`` after text: the answer is incomplete (llama-cpp-python
+                interrupts a request this way when its one slot is taken).
         """
         payload: dict[str, Any] = {"model": await self.resolve_model(model), "messages": messages, "stream": True}
         payload.update({k: v for k, v in kwargs.items() if k in PASSTHROUGH_OPTIONS and v is not None})
-        finished = False
+        if self.sends_stream_options:
+            payload["stream_options"] = {"include_usage": True}
         try:
             async with open_session(proxy or self.proxy, self._headers()) as session:
-                async with session.post(f"{self.base_url}/chat/completions", json=payload) as response:
+                response = await session.post(f"{self.base_url}/chat/completions", json=payload)
+                try:
                     await raise_for_status(response, self.name, not_found_hint=self._url_hint())
-                    kind = response.content_type
-                    if kind == "application/json":
-                        async for piece in self._whole(await response.read()):
-                            yield piece
-                        return
-                    if kind not in ("text/event-stream", "application/octet-stream", "text/plain"):
-                        raise ProtocolError(
-                            f"expected an event stream, got {kind or 'no content type'}", provider=self.name
-                        )
-                    wrote = False
-                    async for data in iter_sse_data(response):
-                        if data is None:
-                            yield ""  # a keep-alive comment: the server is working
-                            continue
-                        if data.strip() == "[DONE]":
-                            finished = True
-                            break
-                        event = self._parse_event(data)
-                        choices = event.get("choices") or []  # a usage chunk has none
-                        choice = choices[0] if choices and isinstance(choices[0], dict) else {}
-                        delta = choice.get("delta") or {}
-                        if delta.get("content"):
-                            wrote = True
-                            yield delta["content"]
-                        elif delta.get("reasoning_content") or delta.get("reasoning"):
-                            yield ""  # the model is thinking: progress for the chain's timeouts, no text
-                        reason = choice.get("finish_reason")
-                        if reason:
-                            finished = True
-                            ending = self._finish(reason, wrote)
-                            if ending is not None:
-                                yield ending
-                            break
+                except BadRequestError as error:
+                    if "stream_options" not in payload or "stream_options" not in str(error):
+                        raise
+                    # Azure OpenAI before 2024-07 and some proxies: "Unrecognized request argument
+                    # supplied: stream_options". Ask again without it, and never send it again.
+                    logger.info("provider=%s refuses stream_options; usage will be estimated", self.name)
+                    self.sends_stream_options = False
+                    del payload["stream_options"]
+                    response.release()
+                    response = await session.post(f"{self.base_url}/chat/completions", json=payload)
+                    await raise_for_status(response, self.name, not_found_hint=self._url_hint())
+                async with response:
+                    async for piece in self._read(response):
+                        yield piece
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise connection_error(exc, self.name) from exc
-        if not finished:
-            raise ProviderConnectionError("stream ended before [DONE]", provider=self.name)
 
-    def _finish(self, reason: str, wrote: bool) -> Finish | None:
-        """The event ending an answer with ``finish_reason`` ``reason`` (None for a natural stop).
+    async def _read(self, response: aiohttp.ClientResponse) -> AsyncIterator[str | Finish | Usage]:
+        """The events of a successful ``chat/completions`` response (see :meth:`stream`)."""
+        kind = response.content_type
+        if kind == "application/json":
+            async for piece in self._whole(await response.read()):
+                yield piece
+            return
+        if kind not in ("text/event-stream", "application/octet-stream", "text/plain"):
+            raise ProtocolError(f"expected an event stream, got {kind or 'no content type'}", provider=self.name)
+        wrote = events = finished = False
+        usage: Usage | None = None
+        grace = asyncio.timeout(None)
+        try:
+            async with grace:
+                async for data in iter_sse_data(response):
+                    events = True
+                    if data is None:
+                        yield ""  # a keep-alive comment: the server is working
+                        continue
+                    if data.strip() == "[DONE]":
+                        break
+                    event = self._parse_event(data)
+                    usage = _usage(event.get("usage")) or usage
+                    choices = event.get("choices") or []  # a usage chunk has none
+                    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+                    delta = choice.get("delta") or {}
+                    if delta.get("content") and not finished:
+                        wrote = True
+                        yield delta["content"]
+                    elif delta.get("reasoning_content") or delta.get("reasoning"):
+                        yield ""  # the model is thinking: progress for the chain's timeouts, no text
+                    reason = choice.get("finish_reason")
+                    if reason and not finished:
+                        finished = True
+                        yield self._finish(str(reason), wrote)
+                        grace.reschedule(asyncio.get_running_loop().time() + self.usage_grace)
+        except TimeoutError:
+            if not (finished and grace.expired()):
+                raise
+        if not events:
+            raise ContextLengthError(
+                "HTTP 200 with an empty stream (llama-cpp-python's answer to a conversation longer than its context)",
+                provider=self.name,
+            )
+        if not finished and wrote:
+            raise ProviderConnectionError(
+                "the stream ended without a finish_reason: the answer is incomplete", provider=self.name
+            )
+        if usage is not None:
+            yield usage
+
+    def _finish(self, reason: str, wrote: bool) -> Finish:
+        """The event ending an answer with ``finish_reason`` ``reason``.
 
         Raises:
             ContentFilterError: the filter withheld the whole answer.
         """
-        if reason == "content_filter":
-            if not wrote:
-                raise ContentFilterError("the provider's content filter withheld the answer", provider=self.name)
-            return Finish(reason)
-        return Finish(reason) if reason == "length" else None
+        if reason == "content_filter" and not wrote:
+            raise ContentFilterError("the provider's content filter withheld the answer", provider=self.name)
+        return Finish(reason)
 
-    async def _whole(self, raw: bytes) -> AsyncIterator[str | Finish]:
-        """The answer of a non-streamed ``chat.completion`` body: its content, then its Finish event."""
+    async def _whole(self, raw: bytes) -> AsyncIterator[str | Finish | Usage]:
+        """The answer of a non-streamed ``chat.completion`` body: its content, then its Finish event
+        and its ``usage``."""
         try:
             body = json.loads(raw)
         except ValueError as exc:
@@ -397,8 +519,10 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         ending = self._finish(str(choice.get("finish_reason") or "stop"), bool(content))
         if content:
             yield str(content)
-        if ending is not None:
-            yield ending
+        yield ending
+        usage = _usage(body.get("usage"))
+        if usage is not None:
+            yield usage
 
     def _parse_event(self, data: str) -> dict[str, Any]:
         try:
@@ -429,3 +553,19 @@ _ERROR_CODE_STATUS = {
     "model_not_found": 404,
     "context_length_exceeded": 400,
 }
+
+
+def _usage(value: object) -> Usage | None:
+    """The server's ``usage`` object as a :class:`~providers.base.Usage`; None when absent (``null``,
+    as OpenAI sends on every chunk but the last) or without token counts."""
+    if not isinstance(value, dict):
+        return None
+    prompt, completion = value.get("prompt_tokens"), value.get("completion_tokens")
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return None
+    return Usage(prompt, completion)
+
+
+def _positive(value: object) -> bool:
+    """True for a positive whole number (a token count in a server's metadata)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0

@@ -24,6 +24,10 @@ of LiteLLM's Router:
   yields :class:`~providers.base.Reset` before the next attempt's text, so a
   consumer can discard the partial answer. The consumer's final text is always
   one attempt's complete answer (never duplicated, never spliced);
+- **context overflow** recovers by itself: the provider is asked once more without the
+  oldest messages (``ProviderInfo.left_out`` says how many);
+- a successful answer ends with its :class:`~providers.base.Usage` (estimated where the
+  server reported none);
 - when every attempt failed, :class:`~providers.errors.RetryProviderError`
   lists them all.
 """
@@ -40,10 +44,11 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, S
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .base import BaseProvider, Chunk, Finish, Messages, ProviderInfo, Reset, has_images, without_images
+from .base import BaseProvider, Chunk, Finish, Messages, ProviderInfo, Reset, Usage, has_images, without_images
 from .errors import (
     Attempt,
     BadRequestError,
+    ContextLengthError,
     ImagesNotSupportedError,
     ModelNotSupportedError,
     ProviderError,
@@ -51,6 +56,7 @@ from .errors import (
     RateLimitError,
     RetryProviderError,
 )
+from .tokens import answer_reserve, estimate_messages, estimate_usage, trim_to_fit
 
 logger = logging.getLogger(__name__)
 
@@ -155,9 +161,19 @@ class RetryProvider(BaseProvider):
         model_fallback: when the providers offering the requested model all failed,
             let the others answer with their own default model (``ProviderInfo.fallback``
             tells the consumer). Off: only providers offering the model are tried.
+        context_reserve: tokens of a model's window kept for the answer when the chain leaves out
+            older messages after a :class:`~providers.errors.ContextLengthError` (at most a quarter
+            of the window).
 
-    Yields :class:`ProviderInfo` at the start of each attempt, ``str`` deltas and, after a
-    mid-answer failure, :class:`Reset`.
+    Yields :class:`ProviderInfo` at the start of each attempt, ``str`` deltas, after a
+    mid-answer failure :class:`Reset`, and last the :class:`Usage` of the answer kept (the
+    server's, else an estimate marked ``estimated``).
+
+    **Context overflow**: when a provider says the conversation exceeds its model's context,
+    the chain asks it once more without the oldest messages (system prompt and question stay),
+    fitted to the numbers the server gave (:meth:`_fit`); the new attempt's
+    :class:`ProviderInfo` says how many were left out (``left_out``). If even that does not fit,
+    the next provider is tried with the whole conversation.
 
     Raises:
         RetryProviderError: every attempt failed; ``attempts`` lists them.
@@ -178,6 +194,7 @@ class RetryProvider(BaseProvider):
         max_retry_after: float = 20.0,
         health: ProviderHealth | None = None,
         model_fallback: bool = True,
+        context_reserve: int = 1024,
         rng: random.Random | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -194,6 +211,7 @@ class RetryProvider(BaseProvider):
         self.max_retry_after = max_retry_after
         self.health = health or ProviderHealth(clock=clock)
         self.model_fallback = model_fallback
+        self.context_reserve = context_reserve
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._clock = clock
@@ -353,22 +371,36 @@ class RetryProvider(BaseProvider):
             route = routes[position]
             position += 1
             provider = route.provider
-            for retry in range(self.max_retries):
+            asked, left_out, trimmed = messages, 0, False  # what this route is sent; oldest left out
+            retry = 0
+            while retry < self.max_retries:
                 started = self._clock()
                 chunks = 0
                 sent = route.model
+                text: list[str] = []
+                usage: Usage | None = None
                 try:
                     sent = await provider.resolve_model(route.model)
                     if route.fallback and sent == model and provider.name in refused:
                         break  # its default is the model it just refused
                     yield ProviderInfo(
-                        provider.name, sent, model, fallback=route.fallback and sent != model, reason=route.reason
+                        provider.name,
+                        sent,
+                        model,
+                        fallback=route.fallback and sent != model,
+                        reason=route.reason,
+                        left_out=left_out,
                     )
-                    given = messages if await provider.sees_images(sent) is not False else without_images(messages)
+                    given = asked if await provider.sees_images(sent) is not False else without_images(asked)
                     async with contextlib.aclosing(self._attempt(provider, sent, given, proxy, kwargs)) as attempt:
                         async for chunk in attempt:
                             if isinstance(chunk, str):
                                 chunks += 1
+                                text.append(chunk)
+                            elif isinstance(chunk, Usage):
+                                usage = chunk
+                            elif isinstance(chunk, Reset):
+                                text.clear()
                             yield chunk
                 except Exception as exc:  # noqa: BLE001 - every failure of a provider is recorded
                     error = exc if isinstance(exc, ProviderError) else _unexpected(exc, provider.name)
@@ -377,6 +409,18 @@ class RetryProvider(BaseProvider):
                     _log_attempt(attempts[-1])
                     if chunks:
                         yield Reset(provider.name, str(error))
+                    if isinstance(error, ContextLengthError) and not trimmed:
+                        trimmed = True
+                        asked, dropped = await self._fit(provider, sent, asked, error)
+                        if dropped:
+                            left_out += dropped
+                            logger.info(
+                                "provider=%s model=%s context exceeded; asking again without the %d oldest messages",
+                                provider.name,
+                                sent or "-",
+                                dropped,
+                            )
+                            continue  # the same provider, once more, with what fits
                     if isinstance(error, ModelNotSupportedError) and model and not route.fallback:
                         refused.add(provider.name)
                         if self.model_fallback:
@@ -391,12 +435,33 @@ class RetryProvider(BaseProvider):
                     if not error.retryable or too_long or timed_out_with_fallback or retry + 1 >= self.max_retries:
                         break
                     await self._sleep(self.backoff(retry, error))
+                    retry += 1
                 else:
+                    if usage is None:  # the server counted nothing: the chain's estimate, marked as such
+                        yield estimate_usage(given, "".join(text))
                     attempts.append(Attempt(provider.name, sent, None, self._clock() - started, chunks))
                     _log_attempt(attempts[-1])
                     self.health.success(provider.name)
                     return
         raise RetryProviderError(attempts)
+
+    async def _fit(
+        self, provider: BaseProvider, model: str, messages: Messages, error: ContextLengthError
+    ) -> tuple[Messages, int]:
+        """``messages`` without the oldest turns, to fit the window the server named (else the one the
+        provider knows) less the answer's reserve (:attr:`context_reserve`, at most a quarter of the
+        window); the older half when no window is known. Returns them and how many were left out."""
+        window = error.limit
+        if window is None:
+            try:
+                window = await provider.context_window(model)
+            except ProviderError:
+                window = None
+        if window is None:
+            return trim_to_fit(messages, None)
+        estimate = estimate_messages(messages)
+        scale = error.requested / estimate if error.requested and estimate else 1.0
+        return trim_to_fit(messages, window - answer_reserve(window, self.context_reserve), scale=scale)
 
     async def _attempt(
         self, provider: BaseProvider, model: str, messages: Messages, proxy: str | None, kwargs: dict[str, Any]
@@ -405,7 +470,7 @@ class RetryProvider(BaseProvider):
         stream = provider.create_async_generator(model, messages, proxy=proxy, **kwargs)
         iterator = stream.__aiter__()
         deadline = self._clock() + self.timeouts.total
-        got_text = False
+        got_text = finished = False
         try:
             while True:
                 phase = "idle" if got_text else "first_chunk"
@@ -419,13 +484,17 @@ class RetryProvider(BaseProvider):
                 except StopAsyncIteration:
                     return
                 except TimeoutError as exc:
+                    if finished:
+                        return  # the answer is whole; only its usage did not come in time
                     raise ProviderTimeoutError(
                         f"no {'chunk' if got_text else 'first chunk'} within {limit:.1f}s ({phase} timeout)",
                         provider=provider.name,
                         phase=phase,
                     ) from exc
-                if isinstance(chunk, (ProviderInfo, Finish)):
-                    pass  # a nested chain's attempt, or how the answer ended: not text
+                if isinstance(chunk, Finish):
+                    finished = True
+                elif isinstance(chunk, (ProviderInfo, Usage)):
+                    pass  # a nested chain's attempt, what the answer took: not text
                 elif isinstance(chunk, Reset):
                     got_text = False
                 elif chunk:

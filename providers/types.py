@@ -18,6 +18,18 @@ def completion_id() -> str:
 
 
 @dataclass(slots=True)
+class CompletionUsage:
+    """``usage`` of a completion (OpenAI's ``CompletionUsage``): tokens of the prompt and of the answer.
+    ``estimated`` is True when the server reported no count and the numbers are
+    :func:`providers.tokens.estimate_usage`'s."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    estimated: bool = False
+
+
+@dataclass(slots=True)
 class Delta:
     """New text of a chunk; ``content`` is None on the first (role) and last chunks and on a reset."""
 
@@ -45,6 +57,9 @@ class ChatCompletionChunk:
     provider: str
     choices: list[ChunkChoice]
     reset: bool = False
+    #: Only on the last chunk, whose ``choices`` is empty, when ``stream_options={"include_usage": True}``
+    #: was passed (as the OpenAI API does); None on every other chunk.
+    usage: CompletionUsage | None = None
     object: str = "chat.completion.chunk"
     created: int = field(default_factory=lambda: int(time.time()))
 
@@ -74,5 +89,6 @@ class ChatCompletion:
     model: str
     provider: str
     choices: list[Choice]
+    usage: CompletionUsage | None = None
     object: str = "chat.completion"
     created: int = field(default_factory=lambda: int(time.time()))

@@ -47,16 +47,15 @@ class ScriptedProvider(BaseProvider):
 
 
 async def collect(stream: AsyncIterator[Any], infos: list[Any] | None = None) -> tuple[str, list[Any]]:
-    """Consume like a display would: text appends, Reset clears. Returns (final text, text and Reset events);
-    ProviderInfo events go to ``infos`` when given."""
-    from providers import ProviderInfo, Reset
+    """Consume like a display would (through :class:`providers.Answer`): text appends, Reset clears.
+    Returns (final text, text and Reset events); ProviderInfo events go to ``infos`` when given."""
+    from providers import Answer, ProviderInfo
 
-    text, events = "", []
+    answer, events = Answer(), []
     async for chunk in stream:
-        if isinstance(chunk, ProviderInfo):
-            if infos is not None:
-                infos.append(chunk)
-            continue
-        events.append(chunk)
-        text = "" if isinstance(chunk, Reset) else text + chunk
-    return text, events
+        if isinstance(chunk, ProviderInfo) and infos is not None:
+            infos.append(chunk)
+        change = answer.add(chunk)
+        if change is not None:
+            events.append(change)
+    return answer.text, events

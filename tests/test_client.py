@@ -168,7 +168,7 @@ async def test_cli_routes_a_model_and_says_who_answered(llm: FakeOpenAI, tmp_pat
         llm.default = Fail(500, "down")
         code, out, err = await _run([sys.executable, "-m", "providers", "Hi", "--model", "fake-large"], env, tmp_path)
         assert code == 0 and out.strip() == "Hello from the fake model."
-        assert err.strip().splitlines()[-1] == "[answered by ollama, model llama3.2 (fake-large was unavailable)]"
+        assert err.strip().splitlines()[-1] == "[answered by ollama, model llama3.2 (fake-large was unavailable); 6 + 6 tokens]"
         assert [r["model"] for r in ollama.requests] == ["llama3.2"]
         code, _, err = await _run(
             [sys.executable, "-m", "providers", "Hi", "--model", "fake-large"],
@@ -184,7 +184,7 @@ async def test_cli_lists_asks_and_checks(llm: FakeOpenAI, tmp_path: Path) -> Non
     assert code == 0 and "chatgpt      False" in out and "local" in out
     code, out, err = await _run([sys.executable, "-m", "providers", "Say hi", "--provider", "local"], env, tmp_path)
     assert code == 0 and out.strip() == "Hello from the fake model."
-    assert err.strip() == "[answered by local, model fake-small]"
+    assert err.strip() == "[answered by local, model fake-small; 7 + 6 tokens]"
     llm.then(Fail(401, "bad key"))
     code, out, _ = await _run([sys.executable, "-m", "providers", "--check"], env, tmp_path)
     assert code == 1

@@ -26,6 +26,7 @@ from providers import (
     RetryProvider,
     ServerError,
     Timeouts,
+    Usage,
 )
 from providers.http import parse_retry_after
 
@@ -61,7 +62,15 @@ async def test_the_official_openai_sdk_reads_the_fake(llm: FakeOpenAI) -> None:
     chunks = [chunk async for chunk in stream]
     assert chunks[0].choices[0].delta.role == "assistant"
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello from the fake model."
-    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    assert chunks[-1].choices[0].finish_reason == "stop" and chunks[-1].usage is None  # usage only when asked
+    stream = await client.chat.completions.create(
+        model="fake-small",
+        messages=MESSAGES,  # type: ignore[arg-type]
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = [chunk async for chunk in stream]
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens == 6
     with pytest.raises(openai.NotFoundError) as missing:
         await client.chat.completions.create(model="gpt-9", messages=MESSAGES)  # type: ignore[arg-type]
     assert missing.value.code == "model_not_found"
@@ -116,9 +125,9 @@ async def test_the_answer_is_complete_at_finish_reason_without_done_or_eof(llm: 
 
 async def test_length_and_content_filter_end_with_a_finish_event(llm: FakeOpenAI) -> None:
     text, events = await answer(llm, Reply(TEXT, finish_reason="length"))
-    assert text == TEXT and events[-1] == Finish("length")
+    assert text == TEXT and events[-2:] == [Finish("length"), Usage(6, 9)]
     text, events = await answer(llm, Reply(TEXT, finish_reason="content_filter", as_json=True))
-    assert text == TEXT and events[-1] == Finish("content_filter")
+    assert text == TEXT and events[-2:] == [Finish("content_filter"), Usage(6, 7)]
     with pytest.raises(ContentFilterError):
         await answer(llm, Reply("", finish_reason="content_filter"))
 
@@ -252,7 +261,7 @@ async def test_cli_piped_writes_only_the_kept_answer(llm: FakeOpenAI, tmp_path: 
     env = _env(PROVIDERS="openai", OPENAI_BASE_URL=llm.base_url)
     code, out, err = await _run([sys.executable, "-m", "providers", "Hi"], env, tmp_path)
     assert code == 0 and out == "Hello from the fake model.\n"
-    assert "failed mid-answer" in err and "[answered by openai, model fake-small]" in err
+    assert "failed mid-answer" in err and "[answered by openai, model fake-small; 6 + 6 tokens]" in err
 
 
 def test_cli_on_a_terminal_erases_the_partial_answer() -> None:

@@ -6,8 +6,26 @@ it does not list (OpenAI's 404 ``model_not_found`` body, or with ``flavor="ollam
 Ollama's 404 ``model "x" not found, try pulling it first``) and a wrong key (401
 ``invalid_api_key``); it answers ``stream: false`` with a ``chat.completion`` object,
 and a stream the way OpenAI does: a role-only first chunk, content chunks, a finish
-chunk, a usage chunk with ``"choices": []``, then ``[DONE]``. The official ``openai``
-SDK reads it (tests/test_openai_fake.py).
+chunk, a usage chunk with ``"choices": []`` (only when ``stream_options.include_usage``
+asks for it), then ``[DONE]``. The official ``openai`` SDK reads it (tests/test_openai_fake.py).
+
+Server flavours (``flavor=``), each as that server answers:
+
+- ``openai``: context overflow is 400 ``context_length_exceeded`` ("This model's maximum
+  context length is N tokens. However, your messages resulted in M tokens...");
+- ``llama-server`` (llama.cpp): 400 ``exceed_context_size_error`` with ``n_prompt_tokens`` and
+  ``n_ctx``; ``GET /props`` gives ``default_generation_settings.n_ctx``;
+- ``llama-cpp-python``: an overlong prompt gets HTTP 200 and an empty stream (no event at all);
+- ``vllm``: 400 with a top-level ``{"object": "error", "message": "This model's maximum context
+  length is N tokens. However, you requested M tokens (...)"}``; ``/models`` lists ``max_model_len``;
+- ``ollama``: an overlong prompt is 500 "input exceeds context length" (its runner logs
+  ``input exceeds context length prompt=2782 limit=2048``); a model it lacks is 404
+  'model "x" not found, try pulling it first';
+- ``openrouter``: ``/models`` lists ``architecture.input_modalities`` and ``context_length``;
+- ``litellm`` (LiteLLM proxy): ``GET /v1/model/info`` lists ``model_info.max_input_tokens``.
+
+The fake counts a prompt's tokens its own way (:func:`server_tokens`, 3 characters a token), not
+as the bot estimates them, as a real tokenizer would.
 """
 
 from __future__ import annotations
@@ -65,6 +83,8 @@ class Reply:
     #: Add ``event: message`` lines and split each data payload over two ``data:`` lines.
     fancy_fields: bool = False
     gzip: bool = False
+    #: End with ``data: [DONE]`` and no finish chunk (llama-cpp-python interrupting an answer).
+    no_finish: bool = False
 
 
 @dataclass
@@ -103,6 +123,14 @@ class FakeOpenAI(LoopbackServer):
         self.flavor = flavor
         #: When set, ``GET /models`` answers this HTTP status (a backend that cannot list its models).
         self.models_status: int | None = None
+        #: The models' context window in tokens (:func:`server_tokens` of the messages plus ``max_tokens``);
+        #: None: unlimited. A longer request gets the flavour's context error.
+        self.context_window: int | None = None
+        #: Tell the window in the flavour's metadata (``/models``, ``/props``, ``/model/info``).
+        self.tells_context = True
+        #: Refuse ``stream_options`` as Azure OpenAI before API version 2024-07-01 did (400
+        #: "Unrecognized request argument supplied: stream_options").
+        self.refuses_stream_options = False
         self.api_key = api_key
         self.script: list[Behaviour] = []
         self.requests: list[dict[str, Any]] = []
@@ -123,6 +151,8 @@ class FakeOpenAI(LoopbackServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/props", self._props)
+        app.router.add_get("/v1/model/info", self._model_info)
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
 
     async def before_stop(self) -> None:
@@ -213,7 +243,76 @@ class FakeOpenAI(LoopbackServer):
             for entry in entries:
                 sees = self.vision_models is None or entry["id"] in self.vision_models
                 entry["architecture"] = {"input_modalities": ["text", "image"] if sees else ["text"]}
+        key = {"openrouter": "context_length", "vllm": "max_model_len"}.get(self.flavor)
+        if key and self.context_window and self.tells_context:
+            for entry in entries:
+                entry[key] = self.context_window
+        if self.flavor == "ollama" and not self.models:
+            return web.json_response({"object": "list", "data": None})  # Ollama with no model pulled
         return web.json_response({"object": "list", "data": entries})
+
+    async def _props(self, request: web.Request) -> web.Response:
+        """llama-server's ``GET /props`` (other servers have no such endpoint)."""
+        if self.flavor != "llama-server" or not self.tells_context:
+            return web.Response(status=404, text="404: Not Found")
+        settings = {"n_ctx": self.context_window or 4096, "temperature": 0.8}
+        return web.json_response({"default_generation_settings": settings, "total_slots": 1})
+
+    async def _model_info(self, request: web.Request) -> web.Response:
+        """The LiteLLM proxy's ``GET /v1/model/info``."""
+        if self.flavor != "litellm" or not self.tells_context:
+            return web.Response(status=404, text="404: Not Found")
+        data = [
+            {
+                "model_name": m,
+                "litellm_params": {"model": f"openai/{m}"},
+                "model_info": {"max_input_tokens": self.context_window},
+            }
+            for m in self.models
+        ]
+        return web.json_response({"data": data})
+
+    def _context_error(self, requested: int) -> web.StreamResponse:
+        """The flavour's answer to a request of ``requested`` tokens over :attr:`context_window`."""
+        window = self.context_window
+        if self.flavor == "llama-server":
+            message = (
+                f"request ({requested} tokens) exceeds the available context size ({window} tokens), try increasing it"
+            )
+            error = {
+                "code": 400,
+                "message": message,
+                "type": "exceed_context_size_error",
+                "n_prompt_tokens": requested,
+                "n_ctx": window,
+            }
+            return web.json_response({"error": error}, status=400)
+        if self.flavor == "llama-cpp-python":
+            return web.Response(status=200, content_type="text/event-stream", body=b"")
+        if self.flavor == "vllm":
+            message = (
+                f"This model's maximum context length is {window} tokens. However, you requested {requested} tokens"
+                f" ({requested} in the messages, 0 in the completion). Please reduce the length of the messages or"
+                " completion."
+            )
+            return web.json_response(
+                {"object": "error", "message": message, "type": "BadRequestError", "param": None, "code": 400},
+                status=400,
+            )
+        if self.flavor == "ollama":
+            error = {"message": "input exceeds context length", "type": "api_error", "param": None, "code": None}
+            return web.json_response({"error": error}, status=500)
+        message = (
+            f"This model's maximum context length is {window} tokens. However, your messages resulted in"
+            f" {requested} tokens. Please reduce the length of the messages."
+        )
+        error = {
+            "message": message,
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded",
+        }
+        return web.json_response({"error": error}, status=400)
 
     def _unknown_model(self, model: str) -> web.Response:
         if self.flavor == "ollama":
@@ -241,6 +340,11 @@ class FakeOpenAI(LoopbackServer):
         refusal = self._check_content(body)
         if refusal is not None:
             return refusal
+        if self.refuses_stream_options and "stream_options" in body:
+            return self._invalid("stream_options", "Unrecognized request argument supplied: stream_options")
+        requested = server_tokens(body.get("messages", [])) + int(body.get("max_tokens") or 0)
+        if self.context_window is not None and requested > self.context_window:
+            return self._context_error(requested)
         if self.script:
             behaviour = self.script.pop(0)
         else:
@@ -327,19 +431,26 @@ class FakeOpenAI(LoopbackServer):
                 self.timeline.append((time.monotonic(), "first_chunk"))
             if behaviour.delay:
                 await asyncio.sleep(behaviour.delay)
-        await send(chunk_event({}, behaviour.finish_reason))
+        if not behaviour.no_finish:
+            await send(chunk_event({}, behaviour.finish_reason))
         if behaviour.no_done:
             await self._hang()
             return response
-        usage = {
-            "id": "chatcmpl-fake",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": body.get("model"),
-            "choices": [],
-            "usage": {"prompt_tokens": 5, "completion_tokens": len(chunks), "total_tokens": 5 + len(chunks)},
-        }
-        await send(json.dumps(usage))
+        if (body.get("stream_options") or {}).get("include_usage") and not behaviour.no_finish:
+            prompt = server_tokens(body.get("messages", []))
+            usage = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body.get("model"),
+                "choices": [],
+                "usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": len(chunks),
+                    "total_tokens": prompt + len(chunks),
+                },
+            }
+            await send(json.dumps(usage))
         await send("[DONE]")
         await response.write_eof()
         self.timeline.append((time.monotonic(), "done"))
@@ -348,6 +459,7 @@ class FakeOpenAI(LoopbackServer):
     def _whole(self, body: dict[str, Any], behaviour: Reply) -> web.Response:
         """A ``chat.completion`` object: the answer to ``stream: false`` (or a server ignoring ``stream``)."""
         message = {"role": "assistant", "content": behaviour.text, "refusal": None}
+        prompt = server_tokens(body.get("messages", []))
         return web.json_response(
             {
                 "id": "chatcmpl-fake",
@@ -357,6 +469,16 @@ class FakeOpenAI(LoopbackServer):
                 "choices": [
                     {"index": 0, "message": message, "logprobs": None, "finish_reason": behaviour.finish_reason}
                 ],
-                "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12},
+                "usage": {"prompt_tokens": prompt, "completion_tokens": 7, "total_tokens": prompt + 7},
             }
         )
+
+
+def server_tokens(messages: list[dict[str, Any]]) -> int:
+    """The fake's count of a prompt's tokens: 3 characters a token, plus 5 per message."""
+    total = 0
+    for message in messages:
+        content = message.get("content") or ""
+        text = content if isinstance(content, str) else " ".join(str(p.get("text", "")) for p in content)
+        total += 5 + -(-len(text) // 3)
+    return total
