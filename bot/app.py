@@ -16,13 +16,14 @@ from providers import BaseProvider, RetryProvider, Transcriber
 from providers.registry import environment
 
 from .access import AccessPolicy, AdminChecker
+from .budgets import Budgets
 from .chain import build_chain
 from .handlers import Deps, register
-from .limits import UserLimiter
 from .models import ModelCatalog
 from .ordering import ConversationQueue
 from .pacing import ChatPacer
 from .polling import PollingWatch
+from .prices import PriceBook, backend_of
 from .ratelimit import ChatRateLimiter
 from .settings import Settings
 from .storage import ConversationStore, InterruptedReply
@@ -85,6 +86,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
         telegram.error.InvalidToken: Telegram refused the token.
     """
     chain = build_chain(settings, environ if environ is not None else environment())
+    for line in settings.deprecations():
+        logger.warning("%s", line)
     for provider in chain.providers:
         if not provider.working:
             logger.warning("provider %s is marked as not working; it stays in the chain as configured", provider.name)
@@ -104,7 +107,15 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
             queue=ConversationQueue(),
             access=access,
             admins=AdminChecker(access),
-            limiter=UserLimiter(settings.user_messages_per_hour, exempt=settings.bot_admin_ids),
+            budgets=Budgets(
+                store,
+                messages_per_hour=settings.user_messages_per_hour,
+                tokens_per_day=settings.user_tokens_per_day,
+                cost_per_month=settings.user_cost_per_month,
+                chat_tokens_per_day=settings.chat_tokens_per_day,
+                exempt=settings.bot_admin_ids,
+            ),
+            prices=PriceBook(settings.prices(), {p.name: backend_of(p) for p in chain.providers}),
             catalog=ModelCatalog(chain, settings.default_model),
             presets=settings.presets(),
             transcriber=build_transcriber(settings),

@@ -38,4 +38,5 @@ def build_chain(settings: Settings, environ: Mapping[str, str]) -> RetryProvider
         ),
         health=ProviderHealth(),
         model_fallback=settings.model_fallback,
+        context_reserve=settings.answer_reserve_tokens,
     )

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from providers import Message
+from providers.tokens import REPLY_OVERHEAD, message_tokens
 
 from .storage import StoredMessage
 
@@ -15,20 +16,23 @@ TELEGRAM_FILE = "tg-file:"
 IMAGE_LEFT_OUT = "[an image was shown here]"
 
 
-def build_prompt(system_prompt: str, history: Sequence[StoredMessage], max_chars: int) -> list[Message]:
-    """System prompt first, then the newest turns that fit ``max_chars`` characters, oldest first.
+def build_prompt(system_prompt: str, history: Sequence[StoredMessage], max_tokens: int) -> list[Message]:
+    """System prompt first, then the newest turns that fit ``max_tokens`` tokens, oldest first.
 
-    The newest turn (the message being answered) is always kept, even alone
+    Tokens are estimated (:func:`providers.tokens.message_tokens`: framing and text; the system
+    prompt and the request's overhead count too): the whole prompt's estimate stays within
+    ``max_tokens``. The newest turn (the message being answered) is always kept, even alone
     over budget. Turns with an ``author`` (group chats) are sent as
     ``"Author: text"`` so the model can tell people apart. A turn with images becomes
     OpenAI content parts (text, then one ``image_url`` per image named ``tg-file:{file_id}``,
-    for :func:`attach_images`); images do not count against ``max_chars``.
+    for :func:`attach_images`); images do not count against ``max_tokens``.
     """
     kept: list[Message] = []
-    used = len(system_prompt)
+    used = REPLY_OVERHEAD + (message_tokens({"role": "system", "content": system_prompt}) if system_prompt else 0)
     for turn in reversed(history):
         content = f"{turn.author}: {turn.content}" if turn.author and turn.role == "user" else turn.content
-        if kept and used + len(content) > max_chars:
+        cost = message_tokens({"role": turn.role, "content": content})
+        if kept and used + cost > max_tokens:
             break
         if turn.images and turn.role == "user":
             parts: list[dict[str, Any]] = [{"type": "text", "text": content}] if content else []
@@ -36,7 +40,7 @@ def build_prompt(system_prompt: str, history: Sequence[StoredMessage], max_chars
             kept.append({"role": turn.role, "content": parts})
         else:
             kept.append({"role": turn.role, "content": content})
-        used += len(content)
+        used += cost
     kept.reverse()
     if system_prompt:
         kept.insert(0, {"role": "system", "content": system_prompt})

@@ -29,6 +29,15 @@ class ModelEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Window:
+    """The context window a chat's question is fitted to: ``tokens``, and who said so (``source``: the
+    provider's name when its server or its ``{NAME}_CONTEXT_TOKENS`` did, "" for ``CONTEXT_TOKENS``)."""
+
+    tokens: int
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Lookup:
     """What the chain says of a model name someone typed.
 
@@ -110,6 +119,22 @@ class ModelCatalog:
             return self.default_model
         lookup = await self.lookup(choice, self.default_model)
         return self.default_model if lookup.usable else ""
+
+    async def context_window(self, choice: ChatSettings, fallback: int) -> Window:
+        """The context window of the model that answers first for a chat with these choices (the first
+        route of its chain, :meth:`providers.RetryProvider.plan`), as its provider knows it
+        (:meth:`providers.BaseProvider.context_window`); ``fallback`` tokens when it does not know.
+        A fallback with another window is fitted by the chain itself when the server complains."""
+        routes, _ = await self.chain_for(choice.provider).plan(await self.requested(choice))
+        if not routes:
+            return Window(fallback)
+        route = routes[0]
+        try:
+            tokens = await route.provider.context_window(route.model)
+        except ProviderError as error:
+            logger.info("cannot tell the context window of %s: %s", route.provider.name, error)
+            tokens = None
+        return Window(tokens, route.provider.name) if tokens else Window(fallback)
 
     async def default(self, choice: ChatSettings) -> str:
         """The model a chat with these choices uses when it chose none ("" when it cannot be told)."""

@@ -14,18 +14,21 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from telegram.constants import FloodLimit, MessageLimit
 
 from providers.registry import PROXY_SCHEMES
 
+from .prices import ModelPrice, PricesError, load_prices
 from .prompts import PresetsError, load_presets
 
 #: A bot token as @BotFather gives it: the bot's numeric id, a colon, a secret (Bot API "Authorizing your bot").
 TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 #: Per-backend settings, read by :func:`providers.registry.build_provider` for each name in PROVIDERS.
-BACKEND_SETTING = re.compile(r"^[A-Z0-9_]+_(BASE_URL|API_KEY|MODELS|PROXY|URL)$")
+BACKEND_SETTING = re.compile(r"^[A-Z0-9_]+_(BASE_URL|API_KEY|MODELS|PROXY|URL|CONTEXT_TOKENS)$")
+#: HISTORY_MAX_CHARS (before token budgets) is read as this many characters a token.
+CHARS_PER_TOKEN = 4
 TELEGRAM_PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
 
 CommaList = Annotated[list[str], NoDecode]
@@ -54,8 +57,19 @@ class Settings(BaseSettings):
     # Storage
     database_path: Path = Field(Path("data/bot.sqlite3"), description="SQLite file; folders are created.")
     history_max_messages: int = Field(40, ge=1, description="At most this many past messages go to the model.")
-    history_max_chars: int = Field(
-        24000, ge=500, description="Character budget of the history sent to the model (newest kept)."
+    history_max_tokens: int = Field(
+        6000, ge=100, description="Token budget of the history sent to the model (newest kept), estimated."
+    )
+    history_max_chars: int | None = Field(
+        None, ge=400, description="Replaced by HISTORY_MAX_TOKENS; still read as 4 characters a token."
+    )
+    context_tokens: int = Field(
+        8192,
+        ge=256,
+        description="A model's context window when neither its server nor {NAME}_CONTEXT_TOKENS says, tokens.",
+    )
+    answer_reserve_tokens: int = Field(
+        1024, ge=0, description="Tokens of the context window kept free for the answer (at most a quarter of it)."
     )
 
     # Providers
@@ -122,6 +136,14 @@ class Settings(BaseSettings):
     )
 
     user_messages_per_hour: int = Field(0, ge=0, description="Answered messages per user per hour; 0: no limit.")
+    user_tokens_per_day: int = Field(0, ge=0, description="Tokens per user per UTC day, all chats; 0: no budget.")
+    user_cost_per_month: float = Field(
+        0.0, ge=0, description="US dollars per user per UTC calendar month, all chats; 0: no budget."
+    )
+    chat_tokens_per_day: int = Field(0, ge=0, description="Tokens per chat (all its users) per UTC day; 0: no budget.")
+    prices_file: Path | None = Field(
+        None, description="TOML file of prices (model -> input/output US dollars per million tokens); wins."
+    )
 
     # Access
     allowed_user_ids: IntList = Field(default_factory=list, description="Users allowed (empty + no chats: all).")
@@ -180,7 +202,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be a URL starting with {', '.join(schemes)} (for example socks5://127.0.0.1:1080)")
         return value
 
-    @field_validator("prompts_file", "transcription_base_url", mode="before")
+    @field_validator("prompts_file", "prices_file", "transcription_base_url", "history_max_chars", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -194,6 +216,39 @@ class Settings(BaseSettings):
             except PresetsError as error:
                 raise ValueError(str(error)) from None
         return value
+
+    @field_validator("prices_file")
+    @classmethod
+    def _prices_load(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                load_prices(value)
+            except PricesError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _history_chars(self) -> Settings:
+        """HISTORY_MAX_CHARS (the budget before tokens) still works: read as 4 characters a token,
+        unless HISTORY_MAX_TOKENS is set too (:meth:`deprecations` says so at start-up)."""
+        if self.history_max_chars is not None and "history_max_tokens" not in self.model_fields_set:
+            self.history_max_tokens = max(100, self.history_max_chars // CHARS_PER_TOKEN)
+        return self
+
+    def deprecations(self) -> list[str]:
+        """One line per setting that still works but has a successor, to log at start-up."""
+        if self.history_max_chars is None:
+            return []
+        if "history_max_tokens" in self.model_fields_set:
+            return ["HISTORY_MAX_CHARS is ignored: HISTORY_MAX_TOKENS is set (remove HISTORY_MAX_CHARS)"]
+        return [
+            f"HISTORY_MAX_CHARS={self.history_max_chars} is read as HISTORY_MAX_TOKENS={self.history_max_tokens}"
+            " (4 characters a token); set HISTORY_MAX_TOKENS instead"
+        ]
+
+    def prices(self) -> dict[str, ModelPrice]:
+        """The operator's prices of ``PRICES_FILE`` (validated when the settings were read), or {}."""
+        return load_prices(self.prices_file) if self.prices_file else {}
 
     def presets(self) -> dict[str, str]:
         """The system-prompt presets of ``PROMPTS_FILE`` (validated when the settings were read), or {}."""

@@ -62,7 +62,37 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE replies_in_progress ADD COLUMN reply_message_id INTEGER;
     """,
+    """
+    CREATE TABLE usage (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id INTEGER NOT NULL,
+        thread_id INTEGER NOT NULL DEFAULT 0,
+        user_id INTEGER,
+        user_name TEXT,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        estimated INTEGER NOT NULL,
+        cost REAL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX usage_by_user ON usage (user_id, created_at);
+    CREATE INDEX usage_by_chat ON usage (chat_id, created_at);
+    CREATE INDEX usage_by_time ON usage (created_at);
+    """,
 ]
+
+
+def _usage_filter(since: float, user_id: int | None, chat_id: int | None) -> tuple[str, list[Any]]:
+    where, parameters = ["created_at >= ?"], [since]
+    if user_id is not None:
+        where.append("user_id = ?")
+        parameters.append(user_id)
+    if chat_id is not None:
+        where.append("chat_id = ?")
+        parameters.append(chat_id)
+    return " AND ".join(where), parameters
 
 
 class StorageError(RuntimeError):
@@ -120,6 +150,68 @@ class InterruptedReply:
     message_id: int
     started_at: float
     reply_message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """One answer in the usage ledger.
+
+    Attributes:
+        key: the conversation it was written in.
+        user_id: who asked (None for an anonymous admin or a channel), and ``user_name`` their name.
+        provider, model: who wrote the answer kept.
+        prompt_tokens, completion_tokens: its tokens; ``estimated`` when the server counted none.
+        cost: in US dollars, or None when no price is known (never a made-up cost).
+        created_at: Unix time, seconds.
+    """
+
+    key: ConversationKey
+    user_id: int | None
+    user_name: str | None
+    provider: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    estimated: bool
+    cost: float | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    """Answers and their tokens and cost over a period.
+
+    Attributes:
+        answers: how many answers.
+        prompt_tokens, completion_tokens: their sums.
+        cost: the sum of the known costs (US dollars).
+        estimated: True when any of the tokens are estimates.
+        unpriced: True when some answer had no known price (``cost`` is then a lower bound).
+        label: what the row is about (a user's name, ``provider/model``), "" for plain totals.
+    """
+
+    answers: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    estimated: bool = False
+    unpriced: bool = False
+    label: str = ""
+
+    @property
+    def tokens(self) -> int:
+        """Prompt and completion tokens together."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+_TOTALS = (
+    "COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost), 0),"
+    " COALESCE(MAX(estimated), 0), COALESCE(MAX(cost IS NULL), 0)"
+)
+
+
+def _totals(row: sqlite3.Row | tuple[Any, ...], label: str = "") -> UsageTotals:
+    return UsageTotals(int(row[0]), int(row[1]), int(row[2]), float(row[3]), bool(row[4]), bool(row[5]), label)
 
 
 class ConversationStore:
@@ -317,13 +409,68 @@ class ConversationStore:
         await self._write("DELETE FROM replies_in_progress")
         return [InterruptedReply(ConversationKey(int(r[0]), int(r[1])), int(r[2]), float(r[3]), r[4]) for r in rows]
 
+    async def record_usage(self, record: UsageRecord) -> None:
+        """Add one answer to the usage ledger."""
+        await self._write(
+            "INSERT INTO usage (chat_id, thread_id, user_id, user_name, provider, model, prompt_tokens,"
+            " completion_tokens, estimated, cost, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.key.chat_id,
+                record.key.thread_id,
+                record.user_id,
+                record.user_name,
+                record.provider,
+                record.model,
+                record.prompt_tokens,
+                record.completion_tokens,
+                int(record.estimated),
+                record.cost,
+                record.created_at,
+            ),
+        )
+
+    async def usage_totals(
+        self, since: float, *, user_id: int | None = None, chat_id: int | None = None
+    ) -> UsageTotals:
+        """The ledger's totals from Unix time ``since`` on: the user's (in every chat), the chat's, or
+        (neither given) the whole bot's."""
+        where, parameters = _usage_filter(since, user_id, chat_id)
+        rows = await self._rows(f"SELECT {_TOTALS} FROM usage WHERE {where}", parameters)
+        return _totals(rows[0])
+
+    async def oldest_answer(self, since: float, user_id: int) -> float | None:
+        """Unix time of the user's oldest answer from ``since`` on, None when there is none."""
+        rows = await self._rows(
+            "SELECT MIN(created_at) FROM usage WHERE user_id = ? AND created_at >= ?", (user_id, since)
+        )
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    async def top_users(self, chat_id: int, since: float, limit: int = 5) -> list[UsageTotals]:
+        """The chat's users with the most tokens from ``since`` on, most first (label: their name or id)."""
+        rows = await self._rows(
+            f"SELECT {_TOTALS}, user_id, MAX(user_name) FROM usage WHERE chat_id = ? AND created_at >= ?"
+            " GROUP BY user_id ORDER BY SUM(prompt_tokens + completion_tokens) DESC, user_id LIMIT ?",
+            (chat_id, since, limit),
+        )
+        return [_totals(r, str(r[7] or r[6] or "?")) for r in rows]
+
+    async def usage_by_model(self, since: float) -> list[UsageTotals]:
+        """The whole bot's totals per provider and model from ``since`` on, most tokens first
+        (label: ``provider/model``)."""
+        rows = await self._rows(
+            f"SELECT {_TOTALS}, provider, model FROM usage WHERE created_at >= ?"
+            " GROUP BY provider, model ORDER BY SUM(prompt_tokens + completion_tokens) DESC, provider, model",
+            (since,),
+        )
+        return [_totals(r, f"{r[6]}/{r[7]}") for r in rows]
+
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """Move a chat's history, settings and replies in progress to a new id, in one transaction: a
         group upgraded to a supergroup gets a new chat id (Bot API ``migrate_to_chat_id``). Settings
         already stored for the new id are kept."""
         try:
             await self._db.execute("BEGIN")
-            for table in ("messages", "replies_in_progress"):
+            for table in ("messages", "replies_in_progress", "usage"):
                 await self._db.execute(f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
             await self._db.execute(
                 "UPDATE OR IGNORE chat_settings SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)

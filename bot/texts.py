@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING
 
 from telegram.helpers import escape_markdown
@@ -23,6 +24,8 @@ from providers import (
 )
 
 if TYPE_CHECKING:
+    from .budgets import BudgetState
+    from .storage import UsageTotals
     from .streaming import StreamResult
 
 START = (
@@ -40,6 +43,7 @@ HELP = (
     "/model - choose the model\n"
     "/provider - choose the provider (Auto uses the whole chain)\n"
     "/prompt - show or set this chat's system prompt (/prompt TEXT, /prompt reset)\n"
+    "/usage - tokens and cost: yours and this chat's, and the budgets\n"
     "/settings - show this chat's settings\n\n"
     "In groups, mention me or reply to one of my messages. Only group admins can change settings or reset."
 )
@@ -65,7 +69,10 @@ NO_VISION = (
 )
 TOO_LONG = "That message is too long for me ({length} characters; the limit is {limit}). Please shorten it."
 TOO_MANY_PENDING = "I'm still answering earlier messages in this chat. Please wait a moment before sending more."
-USER_LIMIT = "You've reached the limit of {limit} messages an hour. Please try again in {minutes} min."
+USER_LIMIT = "You've reached the limit of {limit} messages an hour. Please try again in {wait}."
+USER_TOKENS_LIMIT = "You've used your {limit} tokens for today. Your budget starts again at 00:00 UTC, in {wait}."
+USER_COST_LIMIT = "You've used your {limit} budget for this month. It starts again on {date} (UTC), in {wait}."
+CHAT_TOKENS_LIMIT = "This chat has used its {limit} tokens for today. Its budget starts again at 00:00 UTC, in {wait}."
 INTERNAL_ERROR = "Sorry, something went wrong on my side. Please try again."
 STRANGER = "Sorry, this bot is private. Ask its owner for access, giving them your user id: {user_id}."
 STRANGER_GROUP = (
@@ -105,6 +112,7 @@ PROVIDER_SET = "Provider for this chat: {provider}."
 MODEL_RESET = " {provider} does not offer {old}, so this chat now uses its default model, {new}."
 FALLBACK_NOTE = "_↪ Answered by {model} via {provider}: {requested} {reason}._"
 LENGTH_NOTE = "_✂️ The model stopped here: it reached its length limit._"
+LEFT_OUT_NOTE = "_📜 The conversation was too long for the model: it did not see the earliest {messages}._"
 FILTERED_NOTE = "_⚠️ The provider's content filter cut this answer short._"
 PROMPT_SHOW = "System prompt for this chat ({which}):\n\n{prompt}"
 PROMPT_PRESETS = "\n\nChoose a preset below, or send /prompt TEXT to write your own."
@@ -118,7 +126,9 @@ SETTINGS = (
     "Model: {model}\n"
     "System prompt: {prompt}\n"
     "Stream mode: {mode}\n"
-    "History: {stored} stored here; up to {max_messages} and {max_chars} characters go to the model\n"
+    "History: {stored} stored here; up to {max_messages} and {max_tokens} go to the model\n"
+    "Context window: {window} tokens ({window_source}), {reserve} kept for the answer\n"
+    "Budgets: {budgets}\n"
     "Ids (for ALLOWED_USER_IDS, ALLOWED_CHAT_IDS, BOT_ADMIN_IDS): this chat {chat_id}, you {user_id}"
 )
 
@@ -133,6 +143,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("model", "Choose the model"),
     ("provider", "Choose the provider"),
     ("prompt", "Show or set the system prompt"),
+    ("usage", "Tokens and cost, and the budgets"),
     ("settings", "Show this chat's settings"),
 ]
 
@@ -154,8 +165,11 @@ def plural(count: int, one: str, many: str | None = None) -> str:
 
 
 def reply_notes(result: StreamResult) -> list[str]:
-    """The Markdown lines ending a reply: why it ended early, and who answered if not the chosen model."""
+    """The Markdown lines ending a reply: why it ended early, what the model did not see, and who
+    answered if not the chosen model."""
     notes = []
+    if result.answered_by is not None and result.answered_by.left_out:
+        notes.append(LEFT_OUT_NOTE.format(messages=plural(result.answered_by.left_out, "message")))
     if result.finish == "length":
         notes.append(LENGTH_NOTE)
     elif result.finish == "content_filter":
@@ -186,7 +200,6 @@ _SHARED_CAUSES: list[tuple[tuple[type[BaseException], ...], str]] = [
         "The bot's address for the language model is wrong; the bot's owner needs to fix it (see the bot's log).",
     ),
     ((ImagesNotSupportedError,), NO_VISION),
-    ((ContextLengthError,), "This conversation is now too long for the model. Send /reset to start a new one."),
     ((ContentFilterError,), "The provider's content filter withheld the answer. Try rephrasing your message."),
     ((QuotaExceededError,), "The language model provider's quota is used up; the bot's owner needs to add credit."),
     ((RateLimitError,), "The language model is busy right now. Please try again in a minute."),
@@ -210,9 +223,123 @@ def error_sentence(error: BaseException) -> str:
     the key, the quota, a conversation too long, a filtered answer, a site that refuses the bot).
     """
     causes = [a.error for a in error.attempts if a.error] if isinstance(error, RetryProviderError) else [error]
+    if causes and all(isinstance(c, ContextLengthError) for c in causes):
+        return too_long_sentence([c for c in causes if isinstance(c, ContextLengthError)])
     for kinds, sentence in _SHARED_CAUSES:
         if causes and all(isinstance(c, kinds) for c in causes):
             return sentence
     if isinstance(error, ProviderError):
         return "Sorry, I couldn't get an answer from the language model. Please try again in a moment."
     return INTERNAL_ERROR
+
+
+def is_context_overflow(error: BaseException | None) -> bool:
+    """True when every attempt failed because the conversation exceeds the model's context even
+    after the chain left out older messages: the question alone is too long."""
+    causes = [a.error for a in error.attempts if a.error] if isinstance(error, RetryProviderError) else [error]
+    return bool(causes) and all(isinstance(c, ContextLengthError) for c in causes)
+
+
+def too_long_sentence(errors: list[ContextLengthError]) -> str:
+    """The sentence for a question no model of the chain can take, with the largest window a server named."""
+    limits = [e.limit for e in errors if e.limit]
+    if limits:
+        return QUESTION_TOO_LONG_FOR.format(limit=tokens_text(max(limits)))
+    return QUESTION_TOO_LONG
+
+
+QUESTION_TOO_LONG_FOR = (
+    "Your message is too long for the language model: it takes at most {limit} tokens (a token is about"
+    " 4 characters of English). Please shorten it or send it in parts. Nothing of it was kept."
+)
+QUESTION_TOO_LONG = (
+    "Your message is too long for the language model. Please shorten it or send it in parts. Nothing of it was kept."
+)
+
+
+def tokens_text(count: int) -> str:
+    """A token count for people: ``12,345``."""
+    return f"{count:,}"
+
+
+def cost_text(dollars: float) -> str:
+    """US dollars for people: ``$0``, ``$0.0042`` (4 decimals below a cent), ``$1.25``."""
+    if dollars == 0:
+        return "$0"
+    return f"${dollars:,.4f}" if dollars < 0.01 else f"${dollars:,.2f}"
+
+
+def wait_text(seconds: float) -> str:
+    """A wait for people: ``1 min``, ``45 min``, ``3 h 20 min``, ``2 days``."""
+    minutes = max(1, round(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    return plural(round(hours / 24), "day")
+
+
+def totals_text(totals: UsageTotals) -> str:
+    """``12,345 tokens, $0.0123`` — "≈" before estimated tokens; "(some unpriced)" when a cost is
+    missing, and no cost at all when none is known."""
+    tokens = ("≈" if totals.estimated else "") + plural(totals.tokens, "token")
+    if totals.answers == 0:
+        return "nothing yet"
+    if totals.unpriced and totals.cost == 0:
+        return f"{tokens} (no price known)"
+    cost = cost_text(totals.cost) + (" + unpriced answers" if totals.unpriced else "")
+    return f"{tokens}, {cost}"
+
+
+_BUDGET_TEXTS: dict[str, str] = {
+    "user_messages_per_hour": USER_LIMIT,
+    "user_tokens_per_day": USER_TOKENS_LIMIT,
+    "user_cost_per_month": USER_COST_LIMIT,
+    "chat_tokens_per_day": CHAT_TOKENS_LIMIT,
+}
+
+_BUDGET_NAMES: dict[str, str] = {
+    "user_messages_per_hour": "your messages this hour",
+    "user_tokens_per_day": "your tokens today",
+    "user_cost_per_month": "your spending this month",
+    "chat_tokens_per_day": "this chat's tokens today",
+}
+
+
+def budget_amount(state: BudgetState, value: float) -> str:
+    """An amount of ``state``'s budget in its unit: messages, tokens or dollars."""
+    if state.name == "user_cost_per_month":
+        return cost_text(value)
+    if state.name == "user_messages_per_hour":
+        return plural(int(value), "message")
+    return plural(int(value), "token")
+
+
+def budget_refusal(state: BudgetState, now: float) -> str:
+    """The one sentence refusing a question over ``state``'s budget: which budget, and when it starts again."""
+    when = datetime.datetime.fromtimestamp(state.resets_at, datetime.UTC)
+    return _BUDGET_TEXTS[state.name].format(
+        limit=budget_amount(state, state.limit) if state.name != "user_messages_per_hour" else int(state.limit),
+        wait=wait_text(state.resets_at - now),
+        date=f"{when:%B} {when.day}",
+    )
+
+
+def budgets_text(states: list[BudgetState]) -> str:
+    """The budgets and what is left of each, on one line: "none" when none applies."""
+    if not states:
+        return "none"
+    return "; ".join(
+        f"{_BUDGET_NAMES[s.name]}: {budget_amount(s, s.left)} left of {budget_amount(s, s.limit)}" for s in states
+    )
+
+
+USAGE_HEADER = "Usage (UTC days and months):"
+USAGE_YOU = "You — today: {today}; this month: {month}"
+USAGE_CHAT = "This chat — today: {today}; this month: {month}"
+USAGE_BUDGETS = "Budgets: {budgets}"
+USAGE_TOP = "Top users here this month:"
+USAGE_BOT = "The whole bot this month, by model:"
+USAGE_ROW = "{rank}. {label}: {totals}"
+USAGE_ESTIMATE = "≈: estimated (the server did not count the tokens)."

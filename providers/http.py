@@ -110,8 +110,10 @@ _CONTEXT_PHRASES = re.compile(
 )
 _CONTEXT_NUMBERS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"maximum context length is (\d+)", re.IGNORECASE), "limit"),
-    (re.compile(r"(?:resulted in|you requested|your request has|requested) (\d+) (?:input )?tokens", re.IGNORECASE),
-     "requested"),
+    (
+        re.compile(r"(?:resulted in|you requested|your request has|requested) (\d+) (?:input )?tokens", re.IGNORECASE),
+        "requested",
+    ),
     (re.compile(r"request \((\d+) tokens\) exceeds", re.IGNORECASE), "requested"),
     (re.compile(r"available context size \((\d+) tokens\)", re.IGNORECASE), "limit"),
     (re.compile(r"requested tokens \((\d+)\)", re.IGNORECASE), "requested"),

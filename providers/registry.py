@@ -60,6 +60,20 @@ def _check_url(setting: str, value: str | None, schemes: tuple[str, ...], exampl
 
 
 def build_provider(name: str, environ: Mapping[str, str]) -> BaseProvider:
+    """The provider called ``name`` (see :func:`_build`).
+
+    Raises:
+        ProviderConfigError: as :func:`_build`, and for a ``{NAME}_CONTEXT_TOKENS`` that is no token count.
+    """
+    try:
+        return _build(name, environ)
+    except ProviderConfigError:
+        raise
+    except ValueError as error:
+        raise ProviderConfigError(str(error)) from None
+
+
+def _build(name: str, environ: Mapping[str, str]) -> BaseProvider:
     """The provider called ``name`` (case-insensitive), configured from ``environ``.
 
     Raises:

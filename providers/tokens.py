@@ -68,9 +68,7 @@ def answer_reserve(window: int, reserve: int) -> int:
     return min(reserve, window // 4)
 
 
-def trim_to_fit(
-    messages: Messages, budget: int | None, *, scale: float = 1.0
-) -> tuple[Messages, int]:
+def trim_to_fit(messages: Messages, budget: int | None, *, scale: float = 1.0) -> tuple[Messages, int]:
     """Leave out the oldest messages until the estimate (times ``scale``) fits ``budget`` tokens.
 
     System messages and the last message (the question) always stay; a kept part of the

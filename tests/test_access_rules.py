@@ -76,10 +76,11 @@ def test_allowed_chats_alone_restrict_the_bot_to_those_chats() -> None:
 
 
 def test_the_history_budget_bounds_what_is_sent_and_counts_the_system_prompt() -> None:
+    # 100 ASCII characters are 25 tokens, plus 4 of framing: 29 a turn; the request itself takes 3.
     turns = [StoredMessage(i, "user" if i % 2 else "assistant", "x" * 100, None, 0.0) for i in range(1, 11)]
-    prompt = build_prompt("", turns, max_chars=350)
-    assert len(prompt) == 3, "three turns of 100 characters fit in 350"
-    prompt = build_prompt("s" * 100, turns, max_chars=350)
+    assert len(build_prompt("", turns, max_tokens=3 + 3 * 29)) == 3, "three turns fit exactly"
+    assert len(build_prompt("", turns, max_tokens=3 + 3 * 29 - 1)) == 2, "one token less: two"
+    prompt = build_prompt("s" * 100, turns, max_tokens=3 + 3 * 29)
     assert [m["role"] for m in prompt] == ["system", "user", "assistant"], "the system prompt takes its share"
 
 

@@ -168,7 +168,8 @@ async def test_cli_routes_a_model_and_says_who_answered(llm: FakeOpenAI, tmp_pat
         llm.default = Fail(500, "down")
         code, out, err = await _run([sys.executable, "-m", "providers", "Hi", "--model", "fake-large"], env, tmp_path)
         assert code == 0 and out.strip() == "Hello from the fake model."
-        assert err.strip().splitlines()[-1] == "[answered by ollama, model llama3.2 (fake-large was unavailable); 6 + 6 tokens]"
+        said = "[answered by ollama, model llama3.2 (fake-large was unavailable); 6 + 6 tokens]"
+        assert err.strip().splitlines()[-1] == said
         assert [r["model"] for r in ollama.requests] == ["llama3.2"]
         code, _, err = await _run(
             [sys.executable, "-m", "providers", "Hi", "--model", "fake-large"],

@@ -126,6 +126,7 @@ async def test_runs_converses_and_stops_on_a_signal_without_logging_secrets(
             "model",
             "provider",
             "prompt",
+            "usage",
             "settings",
         ]
         telegram.user_message(77, "hello there")

@@ -235,7 +235,8 @@ async def test_retry_after_headers_reach_the_rate_limit_error(llm: FakeOpenAI) -
         ),
         (
             Fail(400, "This model's maximum context length is 8192 tokens.", code="context_length_exceeded"),
-            "This conversation is now too long for the model. Send /reset to start a new one.",
+            "Your message is too long for the language model: it takes at most 8,192 tokens (a token is about"
+            " 4 characters of English). Please shorten it or send it in parts. Nothing of it was kept.",
         ),
         (
             Fail(429, "You exceeded your current quota", code="insufficient_quota"),

@@ -56,13 +56,13 @@ def _turn(n: int, content: str, role: str = "user", author: str | None = None) -
 
 def test_prompt_keeps_system_first_and_newest_within_budget() -> None:
     history = [_turn(1, "a" * 50), _turn(2, "b" * 50, "assistant"), _turn(3, "c" * 50)]
-    prompt = build_prompt("sys", history, max_chars=110)
+    prompt = build_prompt("sys", history, max_tokens=3 + 5 + 2 * 17)  # "sys" 5 tokens, each turn 4 + 13
     assert [m["role"] for m in prompt] == ["system", "assistant", "user"]
     assert prompt[0]["content"] == "sys"
 
 
 def test_prompt_always_keeps_the_message_being_answered() -> None:
-    prompt = build_prompt("sys", [_turn(1, "old"), _turn(2, "x" * 1000)], max_chars=100)
+    prompt = build_prompt("sys", [_turn(1, "old"), _turn(2, "x" * 1000)], max_tokens=100)
     assert [m["content"] for m in prompt] == ["sys", "x" * 1000]
 
 

@@ -21,8 +21,17 @@ from .common import ActiveReply, Deps
 from .conversation import ConversationHandlers
 from .gate import AccessGate
 from .prompts import PromptHandlers
+from .usage import UsageHandlers
 
-__all__ = ["ActiveReply", "ChoiceHandlers", "ConversationHandlers", "Deps", "PromptHandlers", "register"]
+__all__ = [
+    "ActiveReply",
+    "ChoiceHandlers",
+    "ConversationHandlers",
+    "Deps",
+    "PromptHandlers",
+    "UsageHandlers",
+    "register",
+]
 
 
 def register(app: Application, deps: Deps) -> None:
@@ -30,6 +39,7 @@ def register(app: Application, deps: Deps) -> None:
     conversation = ConversationHandlers(deps)
     choices = ChoiceHandlers(deps)
     prompts = PromptHandlers(deps)
+    usage = UsageHandlers(deps)
 
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every inline button: check the callback data and its chat, then dispatch by kind."""
@@ -66,6 +76,7 @@ def register(app: Application, deps: Deps) -> None:
     app.add_handler(CommandHandler("provider", choices.provider))
     app.add_handler(CommandHandler("prompt", prompts.prompt))
     app.add_handler(CommandHandler("settings", choices.show))
+    app.add_handler(CommandHandler("usage", usage.usage))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, conversation.text))
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, conversation.unknown_command))

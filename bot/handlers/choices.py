@@ -9,6 +9,7 @@ from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update,
 from telegram.ext import ContextTypes
 
 from providers import BaseProvider
+from providers.tokens import answer_reserve
 
 from .. import texts
 from ..keyboards import AUTO, MODELS_PER_PAGE, model_keyboard, model_token, page_count, provider_keyboard
@@ -185,6 +186,8 @@ class ChoiceHandlers:
         else:
             mode = f"the reply grows in one message, one edit every {settings.private_edit_interval:g}s"
         provider = choice.provider or "Auto (" + " → ".join(p.name for p in self.deps.chain.providers) + ")"
+        window = await self.catalog.context_window(choice, settings.context_tokens)
+        user_id = message.from_user.id if message.from_user else None
         await message.reply_text(
             texts.SETTINGS.format(
                 provider=provider,
@@ -193,9 +196,13 @@ class ChoiceHandlers:
                 prompt=describe_prompt(self.deps.presets, choice.system_prompt),
                 stored=texts.plural(stored, "message"),
                 max_messages=texts.plural(settings.history_max_messages, "message"),
-                max_chars=settings.history_max_chars,
+                max_tokens=texts.plural(settings.history_max_tokens, "token"),
+                window=texts.tokens_text(window.tokens),
+                window_source=f"from {window.source}" if window.source else "the default, CONTEXT_TOKENS",
+                reserve=texts.tokens_text(answer_reserve(window.tokens, settings.answer_reserve_tokens)),
+                budgets=texts.budgets_text(await self.deps.budgets.states(user_id, message.chat_id)),
                 chat_id=message.chat_id,
-                user_id=message.from_user.id if message.from_user else "-",
+                user_id=user_id if user_id is not None else "-",
             ),
             do_quote=is_group(message),
         )

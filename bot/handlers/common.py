@@ -12,10 +12,11 @@ from providers import RetryProvider, Transcriber
 
 from .. import texts
 from ..access import AccessPolicy, AdminChecker
-from ..limits import UserLimiter
+from ..budgets import Budgets
 from ..media import ImageCache
 from ..models import ModelCatalog
 from ..ordering import ConversationQueue
+from ..prices import PriceBook
 from ..settings import Settings
 from ..storage import ChatSettings, ConversationKey, ConversationStore
 from ..streaming import ReplyStream, ReplyStreamer, ReplyTarget
@@ -43,7 +44,8 @@ class Deps:
     queue: ConversationQueue
     access: AccessPolicy
     admins: AdminChecker
-    limiter: UserLimiter
+    budgets: Budgets
+    prices: PriceBook
     catalog: ModelCatalog
     presets: dict[str, str] = field(default_factory=dict)
     images: ImageCache = field(default_factory=ImageCache)

@@ -11,6 +11,7 @@ from telegram.error import ChatMigrated, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from providers import ProviderError
+from providers.tokens import answer_reserve
 
 from .. import texts
 from ..history import attach_images, build_prompt
@@ -18,7 +19,8 @@ from ..keyboards import stop_keyboard
 from ..media import DOWNLOAD_LIMIT, data_url, decode_text, document_kind, download, pick_photo
 from ..pacing import duration_seconds
 from ..rendering import utf16_len
-from ..storage import ConversationKey, StorageError, StoredMessage
+from ..storage import ConversationKey, StorageError, StoredMessage, UsageRecord
+from ..streaming import StreamResult
 from .common import (
     ActiveReply,
     Deps,
@@ -229,13 +231,12 @@ class ConversationHandlers:
         self, message: Message, context: ContextTypes.DEFAULT_TYPE, text: str, images: tuple[str, ...] = ()
     ) -> None:
         """Queue a question (text, and the ``file_id`` of images it shows) in its conversation:
-        bounded per person and group, counted against the hourly limit, stored, then answered."""
+        bounded per person and group; when its turn comes, checked against the budgets (over one:
+        a sentence, nothing stored, no provider asked), stored, then answered."""
         key = conversation_key(message)
         member = message.from_user.id if message.from_user else None
         if self.too_many_pending(key, member, is_group(message)):
             await message.reply_text(texts.TOO_MANY_PENDING)
-            return
-        if not await self.within_limit(message):
             return
         if is_group(message) and self.deps.queue.pending(key):
             # In the background: nothing may be awaited before the turn is taken (turns keep arrival order).
@@ -246,17 +247,20 @@ class ConversationHandlers:
             if self.deps.closing:
                 await message.reply_text(texts.RESTARTING)
                 return
-            await self.deps.store.add(key, "user", text, author_name(message), member, images)
-            await self.respond(message, key)
+            if not await self.within_budget(message):
+                return
+            question = await self.deps.store.add(key, "user", text, author_name(message), member, images)
+            await self.respond(message, key, question_id=question)
 
-    async def within_limit(self, message: Message) -> bool:
-        """Take one of the sender's ``USER_MESSAGES_PER_HOUR``; over the limit, tell them and return False."""
-        wait = self.deps.limiter.take(message.from_user.id) if message.from_user else 0.0
-        if wait <= 0:
+    async def within_budget(self, message: Message) -> bool:
+        """True when no budget of the sender or the chat is used up (:class:`~bot.budgets.Budgets`);
+        else tell them which, and when it starts again, and return False."""
+        user_id = message.from_user.id if message.from_user else None
+        refusal = await self.deps.budgets.refusal(user_id, message.chat_id)
+        if refusal is None:
             return True
-        minutes = max(1, round(wait / 60))
-        limit = self.deps.settings.user_messages_per_hour
-        await message.reply_text(texts.USER_LIMIT.format(limit=limit, minutes=minutes))
+        logger.info("chat=%s user=%s refused: %s used up", message.chat_id, user_id, refusal.name)
+        await message.reply_text(texts.budget_refusal(refusal, self.deps.budgets.clock()))
         return False
 
     def too_many_pending(self, key: ConversationKey, member: int | None, group: bool) -> bool:
@@ -305,9 +309,9 @@ class ConversationHandlers:
             ):
                 await message.reply_text(texts.RETRY_NOT_YOURS)
                 return
-            if not await self.within_limit(message):
+            if not await self.within_budget(message):
                 return
-            await self.respond(message, key, replacing=last_answer)
+            await self.respond(message, key, replacing=last_answer, question_id=asked.id)
 
     async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/stop: stop the reply being generated in this conversation."""
@@ -363,20 +367,33 @@ class ConversationHandlers:
 
         return fetch
 
-    async def respond(self, message: Message, key: ConversationKey, replacing: StoredMessage | None = None) -> None:
-        """Stream the chain's answer to the conversation's history; store it once complete (or stopped).
+    async def respond(
+        self,
+        message: Message,
+        key: ConversationKey,
+        replacing: StoredMessage | None = None,
+        question_id: int | None = None,
+    ) -> None:
+        """Stream the chain's answer to the conversation's history; store it once complete (or stopped)
+        and note its usage in the ledger. The history sent fits the answering model's context window
+        (:meth:`~bot.models.ModelCatalog.context_window`) with room for the answer.
 
-        ``replacing`` is an earlier answer that the new one replaces in the history (/retry).
+        ``replacing`` is an earlier answer that the new one replaces in the history (/retry);
+        ``question_id`` the stored question, removed when it alone is too long for every model (so
+        it does not fail every later turn).
         """
         deps = self.deps
+        settings = deps.settings
         choice = await deps.store.chat_settings(key.chat_id)
         chain = deps.catalog.chain_for(choice.provider)
         model = await deps.catalog.requested(choice)
-        history = await deps.store.recent(key, deps.settings.history_max_messages + (1 if replacing else 0))
+        history = await deps.store.recent(key, settings.history_max_messages + (1 if replacing else 0))
         if replacing is not None:
             history = [turn for turn in history if turn.id != replacing.id]
-        system = choice.system_prompt or deps.settings.system_prompt
-        prompt = build_prompt(system, history, deps.settings.history_max_chars)
+        system = choice.system_prompt or settings.system_prompt
+        window = (await deps.catalog.context_window(choice, settings.context_tokens)).tokens
+        budget = min(settings.history_max_tokens, window - answer_reserve(window, settings.answer_reserve_tokens))
+        prompt = build_prompt(system, history, budget)
         prompt = await attach_images(prompt, self.image_url_fetcher(message), deps.settings.history_max_images)
         stream = deps.streamer.open(
             reply_target(message),
@@ -388,7 +405,7 @@ class ConversationHandlers:
         await deps.store.reply_started(key, message.message_id)
         active = deps.active[key] = ActiveReply(stream, message.from_user.id if message.from_user else None)
         try:
-            result = await stream.run(chain.create_async_generator(model, prompt))
+            result = await stream.run(chain.create_async_generator(model, prompt), prompt)
         finally:
             deps.active.pop(key, None)
             active.finished.set()
@@ -397,14 +414,17 @@ class ConversationHandlers:
             pass  # the user can't see it: nothing stored beyond their question (logged by the stream)
         elif result.error is not None:
             logger.warning("chat=%s thread=%s no answer: %s", key.chat_id, key.thread_id, result.error)
+            if question_id is not None and texts.is_context_overflow(result.error):
+                await deps.store.delete(question_id)  # alone too long for every model: not kept to fail again
         elif result.text.strip():
             if replacing is not None:
                 await deps.store.delete(replacing.id)
             await deps.store.add(key, "assistant", result.text)
+            await self.record_usage(message, key, result)
         info = result.answered_by
         logger.info(
             "chat=%s thread=%s answered provider=%s model=%s requested=%s fallback=%s finish=%s chars=%d messages=%d"
-            " sends=%d edits=%d drafts=%d flood_waits=%d resets=%d stopped=%s first_visible=%s",
+            " sends=%d edits=%d drafts=%d flood_waits=%d resets=%d stopped=%s first_visible=%s tokens=%s",
             key.chat_id,
             key.thread_id,
             info.provider if info else "-",
@@ -421,7 +441,32 @@ class ConversationHandlers:
             result.resets,
             result.stopped,
             f"{result.first_visible:.3f}s" if result.first_visible is not None else "-",
+            _tokens_field(result),
         )
+
+    async def record_usage(self, message: Message, key: ConversationKey, result: StreamResult) -> None:
+        """Note an answer's tokens and cost in the usage ledger (a failure is logged: the answer stands)."""
+        info, usage = result.answered_by, result.usage
+        if usage is None:
+            return
+        provider, model = (info.provider, info.model) if info else ("-", "-")
+        user = message.from_user
+        record = UsageRecord(
+            key=key,
+            user_id=user.id if user else None,
+            user_name=user.full_name if user else author_name(message),
+            provider=provider,
+            model=model,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            estimated=usage.estimated,
+            cost=self.deps.prices.cost(provider, model, usage),
+            created_at=self.deps.budgets.clock(),
+        )
+        try:
+            await self.deps.store.record_usage(record)
+        except StorageError as error:
+            logger.error("chat=%s could not note an answer's usage: %s", key.chat_id, error)
 
     async def migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A group became a supergroup (service message with ``migrate_to_chat_id``, Bot API "Message"):
@@ -465,3 +510,11 @@ class ConversationHandlers:
                 await context.bot.send_message(chat.id, sentence, message_thread_id=thread)
             except Exception:  # noqa: BLE001 - nothing more to do
                 logger.warning("could not tell chat %s about the error", chat.id)
+
+
+def _tokens_field(result: StreamResult) -> str:
+    """``prompt+completion`` tokens for the reply's log line, "~" before an estimate; "-" without usage."""
+    usage = result.usage
+    if usage is None:
+        return "-"
+    return f"{'~' if usage.estimated else ''}{usage.prompt_tokens}+{usage.completion_tokens}"
