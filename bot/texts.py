@@ -69,10 +69,10 @@ NO_VISION = (
 )
 TOO_LONG = "That message is too long for me ({length} characters; the limit is {limit}). Please shorten it."
 TOO_MANY_PENDING = "I'm still answering earlier messages in this chat. Please wait a moment before sending more."
-USER_LIMIT = "You've reached the limit of {limit} messages an hour. Please try again in {wait}."
-USER_TOKENS_LIMIT = "You've used your {limit} tokens for today. Your budget starts again at 00:00 UTC, in {wait}."
+USER_LIMIT = "You've reached the limit of {limit} an hour. Please try again in {wait}."
+USER_TOKENS_LIMIT = "You've used your {limit} for today. Your budget starts again at 00:00 UTC, in {wait}."
 USER_COST_LIMIT = "You've used your {limit} budget for this month. It starts again on {date} (UTC), in {wait}."
-CHAT_TOKENS_LIMIT = "This chat has used its {limit} tokens for today. Its budget starts again at 00:00 UTC, in {wait}."
+CHAT_TOKENS_LIMIT = "This chat has used its {limit} for today. Its budget starts again at 00:00 UTC, in {wait}."
 INTERNAL_ERROR = "Sorry, something went wrong on my side. Please try again."
 STRANGER = "Sorry, this bot is private. Ask its owner for access, giving them your user id: {user_id}."
 STRANGER_GROUP = (
@@ -160,8 +160,9 @@ def size_text(size: int) -> str:
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:
-    """``1 message``, ``2 messages``, ``0 messages`` (English: the singular only for exactly one)."""
-    return f"{count} {one if count == 1 else (many or one + 's')}"
+    """``1 message``, ``2 messages``, ``0 messages``, ``1,200 tokens`` (English: the singular only for
+    exactly one; thousands separated)."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
 
 
 def reply_notes(result: StreamResult) -> list[str]:
@@ -320,7 +321,7 @@ def budget_refusal(state: BudgetState, now: float) -> str:
     """The one sentence refusing a question over ``state``'s budget: which budget, and when it starts again."""
     when = datetime.datetime.fromtimestamp(state.resets_at, datetime.UTC)
     return _BUDGET_TEXTS[state.name].format(
-        limit=budget_amount(state, state.limit) if state.name != "user_messages_per_hour" else int(state.limit),
+        limit=budget_amount(state, state.limit),
         wait=wait_text(state.resets_at - now),
         date=f"{when:%B} {when.day}",
     )
