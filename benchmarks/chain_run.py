@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from providers import Chunk, OpenAI, ProviderInfo, Reset, RetryProvider, Timeouts
+from providers import Answer, Chunk, OpenAI, ProviderInfo, Reset, RetryProvider, Timeouts
 from tests.fakes.openai import FakeOpenAI
 
 
@@ -39,14 +39,14 @@ async def consume(stream: AsyncIterator[Chunk]) -> Outcome:
     """Read a chain's stream as a display would."""
     started = time.monotonic()
     outcome = Outcome()
+    answer = Answer()
     async for chunk in stream:
-        if isinstance(chunk, ProviderInfo):
-            outcome.info = chunk
-        elif isinstance(chunk, Reset):
-            outcome.text, outcome.resets, outcome.starts_after = "", outcome.resets + 1, None
-        elif isinstance(chunk, str) and chunk:
+        change = answer.add(chunk)
+        if isinstance(change, Reset):
+            outcome.starts_after = None
+        elif change:
             outcome.starts_after = outcome.starts_after or time.monotonic() - started
-            outcome.text += chunk
+    outcome.text, outcome.resets, outcome.info = answer.text, answer.resets, answer.info
     return outcome
 
 

@@ -9,13 +9,15 @@ Prints, per run and as medians:
   enforcing Telegram's ~1 request per second per chat (0.95 s here);
 - total time of the reply.
 
-Then the same with 20 private chats at once. Uses default pacing (1 s).
+Then the same with 20 and 100 private chats at once, with the CPU time the process (bot and
+fakes) spent per reply, and the answers the usage ledger noted. Uses default pacing (1 s).
 Run: ``make bench`` (or ``.venv/bin/python benchmarks/stream_latency.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -69,6 +71,15 @@ def answered(telegram: FakeBotApi, chats: set[int]) -> bool:
     return shown == chats and not writing
 
 
+def ledger_rows(path: Path) -> int | str:
+    """Answers in the usage ledger ("no ledger" for a database without one)."""
+    with sqlite3.connect(path) as db:
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM usage").fetchone()[0])
+        except sqlite3.OperationalError:
+            return "no ledger"
+
+
 async def main() -> None:
     telegram = FakeBotApi(flood_interval=0.95)
     # 2,000 characters in 100 chunks, 40 ms apart, after 300 ms to first chunk: about 4.3 s of streaming.
@@ -96,19 +107,21 @@ async def main() -> None:
         for count in (20, 100):
             flood_before = telegram.flood_hits
             calls_before = len(telegram.calls)
-            started = time.monotonic()
+            started, cpu = time.monotonic(), time.process_time()
             base = 10_000 * count
             for n in range(count):
                 telegram.user_message(base + n, "Tell me about streaming")
             chats = {base + n for n in range(count)}
             await telegram.wait_for(lambda: answered(telegram, chats), timeout=600)  # noqa: B023
-            elapsed = time.monotonic() - started
+            elapsed, cpu = time.monotonic() - started, time.process_time() - cpu
             complete = sum(telegram.bot_texts(base + n) == [ANSWER.strip()] for n in range(count))
             requests = sum(1 for c in telegram.calls[calls_before:] if c.method in ("sendMessage", "editMessageText"))
             print(
                 f"{count} private chats at once: all done in {elapsed:.1f}s, complete answers {complete}/{count}, "
-                f"sends+edits {requests} ({requests / elapsed:.1f}/s), 429s met {telegram.flood_hits - flood_before}"
+                f"sends+edits {requests} ({requests / elapsed:.1f}/s), 429s met {telegram.flood_hits - flood_before}, "
+                f"CPU {cpu * 1000 / count:.1f} ms per reply"
             )
+        print(f"usage ledger: {ledger_rows(harness.db_path)} answers noted")
         await harness.stop()
     await llm.stop()
     await telegram.stop()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from telegram.constants import FloodLimit, MessageLimit
 
@@ -152,6 +152,9 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
+    #: True when HISTORY_MAX_TOKENS was derived from HISTORY_MAX_CHARS.
+    _tokens_from_chars: bool = PrivateAttr(default=False)
+
     _split = field_validator(
         "providers", "openai_models", "allowed_user_ids", "allowed_chat_ids", "bot_admin_ids", mode="before"
     )(_split_commas)
@@ -233,13 +236,14 @@ class Settings(BaseSettings):
         unless HISTORY_MAX_TOKENS is set too (:meth:`deprecations` says so at start-up)."""
         if self.history_max_chars is not None and "history_max_tokens" not in self.model_fields_set:
             self.history_max_tokens = max(100, self.history_max_chars // CHARS_PER_TOKEN)
+            self._tokens_from_chars = True
         return self
 
     def deprecations(self) -> list[str]:
         """One line per setting that still works but has a successor, to log at start-up."""
         if self.history_max_chars is None:
             return []
-        if "history_max_tokens" in self.model_fields_set:
+        if not self._tokens_from_chars:
             return ["HISTORY_MAX_CHARS is ignored: HISTORY_MAX_TOKENS is set (remove HISTORY_MAX_CHARS)"]
         return [
             f"HISTORY_MAX_CHARS={self.history_max_chars} is read as HISTORY_MAX_TOKENS={self.history_max_tokens}"

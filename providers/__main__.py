@@ -124,10 +124,10 @@ async def check(providers: list[BaseProvider], model: str, timeout: float) -> in
         started = time.monotonic()
         try:
             async with asyncio.timeout(timeout):
-                text = ""
+                answer = Answer()
                 async for chunk in provider.create_async_generator(model, [{"role": "user", "content": "Say OK."}]):
-                    text += chunk if isinstance(chunk, str) else ""
-            print(f"{provider.name:<12} ok     {time.monotonic() - started:6.2f}s  {text.strip()[:40]!r}")
+                    answer.add(chunk)
+            print(f"{provider.name:<12} ok     {time.monotonic() - started:6.2f}s  {answer.text.strip()[:40]!r}")
         except (ProviderError, TimeoutError) as error:
             failures += 1
             reason = str(error) or f"no answer within {timeout:.0f}s"

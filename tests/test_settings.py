@@ -63,6 +63,29 @@ def test_extra_openai_compatible_backends(tmp_path: Path) -> None:
         build_chain(Settings(_env_file=None, telegram_bot_token="1:x", providers="groq"), {})  # type: ignore[call-arg]
 
 
+def test_history_max_chars_is_read_as_tokens_with_a_warning_and_loses_to_history_max_tokens() -> None:
+    old = Settings(_env_file=None, telegram_bot_token="1:x", history_max_chars=24000)  # type: ignore[call-arg]
+    assert old.history_max_tokens == 6000
+    assert old.deprecations() == [
+        "HISTORY_MAX_CHARS=24000 is read as HISTORY_MAX_TOKENS=6000 (4 characters a token); set HISTORY_MAX_TOKENS"
+        " instead"
+    ]
+    both = Settings(_env_file=None, telegram_bot_token="1:x", history_max_chars=24000, history_max_tokens=900)  # type: ignore[call-arg]
+    assert both.history_max_tokens == 900 and "is ignored" in both.deprecations()[0]
+    assert Settings(_env_file=None, telegram_bot_token="1:x").deprecations() == []  # type: ignore[call-arg]
+
+
+def test_backend_context_windows_are_configured_per_backend() -> None:
+    settings = Settings(_env_file=None, telegram_bot_token="1:x", providers="openai,ollama,aichat", openai_api_key="sk")  # type: ignore[call-arg]
+    environ = {
+        "OLLAMA_BASE_URL": "http://localhost:11434/v1",
+        "OLLAMA_CONTEXT_TOKENS": "4096",
+        "AICHAT_CONTEXT_TOKENS": "2_048",
+    }
+    chain = build_chain(settings, environ)
+    assert [p.context_tokens for p in chain.providers] == [None, 4096, 2048]
+
+
 def test_file_base_url() -> None:
     from bot.app import file_base_url
 
@@ -138,7 +161,23 @@ MISCONFIGURATIONS = {
         "",
         "TRANSCRIPTION_BASE_URL is invalid: must start with http:// or https://",
     ),
-    "backend-settings-in-env-file": ({}, "OLLAMA_BASE_URL=http://localhost:11434/v1\nOLLAMA_MODELS=llama3.2\n", ""),
+    "backend-settings-in-env-file": (
+        {},
+        "OLLAMA_BASE_URL=http://localhost:11434/v1\nOLLAMA_MODELS=llama3.2\nOLLAMA_CONTEXT_TOKENS=4096\n",
+        "",
+    ),
+    "backend-context-not-a-number": (
+        {"PROVIDERS": "ollama", "OLLAMA_BASE_URL": "http://localhost:11434/v1", "OLLAMA_CONTEXT_TOKENS": "4k"},
+        "",
+        "OLLAMA_CONTEXT_TOKENS must be a whole number of tokens, at least 256 (got '4k')",
+    ),
+    "prices-file-not-toml": (
+        {"PRICES_FILE": "notes.txt"},
+        "",
+        "PRICES_FILE is invalid: notes.txt is not valid TOML",
+    ),
+    "prices-file-a-folder": ({"PRICES_FILE": "."}, "", "PRICES_FILE is invalid: . is not a regular file"),
+    "history-max-chars-still-works": ({"HISTORY_MAX_CHARS": "24000"}, "", ""),
 }
 
 
