@@ -340,7 +340,8 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                 async with session.get(f"{self.base_url}/model/info", timeout=timeout) as response:
                     if response.status == 200:
                         info = await response.json(content_type=None)
-                        for entry in info.get("data") or [] if isinstance(info, dict) else []:
+                        entries = (info.get("data") if isinstance(info, dict) else None) or []
+                        for entry in entries:
                             limit = (entry.get("model_info") or {}).get("max_input_tokens")
                             if isinstance(limit, int) and _positive(limit):
                                 found[str(entry.get("model_name"))] = limit
