@@ -121,8 +121,8 @@ async def main() -> None:
                 f"sends+edits {requests} ({requests / elapsed:.1f}/s), 429s met {telegram.flood_hits - flood_before}, "
                 f"CPU {cpu * 1000 / count:.1f} ms per reply"
             )
+        await harness.stop()  # every answer is noted once its reply is finished
         print(f"usage ledger: {ledger_rows(harness.db_path)} answers noted")
-        await harness.stop()
     await llm.stop()
     await telegram.stop()
 

@@ -25,6 +25,12 @@ def ledger(harness: BotHarness) -> list[tuple[int, int, int, float | None]]:
         return list(db.execute("SELECT prompt_tokens, completion_tokens, estimated, cost FROM usage ORDER BY id"))
 
 
+async def noted(harness: BotHarness, answers: int) -> None:
+    """Wait until the ledger holds ``answers`` answers: an answer is noted just after the user sees it
+    whole, and /usage (which waits for no answer in progress) reads the ledger as it is."""
+    await harness.telegram.wait_for(lambda: len(ledger(harness)) >= answers)
+
+
 async def test_a_chat_that_outgrows_the_models_window_keeps_answering_with_a_note(harness: BotHarness) -> None:
     harness.llm.context_window = 600  # the server's count; it does not say so (OpenAI's /models has no window)
     await harness.start()
@@ -36,7 +42,8 @@ async def test_a_chat_that_outgrows_the_models_window_keeps_answering_with_a_not
     assert not noted[0] and any(noted), "the early turns fit; later ones leave the oldest out and say so"
     fitted = [r for r in harness.llm.requests if server_tokens(r["messages"]) <= 600]
     assert len(fitted) == 8, "every question got exactly one request that fit"
-    assert len(stored_turns(harness)) == 16, "the whole history is still stored: only the request was fitted"
+    # the whole history is still stored (the last answer just after it shows): only the request was fitted
+    await harness.telegram.wait_for(lambda: len(stored_turns(harness)) == 16)
 
 
 async def test_the_window_a_server_tells_fits_the_history_before_it_is_sent(harness: BotHarness) -> None:
@@ -64,7 +71,7 @@ async def test_a_message_too_long_for_the_model_gets_one_sentence_and_the_next_q
         "Your message is too long for the language model: it takes at most 300 tokens (a token is about 4"
         " characters of English). Please shorten it or send it in parts. Nothing of it was kept."
     )
-    assert stored_turns(harness) == [], "the long question is not kept to fail every later turn"
+    await harness.telegram.wait_for(lambda: stored_turns(harness) == [])  # removed just after the sentence shows
     assert ledger(harness) == [], "a failed answer costs nothing"
     [reply] = await harness.say(USER, "a short one")
     assert reply == ANSWER
@@ -87,6 +94,7 @@ async def test_usage_shows_what_the_server_counted_and_the_cost_of_the_operators
     harness.overrides["prices_file"] = prices
     await harness.start()
     await harness.say(USER, "hello")
+    await noted(harness, 1)
     [(prompt, completion, estimated, cost)] = ledger(harness)
     request = harness.llm.requests[0]
     assert (prompt, completion, estimated) == (server_tokens(request["messages"]), 6, 0), "the server's own count"
@@ -108,6 +116,7 @@ async def test_local_servers_cost_nothing_and_failed_answers_cost_nothing(harnes
     assert "your messages this hour: 1 message left of 1 message" in report, "the failed answer is not counted"
     harness.llm.default = Reply()
     assert await harness.say(USER, "hello again") == [ANSWER]
+    await noted(harness, 1)
     [report] = await harness.say(USER, "/usage")
     assert ", $0;" in report, "the fake server is on loopback: a local server, free"
     [refused] = await harness.say(USER, "one more")
@@ -149,6 +158,7 @@ async def test_group_admins_see_the_top_users_and_owners_the_whole_bot(harness: 
     await setup_group(harness)
     group_message(harness.telegram, f"{MENTION} hi", user_id=MEMBER, name="Bob")
     await harness.wait_replies(GROUP, 1)
+    await noted(harness, 1)
     group_message(harness.telegram, "/usage", user_id=MEMBER, name="Bob")
     await harness.telegram.wait_for(lambda: len(harness.telegram.bot_texts(GROUP)) >= 2)
     member_view = harness.telegram.bot_texts(GROUP)[-1]
