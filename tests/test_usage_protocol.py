@@ -93,7 +93,7 @@ async def test_the_usage_grace_ends_a_stream_that_never_closes(llm: FakeOpenAI) 
 
 async def test_the_chains_idle_timeout_after_the_finish_reason_keeps_the_answer(llm: FakeOpenAI) -> None:
     llm.then(Reply("all of it", no_done=True))
-    chain = RetryProvider([provider(llm, usage_grace=30)], timeouts=Timeouts(first_chunk=0.3, idle=0.3, total=10))
+    chain = RetryProvider([provider(llm, usage_grace=30)], timeouts=Timeouts(first_chunk=10, idle=1.5, total=30))
     text, _ = await collect(chain.create_async_generator("fake-small", MESSAGES))
     assert text == "all of it" and len(llm.requests) == 1, "finished: a missing usage chunk is no failure"
 
