@@ -8,6 +8,9 @@ async-iterator interface (``str`` deltas, :class:`ProviderInfo`, :class:`Reset`,
 from .aichat import Aichat
 from .answer import Answer
 from .base import (
+    AbstractProvider,
+    AsyncGeneratorProvider,
+    AsyncProvider,
     BaseProvider,
     Chunk,
     Finish,
@@ -32,6 +35,7 @@ from .errors import (
     CaptchaRequiredError,
     ContentFilterError,
     ContextLengthError,
+    EmptyAnswerError,
     EndpointNotFoundError,
     ImagesNotSupportedError,
     ModelNotSupportedError,
@@ -47,15 +51,18 @@ from .errors import (
 from .opchatgpts import Opchatgpts
 from .openai import OpenAI
 from .registry import PROVIDER_CLASSES, ProviderConfigError, build_provider, build_providers
-from .retry import ProviderHealth, RetryProvider, Route, Timeouts
+from .retry import IterListProvider, ProviderHealth, RetryProvider, Route, Timeouts
 from .transcription import Transcriber
 
 __all__ = [
     "PROVIDER_CLASSES",
+    "AbstractProvider",
     "Aichat",
     "Answer",
     "AnswerInterruptedError",
     "AsyncClient",
+    "AsyncGeneratorProvider",
+    "AsyncProvider",
     "Attempt",
     "AuthenticationError",
     "BadRequestError",
@@ -67,9 +74,11 @@ __all__ = [
     "Client",
     "ContentFilterError",
     "ContextLengthError",
+    "EmptyAnswerError",
     "EndpointNotFoundError",
     "Finish",
     "ImagesNotSupportedError",
+    "IterListProvider",
     "Message",
     "Messages",
     "ModelNotSupportedError",

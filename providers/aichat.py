@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
 
-import aiohttp
 from yarl import URL
 
 from .base import Messages, ProviderModelMixin, SiteProvider
 from .errors import ProtocolError, ServerError
-from .http import connection_error, open_session, raise_for_status
+from .http import TRANSPORT_ERRORS, connection_error, open_session, raise_for_status
 
 
 def format_prompt(messages: Messages) -> str:
@@ -78,7 +77,7 @@ class Aichat(ProviderModelMixin, SiteProvider):
                         body = await response.json(content_type=None)
                     except ValueError as exc:
                         raise ProtocolError("answer is not JSON", provider=self.name) from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except TRANSPORT_ERRORS as exc:
             raise connection_error(exc, self.name) from exc
         # Never put the answer's text in an error: errors are logged.
         if not isinstance(body, dict) or not isinstance(body.get("message"), str):

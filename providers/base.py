@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
@@ -213,7 +212,7 @@ def run_sync(stream: AsyncIterator[_T]) -> Generator[_T, None, None]:
         loop.close()
 
 
-class BaseProvider(ABC):
+class BaseProvider:
     """Base of every provider.
 
     Class attributes (gpt4free's names):
@@ -315,12 +314,73 @@ class BaseProvider(ABC):
         line saying what was found or exactly what is wrong). This base cannot check anything."""
         return True, "not checked (no cheap check for this provider; its first answer will tell)"
 
-    @abstractmethod
-    def stream(self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any) -> AsyncIterator[Chunk]:
-        """The provider's implementation of :meth:`create_async_generator`."""
+    async def stream(
+        self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
+    ) -> AsyncIterator[Chunk]:
+        """The provider's implementation of :meth:`create_async_generator`.
+
+        This project's providers override it. A provider written the gpt4free way overrides a
+        public method instead (see :class:`AbstractProvider`, :class:`AsyncProvider`,
+        :class:`AsyncGeneratorProvider`); this default runs that one:
+
+        - ``create_completion(model, messages, stream, **kwargs)``, a synchronous generator, is run
+          in a worker thread one chunk at a time (the event loop never blocks);
+        - ``create_async(model, messages, **kwargs)`` gives the whole answer as one chunk.
+
+        Raises:
+            NotImplementedError: the subclass implements none of them.
+        """
+        cls = type(self)
+        if _overrides(cls, "create_completion"):
+            chunks = cls.create_completion(model, messages, stream=kwargs.pop("stream", True), proxy=proxy, **kwargs)
+            done = object()
+            while (chunk := await asyncio.to_thread(next, chunks, done)) is not done:
+                yield chunk  # type: ignore[misc]
+            return
+        if _overrides(cls, "create_async"):
+            kwargs.pop("stream", None)
+            yield await cls.create_async(model, messages, proxy=proxy, **kwargs)  # type: ignore[attr-defined]
+            return
+        raise NotImplementedError(f"{cls.__name__} implements none of stream, create_async_generator, create_async")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+def _overrides(cls: type[BaseProvider], name: str) -> bool:
+    """True when a subclass of :class:`BaseProvider` below it defines ``name`` itself."""
+    for klass in cls.__mro__:
+        if klass in _BASES:
+            return False
+        if name in vars(klass):
+            return True
+    return False
+
+
+class AbstractProvider(BaseProvider):
+    """gpt4free's base of a provider with a synchronous ``create_completion``::
+
+        class Mine(AbstractProvider):
+            @classmethod
+            def create_completion(cls, model, messages, stream, **kwargs):
+                yield "Hello"
+
+    joins a :class:`~providers.retry.RetryProvider` and a :class:`~providers.client.Client` as it is."""
+
+
+class AsyncProvider(BaseProvider):
+    """gpt4free's base of a provider whose ``create_async(model, messages, **kwargs)`` (a classmethod
+    coroutine) returns the whole answer as one string."""
+
+
+class AsyncGeneratorProvider(BaseProvider):
+    """gpt4free's base of a provider with an async-generator ``create_async_generator(model, messages,
+    stream, **kwargs)``, usually a classmethod; the chain and the client call it with ``stream=True``
+    (or False for a whole completion) and ``proxy``, and read what it yields (``None`` and "" are
+    skipped)."""
+
+
+_BASES = (BaseProvider, AbstractProvider, AsyncProvider, AsyncGeneratorProvider)
 
 
 class SiteProvider(BaseProvider):
@@ -398,8 +458,9 @@ class ProviderModelMixin:
         return self.get_model(model)
 
     @hybridmethod
-    def get_model(self, model: str) -> str:
+    def get_model(self, model: str, **kwargs: Any) -> str:
         """Resolve ``model``: "" -> default, alias -> target, known name -> itself, unknown -> see ``unknown_model``.
+        ``kwargs`` (gpt4free passes ``api_key=``, ``base_url=``...) do not change the answer.
 
         Raises:
             ModelNotSupportedError: unknown name and ``unknown_model == "raise"``.

@@ -27,7 +27,7 @@ import aiohttp
 
 from .base import Messages, ProviderModelMixin, SiteProvider
 from .errors import AuthenticationError, CaptchaRequiredError, ProtocolError, ProviderConnectionError
-from .http import connection_error, iter_sse_data, open_session, raise_for_status
+from .http import TRANSPORT_ERRORS, connection_error, iter_sse_data, open_session, raise_for_status
 
 BROWSER_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/127.0.0.0 Safari/537.36"
@@ -197,7 +197,7 @@ class ChatGpt(ProviderModelMixin, SiteProvider):
                         if text.startswith(shown) and len(text) > len(shown):
                             delta, shown = text[len(shown) :], text
                             yield delta
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except TRANSPORT_ERRORS as exc:
             raise connection_error(exc, self.name) from exc
         if not done:
             raise ProviderConnectionError("stream ended before [DONE]", provider=self.name)

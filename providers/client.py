@@ -5,7 +5,7 @@
         print(chunk.choices[0].delta.content or "", end="")
 
     client = AsyncClient(provider=OpenAI)
-    completion = await client.chat.completions.create(model="", messages=messages)
+    completion = await client.chat.completions.create(messages, "")  # gpt4free's order: messages, model
     print(completion.choices[0].message.content)
 
 With ``stream=True``, text is never spliced or duplicated: if a provider fails after it
@@ -69,6 +69,53 @@ def _usage(answer: Answer) -> CompletionUsage:
     return CompletionUsage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.estimated)
 
 
+class _Cut:
+    """gpt4free's client-side limits on the text of an answer, for providers that ignore them:
+    at most ``max_tokens`` text chunks (a streamed chunk is about a token; None or 0: no limit), and
+    nothing from the first ``stop`` sequence on. Text that may begin a stop sequence is held back
+    until the next chunk tells."""
+
+    def __init__(self, max_tokens: int | None, stop: str | list[str] | None) -> None:
+        self.max_tokens = max_tokens or None
+        self.stops = [stop] if isinstance(stop, str) else [s for s in (stop or []) if s]
+        self.reset()
+
+    def reset(self) -> None:
+        """A new answer starts (a chain's reset)."""
+        self.text, self.sent, self.count, self.finish = "", 0, 0, ""
+
+    def feed(self, delta: str) -> str:
+        """The part of ``delta`` to pass on; :attr:`finish` is set ("length" or "stop") once the
+        answer must end here."""
+        self.text += delta
+        self.count += 1
+        found = [i for i in (self.text.find(s, max(0, self.sent - len(s) + 1)) for s in self.stops) if i >= 0]
+        if found:
+            self.finish = "stop"
+            return self._take(min(found))
+        if self.max_tokens is not None and self.count >= self.max_tokens:
+            self.finish = "length"
+            return self._take(len(self.text))
+        held = max((k for s in self.stops for k in range(1, len(s)) if self.text.endswith(s[:k])), default=0)
+        return self._take(len(self.text) - min(held, len(self.text) - self.sent))
+
+    def flush(self) -> str:
+        """What was held back, at the end of an answer that met no stop sequence."""
+        return "" if self.finish else self._take(len(self.text))
+
+    def _take(self, end: int) -> str:
+        out, self.sent = self.text[self.sent : end], max(self.sent, end)
+        return out
+
+
+def _options(kwargs: dict[str, Any], stream: bool) -> tuple[dict[str, Any], _Cut]:
+    """The provider's keyword arguments for one call (``stream`` among them, as gpt4free's providers
+    take it) and the client-side limits from ``max_tokens`` and ``stop`` (both also passed on)."""
+    options = {k: v for k, v in kwargs.items() if k != "stream_options"}
+    options["stream"] = stream
+    return options, _Cut(kwargs.get("max_tokens"), kwargs.get("stop"))
+
+
 async def _chunks(
     provider: BaseProvider,
     model: str,
@@ -80,60 +127,82 @@ async def _chunks(
     """Chunks of one streamed completion. Each names the provider and model writing it: a chain's
     :class:`~providers.base.ProviderInfo` events update them; a single provider resolves its model first.
 
+    As in gpt4free, the first chunk with text also carries ``delta.role == "assistant"`` (there is
+    no role-only chunk), and a last chunk without text carries ``finish_reason``; ``max_tokens``
+    and ``stop`` end the stream early (``"length"``, ``"stop"``).
+
     A failure after text was delivered becomes a chunk with ``reset=True`` (then the next complete
     answer) when ``reset_chunks`` is True; otherwise :class:`~providers.errors.AnswerInterruptedError`
     is raised, so a consumer that concatenates ``delta.content`` never gets spliced text. With
     ``stream_options={"include_usage": True}`` in ``kwargs`` a last chunk with no choices carries ``usage``.
     """
     cid = completion_id()
-    options = kwargs.pop("stream_options", None) or {}
+    asked = kwargs.get("stream_options") or {}
+    options, cut = _options(kwargs, True)
     name, used = provider.name, model
     if not isinstance(provider, RetryProvider):
         used = await provider.resolve_model(model)
     answer = Answer(messages)
-    started = False
-    stream = provider.create_async_generator(model, messages, proxy=proxy, **kwargs)
+    role: str | None = "assistant"
+    stream = provider.create_async_generator(model, messages, proxy=proxy, **options)
     async with contextlib.aclosing(stream):  # type: ignore[type-var]
         async for chunk in stream:
             change = answer.add(chunk)
             if answer.info is not None:
                 name, used = answer.info.provider, answer.info.model
-            if change is None:
-                continue
-            if isinstance(change, Reset) and not reset_chunks:
-                raise AnswerInterruptedError(
-                    f"{change.provider} failed mid-answer ({change.reason}); the text so far is incomplete."
-                    " Pass reset_chunks=True to get a reset chunk and the next provider's whole answer.",
-                    provider=change.provider,
-                )
-            if not started:
-                started = True
-                yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(role="assistant"))])
             if isinstance(change, Reset):
-                yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta())], reset=True)
-            else:
-                yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(content=change))])
-    if not started:
-        yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(role="assistant"))])
-    yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(), finish_reason=answer.finish or "stop")])
-    if isinstance(options, Mapping) and options.get("include_usage"):
+                if not reset_chunks:
+                    raise AnswerInterruptedError(
+                        f"{change.provider} failed mid-answer ({change.reason}); the text so far is incomplete."
+                        " Pass reset_chunks=True to get a reset chunk and the next provider's whole answer.",
+                        provider=change.provider,
+                    )
+                cut.reset()
+                yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(role=role))], reset=True)
+                role = None
+            elif change:
+                content = cut.feed(change)
+                if content:
+                    yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(content=content, role=role))])
+                    role = None
+                if cut.finish:
+                    break
+    rest = cut.flush()
+    if rest:
+        yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(content=rest, role=role))])
+        role = None
+    finish = cut.finish or answer.finish or "stop"
+    yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(role=role), finish_reason=finish)])
+    if isinstance(asked, Mapping) and asked.get("include_usage"):
         yield ChatCompletionChunk(cid, used, name, [], usage=_usage(answer))
 
 
 async def _complete(
     provider: BaseProvider, model: str, messages: Messages, proxy: str | None, kwargs: dict[str, Any]
 ) -> ChatCompletion:
-    """One whole completion: the text of the answer that was kept, who wrote it, why it ended, and its usage."""
-    kwargs.pop("stream_options", None)
+    """One whole completion: the text of the answer that was kept (within ``max_tokens`` chunks and
+    before any ``stop`` sequence), who wrote it, why it ended, and its usage."""
+    options, cut = _options(kwargs, False)
     name, used = provider.name, model
     if not isinstance(provider, RetryProvider):
         used = await provider.resolve_model(model)
     answer = Answer(messages)
-    async for chunk in provider.create_async_generator(model, messages, proxy=proxy, **kwargs):
-        answer.add(chunk)
+    parts: list[str] = []
+    stream = provider.create_async_generator(model, messages, proxy=proxy, **options)
+    async with contextlib.aclosing(stream):  # type: ignore[type-var]
+        async for chunk in stream:
+            change = answer.add(chunk)
+            if isinstance(change, Reset):
+                parts.clear()
+                cut.reset()
+            elif change:
+                parts.append(cut.feed(change))
+                if cut.finish:
+                    break
+    parts.append(cut.flush())
     if answer.info is not None:
         name, used = answer.info.provider, answer.info.model
-    choice = Choice(ChatMessage(answer.text), finish_reason=answer.finish or "stop")
+    choice = Choice(ChatMessage("".join(parts)), finish_reason=cut.finish or answer.finish or "stop")
     return ChatCompletion(completion_id(), used, name, [choice], usage=_usage(answer))
 
 
@@ -146,11 +215,24 @@ class _CompletionsBase:
         return _instance(provider or self._client.provider), proxy or self._client.proxy
 
 
+def _check_order(messages: object, model: object) -> None:
+    """gpt4free's order is ``create(messages, model)``; the other one is named, not a crash deep inside.
+
+    Raises:
+        TypeError: ``messages`` is a model name, or ``model`` is not one.
+    """
+    if isinstance(messages, str) or not isinstance(model, str):
+        raise TypeError(
+            "create() takes (messages, model, ...) in that order, as gpt4free's client does;"
+            " got a model name where the messages go. Pass them as keywords: create(model=..., messages=...)"
+        )
+
+
 class _Completions(_CompletionsBase):
     def create(
         self,
-        model: str,
         messages: Messages,
+        model: str = "",
         stream: bool = False,
         provider: ProviderLike | None = None,
         proxy: str | None = None,
@@ -158,6 +240,11 @@ class _Completions(_CompletionsBase):
         **kwargs: Any,
     ) -> ChatCompletion | Iterator[ChatCompletionChunk]:
         """Complete ``messages`` with ``model`` ("" = the provider's default).
+
+        Positional order as gpt4free's: ``create(messages, model)``; the seeds' keyword form
+        ``create(model=..., messages=...)`` works too. ``max_tokens`` and ``stop`` go to the
+        provider and are also applied here, for providers that ignore them: at most ``max_tokens``
+        text chunks (0 or None: no limit), nothing from a stop sequence on.
 
         Returns a :class:`~providers.types.ChatCompletion`, or with ``stream=True`` an
         iterator of :class:`~providers.types.ChatCompletionChunk`. Must not be called
@@ -168,8 +255,10 @@ class _Completions(_CompletionsBase):
         a chunk with ``reset=True`` says "discard the text so far" and the next answer follows whole.
 
         Raises:
+            TypeError: ``create(model, messages)``: the order of the other API.
             providers.errors.ProviderError: the provider (or every provider of a chain) failed.
         """
+        _check_order(messages, model)
         chosen, proxy = self._target(provider, proxy)
         if stream:
             return run_sync(_chunks(chosen, model, messages, proxy, kwargs, reset_chunks))
@@ -199,8 +288,8 @@ class Client:
 class _AsyncCompletions(_CompletionsBase):
     def create(
         self,
-        model: str,
         messages: Messages,
+        model: str = "",
         stream: bool = False,
         provider: ProviderLike | None = None,
         proxy: str | None = None,
@@ -208,7 +297,12 @@ class _AsyncCompletions(_CompletionsBase):
         **kwargs: Any,
     ) -> _AsyncResult:
         """Like :meth:`_Completions.create`; await it for a completion, or ``async for`` it with
-        ``stream=True`` (awaiting a streaming result gives the same async iterator)."""
+        ``stream=True`` (awaiting a streaming result gives the same async iterator).
+
+        Raises:
+            TypeError: ``create(model, messages)``: the order of the other API.
+        """
+        _check_order(messages, model)
         chosen, proxy = self._target(provider, proxy)
         return _AsyncResult(chosen, model, messages, proxy, kwargs, stream, reset_chunks)
 

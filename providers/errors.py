@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-class ProviderError(Exception):
-    """Base class of every provider failure.
+class ProviderError(RuntimeError):
+    """Base class of every provider failure. A ``RuntimeError``, as the seed providers promise for a
+    malformed answer, so code written from the seeds catches it.
 
     Attributes:
         provider: name of the provider that failed ("" when unknown).
@@ -117,6 +118,13 @@ class AnswerInterruptedError(ProviderError):
     retryable = False
 
 
+class EmptyAnswerError(ProviderError):
+    """The provider ended its answer without any text (gpt4free moves on to the next provider too).
+    Not retryable: the chain tries the next provider."""
+
+    retryable = False
+
+
 class ProtocolError(ProviderError):
     """The backend answered with something its protocol does not allow (a malformed line)."""
 
@@ -182,3 +190,10 @@ class RetryProviderError(ProviderError):
         lines = [f"{a.provider} ({a.model}): {a.outcome}: {a.error} [{a.elapsed:.2f}s]" for a in self.attempts]
         summary = "; ".join(lines) if lines else "no provider was available"
         super().__init__(f"All providers failed: {summary}", provider="RetryProvider")
+
+
+# gpt4free's names for the same failures (``g4f.errors``), so code written for gpt4free catches ours.
+MissingAuthError = AuthenticationError
+ModelNotFoundError = ModelNotSupportedError
+PaymentRequiredError = QuotaExceededError
+ResponseError = ProviderError

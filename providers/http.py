@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from aiohttp_socks import ProxyConnector
+from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
 from multidict import CIMultiDict
 
 from .errors import (
@@ -37,6 +37,19 @@ from .errors import (
 )
 
 USER_AGENT = "telegram-llm-bot/1.0 (+aiohttp)"
+
+#: Every way a connection can fail, whatever library raises it: aiohttp's own errors, timeouts,
+#: sockets (``OSError``), and the proxy errors of aiohttp-socks (python-socks), which subclass only
+#: ``Exception`` (a dead SOCKS proxy raises ``ProxyConnectionError``). Providers catch these and
+#: raise :func:`connection_error`, so one backend's dead proxy never escapes as an unknown error.
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientError,
+    TimeoutError,
+    OSError,
+    ProxyError,
+    ProxyConnectionError,
+    ProxyTimeoutError,
+)
 #: Words of a 400 that refuses an image part: OpenAI ("image_url is only supported by certain
 #: models", "Invalid content type"), vLLM/llama.cpp ("does not support image input", "multimodal").
 IMAGE_REFUSALS = ("image_url", "image input", "images are not supported", "multimodal", "vision")
@@ -66,14 +79,16 @@ def open_session(
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Seconds to wait from a response's headers: ``retry-after-ms`` (milliseconds, as OpenAI sends),
-    else ``Retry-After`` as delta-seconds or an HTTP date (RFC 9110, 10.2.3). None if absent or unreadable."""
+    else ``Retry-After`` as delta-seconds or an HTTP date (RFC 9110, 10.2.3), else the LiteLLM proxy's
+    ``llm_provider-retry-after`` (the upstream's Retry-After, passed on under that name). None if
+    absent or unreadable."""
     milliseconds = headers.get("retry-after-ms")
     if milliseconds:
         try:
             return max(0.0, float(milliseconds) / 1000)
         except ValueError:
             pass
-    value = headers.get("Retry-After")
+    value = headers.get("Retry-After") or headers.get("llm_provider-retry-after")
     if not value:
         return None
     try:
@@ -317,5 +332,5 @@ def _sse_line(line: str, data_lines: list[str]) -> object:
 
 
 def connection_error(exc: BaseException, provider: str) -> ProviderError:
-    """Wrap an aiohttp transport failure as a retryable ProviderConnectionError."""
+    """Wrap a transport failure (one of :data:`TRANSPORT_ERRORS`) as a retryable ProviderConnectionError."""
     return ProviderConnectionError(f"{type(exc).__name__}: {exc}", provider=provider)

@@ -16,11 +16,9 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-import aiohttp
-
 from .base import Messages, ProviderModelMixin, SiteProvider
 from .errors import ProtocolError, ProviderConnectionError, ServerError
-from .http import connection_error, iter_sse_data, open_session, raise_for_status
+from .http import TRANSPORT_ERRORS, connection_error, iter_sse_data, open_session, raise_for_status
 
 
 class Opchatgpts(ProviderModelMixin, SiteProvider):
@@ -29,6 +27,9 @@ class Opchatgpts(ProviderModelMixin, SiteProvider):
     Only ``gpt-3.5-turbo`` is offered (the site chooses the real model); other names raise
     :class:`~providers.errors.ModelNotSupportedError`.
     """
+
+    #: The seed's flag: the site answers as ``gpt-3.5-turbo``.
+    supports_gpt_35_turbo: ClassVar[bool] = True
 
     url: ClassVar[str | None] = "https://opchatgpts.net"
     label: ClassVar[str | None] = "Opchatgpts"
@@ -93,7 +94,7 @@ class Opchatgpts(ProviderModelMixin, SiteProvider):
                             break
                         elif kind == "error":
                             raise ServerError(f"error event: {event.get('data')}", provider=self.name)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except TRANSPORT_ERRORS as exc:
             raise connection_error(exc, self.name) from exc
         if not ended:
             raise ProviderConnectionError("stream ended before the end event", provider=self.name)

@@ -39,7 +39,15 @@ from .errors import (
     ProviderError,
     QuotaExceededError,
 )
-from .http import classify, connection_error, error_details, iter_sse_data, open_session, raise_for_status
+from .http import (
+    TRANSPORT_ERRORS,
+    classify,
+    connection_error,
+    error_details,
+    iter_sse_data,
+    open_session,
+    raise_for_status,
+)
 
 #: Substrings of model ids that are not chat models (embeddings, speech, images, moderation...);
 #: they are left out of :meth:`OpenAI.list_models`.
@@ -57,6 +65,9 @@ NON_CHAT_MODEL_MARKERS = (
 )
 
 logger = logging.getLogger(__name__)
+
+#: What asking a server for its metadata (``/props``, ``/model/info``) may raise: it then says nothing.
+_METADATA_ERRORS: tuple[type[BaseException], ...] = (*TRANSPORT_ERRORS, ValueError, AttributeError)
 
 #: Keys of a ``GET /models`` entry that give the model's context window in tokens (OpenRouter, vLLM,
 #: Groq, and the LiteLLM-style ``max_input_tokens``).
@@ -227,7 +238,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             return False, f"GET /models failed: {error}"
         default = self.default_model or ids[0]
         listed = f"{len(ids)} models listed, default {default}"
-        if self.default_model and self.default_model not in ids:
+        if self.default_model and not is_listed(self.default_model, ids):
             return False, f"{listed}, but {prefix}_MODELS names {self.default_model!r}, which is not listed"
         return True, f"reachable, {listed}"
 
@@ -297,7 +308,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                     for item in described
                     if "image" in (item["architecture"].get("input_modalities") or [])
                 ]
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except TRANSPORT_ERRORS as exc:
             raise connection_error(exc, self.name) from exc
         except (ValueError, KeyError, AttributeError) as exc:
             raise ProtocolError(f"unexpected /models answer: {exc}", provider=self.name) from exc
@@ -345,7 +356,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                             limit = (entry.get("model_info") or {}).get("max_input_tokens")
                             if isinstance(limit, int) and _positive(limit):
                                 found[str(entry.get("model_name"))] = limit
-        except (aiohttp.ClientError, TimeoutError, ValueError, AttributeError) as error:
+        except _METADATA_ERRORS as error:
             logger.debug("provider=%s cannot tell its context window: %s", self.name, error)
         return found
 
@@ -358,7 +369,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         if model in self.model_aliases:
             return True
         try:
-            return model in await self._fetch_models()
+            return is_listed(model, await self._fetch_models())
         except ProviderError:
             return True if model in self.models else None
 
@@ -437,7 +448,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                 async with response:
                     async for piece in self._read(response):
                         yield piece
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except TRANSPORT_ERRORS as exc:
             raise connection_error(exc, self.name) from exc
 
     async def _read(self, response: aiohttp.ClientResponse) -> AsyncIterator[str | Finish | Usage]:
@@ -554,6 +565,12 @@ _ERROR_CODE_STATUS = {
     "model_not_found": 404,
     "context_length_exceeded": 400,
 }
+
+
+def is_listed(model: str, ids: list[str]) -> bool:
+    """True when ``model`` is one of ``ids``; a name without a tag also matches its ``:latest`` (Ollama
+    lists ``llama3.2:latest`` and answers to ``llama3.2``)."""
+    return model in ids or (":" not in model and f"{model}:latest" in ids)
 
 
 def _usage(value: object) -> Usage | None:

@@ -14,8 +14,9 @@ of LiteLLM's Router:
   the answer it keeps;
 - providers are tried in order (shuffled if asked); each is retried with
   exponential backoff and jitter, honouring ``Retry-After``;
-- non-retryable errors (bad key, bad request, unsupported model, CAPTCHA) move
-  on to the next provider at once;
+- non-retryable errors (bad key, bad request, unsupported model, CAPTCHA) and an
+  answer without text (:class:`~providers.errors.EmptyAnswerError`) move on to the
+  next provider at once;
 - three deadlines guard every attempt: to the first chunk, between chunks,
   and in total;
 - a provider that failed ``cooldown_failures`` times in a row is skipped for
@@ -49,6 +50,7 @@ from .errors import (
     Attempt,
     BadRequestError,
     ContextLengthError,
+    EmptyAnswerError,
     ImagesNotSupportedError,
     ModelNotSupportedError,
     ProviderError,
@@ -293,7 +295,11 @@ class RetryProvider(BaseProvider):
         routes, _ = await self.plan(model)
         seeing: list[Route] = []
         for route in routes:
-            sees = await route.provider.sees_images(route.model)
+            try:
+                sees = await route.provider.sees_images(route.model)
+            except Exception as error:  # noqa: BLE001 - one provider's failure leaves the others
+                logger.debug("provider=%s cannot tell whether it sees images: %s", route.provider.name, error)
+                sees = None
             if sees is not False:
                 seeing.append(route)
                 continue
@@ -303,11 +309,12 @@ class RetryProvider(BaseProvider):
         return seeing
 
     async def _offers(self, provider: BaseProvider, model: str) -> bool | None:
-        """``provider.offers(model)``; None when it fails or takes longer than the first-chunk timeout."""
+        """``provider.offers(model)``; None when it fails in any way or takes longer than the first-chunk
+        timeout: one backend's failure never stops the others from being asked."""
         try:
             async with asyncio.timeout(self.timeouts.first_chunk):
                 return await provider.offers(model)
-        except (ProviderError, TimeoutError) as error:
+        except Exception as error:  # noqa: BLE001 - whatever a provider raises, the chain goes on
             logger.debug("provider=%s cannot tell whether it offers %s: %s", provider.name, model, error)
             return None
 
@@ -402,6 +409,8 @@ class RetryProvider(BaseProvider):
                             elif isinstance(chunk, Reset):
                                 text.clear()
                             yield chunk
+                    if not text:
+                        raise EmptyAnswerError("the answer had no text", provider=provider.name)
                 except Exception as exc:  # noqa: BLE001 - every failure of a provider is recorded
                     error = exc if isinstance(exc, ProviderError) else _unexpected(exc, provider.name)
                     elapsed = self._clock() - started
@@ -467,7 +476,8 @@ class RetryProvider(BaseProvider):
         self, provider: BaseProvider, model: str, messages: Messages, proxy: str | None, kwargs: dict[str, Any]
     ) -> AsyncGenerator[Chunk, None]:
         """One provider's stream under the three deadlines of :attr:`timeouts`."""
-        stream = provider.create_async_generator(model, messages, proxy=proxy, **kwargs)
+        # gpt4free's providers take ``stream`` as a parameter of their own: always passed.
+        stream = provider.create_async_generator(model, messages, proxy=proxy, **{"stream": True, **kwargs})
         iterator = stream.__aiter__()
         deadline = self._clock() + self.timeouts.total
         got_text = finished = False
@@ -506,6 +516,16 @@ class RetryProvider(BaseProvider):
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+class IterListProvider(RetryProvider):
+    """gpt4free's ``IterListProvider(providers, shuffle=True)``: each provider is tried once, in order
+    (shuffled unless ``shuffle`` is False), until one answers; the rest is :class:`RetryProvider`'s."""
+
+    label: ClassVar[str | None] = "IterListProvider"
+
+    def __init__(self, providers: Sequence[BaseProvider | type[BaseProvider]], shuffle: bool = True, **kwargs: Any):
+        super().__init__(providers, shuffle, max_retries=1, **kwargs)
 
 
 def _unexpected(exc: BaseException, provider: str) -> ProviderError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import aiohttp
 
 from .errors import ProtocolError, ProviderError
-from .http import connection_error, open_session, raise_for_status
+from .http import TRANSPORT_ERRORS, connection_error, open_session, raise_for_status
 
 
 class Transcriber:
@@ -64,7 +64,7 @@ class Transcriber:
                     body = await response.json(content_type=None)
         except ProviderError:
             raise
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except TRANSPORT_ERRORS as error:
             raise connection_error(error, self.name) from error
         except ValueError as error:
             raise ProtocolError(f"the transcription is not JSON: {error}", provider=self.name) from error

@@ -62,12 +62,12 @@ def test_a_plain_delta_consumer_never_gets_spliced_text() -> None:
     chain = RetryProvider([failing, ScriptedProvider("b", Run(["clean answer"]))], max_retries=1)
     printed = ""
     with pytest.raises(AnswerInterruptedError, match="failed mid-answer"):
-        for message in Client(provider=chain).chat.completions.create("", MESSAGES, stream=True):
+        for message in Client(provider=chain).chat.completions.create(MESSAGES, "", stream=True):
             printed += message.choices[0].delta.content or ""
     assert printed == "duplicate", "the partial text, then an error: never 'duplicateclean answer'"
     before_text = ScriptedProvider("a", Run(error=ConnectionResetError("refused")))
     chain = RetryProvider([before_text, ScriptedProvider("b", Run(["clean answer"]))], max_retries=1)
-    chunks = list(Client(provider=chain).chat.completions.create("", MESSAGES, stream=True))
+    chunks = list(Client(provider=chain).chat.completions.create(MESSAGES, "", stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "clean answer", "failover before any text"
 
 
@@ -75,7 +75,7 @@ def test_sync_client_completion_and_stream() -> None:
     provider = ScriptedProvider("s", default=Run(["a", "b", "c"]))
     client = Client(provider=provider)
     assert client.chat.completions.create(model="", messages=MESSAGES).choices[0].message.content == "abc"
-    pieces = [c.choices[0].delta.content for c in client.chat.completions.create("", MESSAGES, stream=True)]
+    pieces = [c.choices[0].delta.content for c in client.chat.completions.create(MESSAGES, "", stream=True)]
     assert "".join(p or "" for p in pieces) == "abc"
 
 

@@ -149,8 +149,8 @@ async def test_client_names_the_provider_and_model_that_answered() -> None:
     completion = await AsyncClient(provider=chain()).chat.completions.create(model="big", messages=MESSAGES)
     assert (completion.provider, completion.model, completion.choices[0].message.content) == ("b", "own", "from b")
     chunks: list[Any] = [
-        c async for c in AsyncClient(provider=chain()).chat.completions.create("big", MESSAGES, stream=True)
+        c async for c in AsyncClient(provider=chain()).chat.completions.create(MESSAGES, "big", stream=True)
     ]
     assert {(c.provider, c.model) for c in chunks} == {("b", "own")}
-    single = await AsyncClient(provider=Listed("solo", ["m1", "m2"])).chat.completions.create("", MESSAGES)
+    single = await AsyncClient(provider=Listed("solo", ["m1", "m2"])).chat.completions.create(MESSAGES, "")
     assert (single.provider, single.model) == ("solo", "m1")

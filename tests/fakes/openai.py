@@ -238,7 +238,10 @@ class FakeOpenAI(LoopbackServer):
             return self._bad_key()
         if self.models_status is not None:
             return web.json_response({"error": {"message": "models unavailable"}}, status=self.models_status)
-        entries: list[dict[str, Any]] = [{"id": m, "object": "model"} for m in self.models]
+        owner = {"ollama": "library", "openai": "system"}.get(self.flavor, "organization-owner")
+        entries: list[dict[str, Any]] = [
+            {"id": m, "object": "model", "created": 1_700_000_000, "owned_by": owner} for m in self.models
+        ]
         if self.flavor == "openrouter":  # OpenRouter describes what each model takes
             for entry in entries:
                 sees = self.vision_models is None or entry["id"] in self.vision_models
@@ -314,6 +317,10 @@ class FakeOpenAI(LoopbackServer):
         }
         return web.json_response({"error": error}, status=400)
 
+    def _serves(self, model: str) -> bool:
+        """A listed model; for Ollama also a name without a tag, which means ``:latest``."""
+        return model in self.models or (self.flavor == "ollama" and f"{model}:latest" in self.models)
+
     def _unknown_model(self, model: str) -> web.Response:
         if self.flavor == "ollama":
             message = f'model "{model}" not found, try pulling it first'
@@ -335,7 +342,7 @@ class FakeOpenAI(LoopbackServer):
         self.headers.append(dict(request.headers))
         if self._unauthorized(request):
             return self._bad_key()
-        if body.get("model") not in self.models:
+        if not self._serves(str(body.get("model"))):
             return self._unknown_model(str(body.get("model")))
         refusal = self._check_content(body)
         if refusal is not None:
