@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from yarl import URL
 
 from .base import Messages, ProviderModelMixin, SiteProvider
-from .errors import ProtocolError, ServerError
+from .errors import ProtocolError, ProviderError, ServerError
 from .http import TRANSPORT_ERRORS, connection_error, open_session, raise_for_status
 
 
@@ -77,6 +77,8 @@ class Aichat(ProviderModelMixin, SiteProvider):
                         body = await response.json(content_type=None)
                     except ValueError as exc:
                         raise ProtocolError("answer is not JSON", provider=self.name) from exc
+        except ProviderError:
+            raise  # typed already (an HTTP status error is also an aiohttp.ClientError)
         except TRANSPORT_ERRORS as exc:
             raise connection_error(exc, self.name) from exc
         # Never put the answer's text in an error: errors are logged.

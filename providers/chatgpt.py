@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 import aiohttp
 
 from .base import Messages, ProviderModelMixin, SiteProvider
-from .errors import AuthenticationError, CaptchaRequiredError, ProtocolError, ProviderConnectionError
+from .errors import AuthenticationError, CaptchaRequiredError, ProtocolError, ProviderConnectionError, ProviderError
 from .http import TRANSPORT_ERRORS, connection_error, iter_sse_data, open_session, raise_for_status
 
 BROWSER_USER_AGENT = (
@@ -197,6 +197,8 @@ class ChatGpt(ProviderModelMixin, SiteProvider):
                         if text.startswith(shown) and len(text) > len(shown):
                             delta, shown = text[len(shown) :], text
                             yield delta
+        except ProviderError:
+            raise  # typed already (an HTTP status error is also an aiohttp.ClientError)
         except TRANSPORT_ERRORS as exc:
             raise connection_error(exc, self.name) from exc
         if not done:

@@ -7,7 +7,10 @@ wire protocol, whether to retry the same provider, move on, or give up.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+import aiohttp
 
 
 class ProviderError(RuntimeError):
@@ -26,34 +29,62 @@ class ProviderError(RuntimeError):
         self.provider = provider
 
 
-class AuthenticationError(ProviderError):
+class HTTPStatusError(ProviderError, aiohttp.ClientResponseError):
+    """A failure the backend answered with an HTTP status (or an error object standing for one).
+
+    Also an ``aiohttp.ClientResponseError``, as the seed providers promise for HTTP errors, so code
+    written from the seeds catches it: ``status`` is the HTTP status (0 when the failure came
+    another way, say a model refused before any request), ``message`` the error's text,
+    ``headers`` the response's headers when known; ``request_info`` is None (the request, which
+    may carry a key, is not kept).
+    """
+
+    def __init__(
+        self, message: str, *, provider: str = "", status: int = 0, headers: Mapping[str, str] | None = None
+    ) -> None:
+        ProviderError.__init__(self, message, provider=provider)
+        self.status = status
+        self.message = message
+        self.headers = headers  # type: ignore[assignment]
+        self.history = ()
+        self.request_info = None  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return ProviderError.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({ProviderError.__str__(self)!r}, status={self.status})"
+
+
+class AuthenticationError(HTTPStatusError):
     """The backend refused the credentials (HTTP 401 or 403). Not retryable."""
 
     retryable = False
 
 
-class QuotaExceededError(ProviderError):
+class QuotaExceededError(HTTPStatusError):
     """The account's quota or credit is used up (OpenAI: 429 ``insufficient_quota``; OpenRouter: 402).
     Not retryable: waiting does not help, the owner must add credit."""
 
     retryable = False
 
 
-class BlockedError(ProviderError):
+class BlockedError(HTTPStatusError):
     """A keyless site refused the request (HTTP 401/403 from a firewall or bot protection such as
     Cloudflare). Not retryable; not a key problem."""
 
     retryable = False
 
 
-class BadRequestError(ProviderError):
+class BadRequestError(HTTPStatusError):
     """The backend refused the request itself (HTTP 400, 404, 422). Not retryable."""
 
     retryable = False
 
 
-class ModelNotSupportedError(BadRequestError):
-    """The requested model is not offered by this provider. Not retryable."""
+class ModelNotSupportedError(BadRequestError, ValueError):
+    """The requested model is not offered by this provider. Not retryable. Also a ``ValueError``, as
+    the seeds promise for a model that is not available."""
 
 
 class EndpointNotFoundError(BadRequestError):
@@ -79,9 +110,15 @@ class ContextLengthError(BadRequestError):
     """
 
     def __init__(
-        self, message: str, *, provider: str = "", limit: int | None = None, requested: int | None = None
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        limit: int | None = None,
+        requested: int | None = None,
+        status: int = 0,
     ) -> None:
-        super().__init__(message, provider=provider)
+        super().__init__(message, provider=provider, status=status)
         self.limit = limit
         self.requested = requested
 
@@ -90,20 +127,16 @@ class ContentFilterError(BadRequestError):
     """The provider's content filter withheld the answer (``finish_reason: "content_filter"`` with no text)."""
 
 
-class RateLimitError(ProviderError):
+class RateLimitError(HTTPStatusError):
     """HTTP 429. ``retry_after`` is the backend's ``Retry-After`` in seconds, if given."""
 
     def __init__(self, message: str, *, provider: str = "", retry_after: float | None = None) -> None:
-        super().__init__(message, provider=provider)
+        super().__init__(message, provider=provider, status=429)
         self.retry_after = retry_after
 
 
-class ServerError(ProviderError):
+class ServerError(HTTPStatusError):
     """HTTP 5xx or another unexpected status. ``status`` is the HTTP status code."""
-
-    def __init__(self, message: str, *, provider: str = "", status: int = 0) -> None:
-        super().__init__(message, provider=provider)
-        self.status = status
 
 
 class ProviderConnectionError(ProviderError):

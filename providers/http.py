@@ -27,6 +27,7 @@ from .errors import (
     BlockedError,
     ContextLengthError,
     EndpointNotFoundError,
+    HTTPStatusError,
     ImagesNotSupportedError,
     ModelNotSupportedError,
     ProviderConnectionError,
@@ -216,7 +217,7 @@ def _count(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def classify(status: int, details: ErrorBody, provider: str, *, needs_auth: bool = True) -> ProviderError:
+def classify(status: int, details: ErrorBody, provider: str, *, needs_auth: bool = True) -> HTTPStatusError:
     """The typed error for an HTTP status and the server's error body.
 
     - 401/403: :class:`AuthenticationError` (the key); for a keyless site (``needs_auth`` False)
@@ -229,7 +230,16 @@ def classify(status: int, details: ErrorBody, provider: str, *, needs_auth: bool
     - 400/404/422: :class:`ModelNotSupportedError` when the model does not exist there,
       a 404 otherwise :class:`EndpointNotFoundError` (a wrong URL), else :class:`BadRequestError`;
     - 413: :class:`ContextLengthError`; anything else: :class:`ServerError`.
+
+    Each is an :class:`~providers.errors.HTTPStatusError` (an ``aiohttp.ClientResponseError``) with
+    ``status`` set.
     """
+    error = _classified(status, details, provider, needs_auth)
+    error.status = status
+    return error
+
+
+def _classified(status: int, details: ErrorBody, provider: str, needs_auth: bool) -> HTTPStatusError:
     message = f"HTTP {status}: {details.message.strip()[:200]}" if details.message.strip() else f"HTTP {status}"
     if status in (401, 403):
         if needs_auth:
@@ -270,11 +280,12 @@ async def raise_for_status(
     if not details.message:
         details = ErrorBody(message=response.reason or "", type=details.type, code=details.code)
     error = classify(response.status, details, provider, needs_auth=needs_auth)
+    error.headers = response.headers
     if isinstance(error, RateLimitError):
         error.retry_after = parse_retry_after(response.headers)
     if isinstance(error, EndpointNotFoundError):
         url = response.url.with_query(None).with_user(None)  # never a key passed in the URL
-        error = EndpointNotFoundError(f"{error} for {url}{not_found_hint}", provider=provider)
+        error = EndpointNotFoundError(f"{error} for {url}{not_found_hint}", provider=provider, status=response.status)
     raise error
 
 

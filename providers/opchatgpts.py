@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from .base import Messages, ProviderModelMixin, SiteProvider
-from .errors import ProtocolError, ProviderConnectionError, ServerError
+from .errors import ProtocolError, ProviderConnectionError, ProviderError, ServerError
 from .http import TRANSPORT_ERRORS, connection_error, iter_sse_data, open_session, raise_for_status
 
 
@@ -94,6 +94,8 @@ class Opchatgpts(ProviderModelMixin, SiteProvider):
                             break
                         elif kind == "error":
                             raise ServerError(f"error event: {event.get('data')}", provider=self.name)
+        except ProviderError:
+            raise  # typed already (an HTTP status error is also an aiohttp.ClientError)
         except TRANSPORT_ERRORS as exc:
             raise connection_error(exc, self.name) from exc
         if not ended:

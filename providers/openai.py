@@ -308,6 +308,8 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                     for item in described
                     if "image" in (item["architecture"].get("input_modalities") or [])
                 ]
+        except ProviderError:
+            raise  # typed already (an HTTP status error is also an aiohttp.ClientError)
         except TRANSPORT_ERRORS as exc:
             raise connection_error(exc, self.name) from exc
         except (ValueError, KeyError, AttributeError) as exc:
@@ -448,6 +450,8 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                 async with response:
                     async for piece in self._read(response):
                         yield piece
+        except ProviderError:
+            raise  # typed already (an HTTP status error is also an aiohttp.ClientError)
         except TRANSPORT_ERRORS as exc:
             raise connection_error(exc, self.name) from exc
 

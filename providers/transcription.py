@@ -63,7 +63,7 @@ class Transcriber:
                     await raise_for_status(response, self.name)
                     body = await response.json(content_type=None)
         except ProviderError:
-            raise
+            raise  # typed already (an HTTP status error is also an aiohttp.ClientError)
         except TRANSPORT_ERRORS as error:
             raise connection_error(error, self.name) from error
         except ValueError as error:

@@ -25,6 +25,9 @@ from providers import (
 from providers.client import ChatCompletion, ChatCompletionChunk
 from providers.errors import MissingAuthError, ModelNotFoundError, PaymentRequiredError, ResponseError
 
+from .fakes.openai import FakeOpenAI
+from .scripted import collect
+
 HELLO = [{"role": "user", "content": "Hello"}]
 PIECES = [{"role": "user", "content": piece} for piece in ["How ", "are ", "you", "?"]]
 
@@ -212,7 +215,23 @@ def test_get_model_takes_gpt4free_keyword_arguments() -> None:
 
 
 async def test_the_chain_alone_gives_gpt4free_providers_the_stream_argument_they_require() -> None:
-    from .scripted import collect
-
     text, _ = await collect(RetryProvider([FailsAsync, Echo]).create_async_generator("", HELLO))
     assert text == "Hello"
+
+
+async def test_code_written_from_the_seeds_catches_http_errors_as_aiohttp_does(llm: FakeOpenAI) -> None:
+    import aiohttp
+
+    from providers import OpenAI
+
+    from .fakes.openai import Fail
+
+    llm.then(Fail(503, "overloaded"))
+    try:
+        await collect(OpenAI(llm.base_url, "k").create_async_generator("fake-small", HELLO))
+    except aiohttp.ClientResponseError as error:  # the Opchatgpts seed: HTTP errors are ClientResponseError
+        assert error.status == 503 and "overloaded" in str(error) and error.request_info is None
+    else:
+        raise AssertionError("a 503 must raise")
+    with pytest.raises(ValueError, match="not supported"):  # the ChatGpt seed: an unknown model is a ValueError
+        Opchatgpts.get_model("no-such-model")
