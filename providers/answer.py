@@ -42,6 +42,20 @@ class Answer:
         self.finish: str | None = None
         self.resets = 0
         self.reported: Usage | None = None
+        #: A high surrogate that ended the last chunk, waiting for its low half in the next one.
+        self._pending = ""
+
+    def _valid(self, chunk: str) -> str:
+        """``chunk`` as valid Unicode: a surrogate pair split across two chunks (a server that sent
+        ``"\\ud83d"`` and ``"\\ude00"`` in two JSON events) is joined, a lone surrogate becomes U+FFFD,
+        so no text that UTF-8 cannot encode reaches Telegram or SQLite."""
+        chunk = self._pending + chunk
+        self._pending = ""
+        if chunk.isascii() or not any("\ud800" <= c <= "\udfff" for c in chunk):
+            return chunk
+        if "\ud800" <= chunk[-1] <= "\udbff":
+            chunk, self._pending = chunk[:-1], chunk[-1]
+        return chunk.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
     def add(self, chunk: Chunk) -> str | Reset | None:
         """Take one chunk of the stream.
@@ -52,12 +66,13 @@ class Answer:
             (who answers, why it ended, usage, a heartbeat).
         """
         if isinstance(chunk, str):
-            if not chunk:
+            text = self._valid(chunk)
+            if not text:
                 return None
-            self.text += chunk
-            return chunk
+            self.text += text
+            return text
         if isinstance(chunk, Reset):
-            self.text = ""
+            self.text = self._pending = ""
             self.finish = None
             self.reported = None
             self.resets += 1

@@ -169,3 +169,13 @@ async def test_group_admins_see_the_top_users_and_owners_the_whole_bot(harness: 
     assert "Top users here this month:\n1. Bob:" in admin_view and "whole bot" not in admin_view
     [owner_view] = await harness.say(99, "/usage")
     assert "The whole bot this month, by model:\n1. openai/fake-small:" in owner_view
+
+
+async def test_a_surrogate_pair_split_across_two_events_shows_whole_and_a_lone_one_never_reaches_telegram(
+    harness: BotHarness,
+) -> None:
+    # "Smile \ud83d" then "\ude00 and \udc00..." as two JSON events: the pair is 😀, the lone half is invalid.
+    harness.llm.then(Reply("Smile \ud83d\ude00 and \udc00 done", chunk_size=7))
+    await harness.start()
+    assert await harness.say(USER, "hi") == ["Smile 😀 and \ufffd done"]
+    await harness.telegram.wait_for(lambda: stored_turns(harness) == ["hi", "Smile 😀 and \ufffd done"])

@@ -405,7 +405,10 @@ class FakeOpenAI(LoopbackServer):
                 "model": body.get("model"),
                 "choices": [choice],
             }
-            return json.dumps(event, ensure_ascii=False)
+            # A text with surrogates (a pair split across two chunks, as some servers send it) can only
+            # go as JSON escapes.
+            surrogates = any("\ud800" <= c <= "\udfff" for c in str(delta.get("content", "")))
+            return json.dumps(event, ensure_ascii=surrogates)
 
         if behaviour.first_delay:
             await asyncio.sleep(behaviour.first_delay)
