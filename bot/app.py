@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from telegram import Bot, BotCommand, ReplyParameters, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
-from telegram.request import HTTPXRequest
 
 from providers import BaseProvider, RetryProvider, Transcriber
 from providers.registry import environment
@@ -28,7 +27,7 @@ from .ratelimit import ChatRateLimiter
 from .settings import Settings
 from .storage import ConversationStore, InterruptedReply
 from .streaming import ReplyStreamer
-from .telegram_bot import TolerantBot
+from .telegram_bot import TolerantBot, TolerantRequest
 from .texts import COMMANDS, INTERRUPTED
 
 #: Replies interrupted longer ago than this (seconds) are not mentioned after a restart.
@@ -65,8 +64,10 @@ def build_application(settings: Settings, pacer: ChatPacer) -> Application:
         rate_limiter=ChatRateLimiter(pacer),
         base_url=settings.telegram_base_url,
         base_file_url=file_base_url(settings.telegram_base_url),
-        request=HTTPXRequest(connection_pool_size=64, proxy=proxy),
-        get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=settings.poll_timeout + 10, proxy=proxy),
+        request=TolerantRequest(connection_pool_size=64, proxy=proxy),
+        get_updates_request=TolerantRequest(
+            connection_pool_size=2, read_timeout=settings.poll_timeout + 10, proxy=proxy
+        ),
     )
     return ApplicationBuilder().bot(bot).concurrent_updates(True).build()
 

@@ -1,4 +1,10 @@
-"""The PTB bot with one robustness fix: an update it cannot parse is skipped, not retried forever.
+"""The PTB bot with two robustness fixes: an update it cannot parse is skipped, not retried forever;
+an answer that is not JSON is a network error.
+
+:class:`TolerantRequest`: a 200 answer whose body is not JSON (a proxy cutting it short, a captive
+portal) makes PTB raise the base ``TelegramError("Invalid server response")``, which no caller
+retries; it is a transport failure, so it becomes ``NetworkError`` for every request (the
+streamer and the Updater retry those).
 
 PTB parses a getUpdates batch as a whole; one update it cannot parse (a Bot API
 change PTB does not know yet, a malformed object) makes the Updater log the
@@ -11,6 +17,7 @@ it), and logged.
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections.abc import Sequence
@@ -18,12 +25,32 @@ from typing import Any
 
 from telegram import Update
 from telegram._utils.defaultvalue import DEFAULT_NONE
-from telegram._utils.types import ODVInput
-from telegram.error import TelegramError
+from telegram._utils.types import JSONDict, ODVInput
+from telegram.error import NetworkError, TelegramError
 from telegram.ext import ExtBot
+from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 logger = logging.getLogger(__name__)
+
+
+class TolerantRequest(HTTPXRequest):
+    """PTB's HTTPX request whose answers that are not JSON raise ``NetworkError`` (retried like a cut
+    connection), not the base ``TelegramError`` (see the module's docstring)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> JSONDict:
+        """The JSON of a Bot API answer (PTB's ``BaseRequest.parse_json_payload``).
+
+        Raises:
+            telegram.error.NetworkError: the body is not JSON; the message gives its size, not its content.
+        """
+        try:
+            return json.loads(payload.decode("utf-8", "replace"))  # as PTB's own, which logs a traceback
+        except ValueError:
+            raise NetworkError(f"Invalid server response ({len(payload)} bytes that are not JSON)") from None
 
 
 class TolerantBot(ExtBot[dict[str, Any]]):

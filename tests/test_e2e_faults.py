@@ -5,6 +5,7 @@ token, and a database that stops accepting writes. Each is survived; the user se
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,11 @@ from .harness import BotHarness, Lines
 CHAT = 4711
 GROUP = -300
 ANSWER = "One two three four five six seven eight nine ten. " * 6
+
+
+def stored_roles(harness: BotHarness) -> list[str]:
+    with sqlite3.connect(harness.db_path) as db:
+        return [row[0] for row in db.execute("SELECT role FROM messages WHERE chat_id = ? ORDER BY id", (CHAT,))]
 
 
 def slow_answer(text: str = ANSWER) -> Reply:
@@ -130,6 +136,19 @@ async def test_bot_api_errors_and_slow_answers_during_edits_still_deliver_the_ex
     harness.telegram.fail("editMessageText", 502, "Bad Gateway")
     harness.telegram.slow("editMessageText", 6.0)  # longer than the bot's 5 s read timeout
     assert await harness.say(CHAT, "count") == [ANSWER.strip()]
+
+
+@pytest.mark.parametrize("method", ["sendMessage", "editMessageText", "getUpdates"])
+async def test_a_200_answer_that_is_not_json_is_retried_like_a_network_error(
+    harness: BotHarness, lines: Lines, method: str
+) -> None:
+    # A proxy cutting the body (or a captive portal): PTB's base TelegramError("Invalid server response").
+    harness.llm.default = slow_answer()
+    await harness.start()
+    harness.telegram.garble(method)
+    assert await harness.say(CHAT, "count") == [ANSWER.strip()]
+    await harness.telegram.wait_for(lambda: stored_roles(harness) == ["user", "assistant"])  # the answer is stored
+    assert not lines.matching("Can not load invalid JSON data"), "no traceback of the body"
 
 
 async def test_a_second_instance_on_the_same_token_says_so_and_stops_while_the_first_keeps_serving(

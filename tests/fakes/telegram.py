@@ -131,6 +131,7 @@ class FakeBotApi(LoopbackServer):
         self._new_update = asyncio.Event()
         self._failures: dict[str, list[ApiError]] = {}
         self._slow: dict[str, list[float]] = {}
+        self._garbled: dict[str, int] = {}
         self._last_paced: dict[int, float] = {}
         self._poll_ended: asyncio.Event | None = None
         self.blocked: set[int] = set()
@@ -153,6 +154,11 @@ class FakeBotApi(LoopbackServer):
     def fail(self, method: str, code: int, description: str, retry_after: int | None = None, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` answer this error."""
         self._failures.setdefault(method, []).extend(ApiError(code, description, retry_after) for _ in range(times))
+
+    def garble(self, method: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` get HTTP 200 with a body that is not JSON (a proxy
+        cutting the answer, a captive portal), and are not carried out."""
+        self._garbled[method] = self._garbled.get(method, 0) + times
 
     def slow(self, method: str, seconds: float, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` take ``seconds`` before they are carried out."""
@@ -373,6 +379,9 @@ class FakeBotApi(LoopbackServer):
         method = request.match_info["method"]
         params = await self._params(request)
         self.calls.append(Call(time.monotonic(), method, params))
+        if self._garbled.get(method):
+            self._garbled[method] -= 1
+            return web.Response(status=200, text="<html><body>Gateway", content_type="text/html")
         try:
             delays = self._slow.get(method)
             if delays:
