@@ -84,6 +84,31 @@ MIGRATIONS: list[str] = [
 ]
 
 
+def _insert_turn(
+    key: ConversationKey,
+    role: Role,
+    content: str,
+    author: str | None = None,
+    user_id: int | None = None,
+    images: Sequence[str] = (),
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement and parameters appending one turn."""
+    return (
+        "INSERT INTO messages (chat_id, thread_id, role, content, author, created_at, user_id, images)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            key.chat_id,
+            key.thread_id,
+            role,
+            content,
+            author,
+            time.time(),
+            user_id,
+            json.dumps(list(images)) if images else None,
+        ),
+    )
+
+
 def _usage_filter(since: float, user_id: int | None, chat_id: int | None) -> tuple[str, list[Any]]:
     where, parameters = ["created_at >= ?"], [since]
     if user_id is not None:
@@ -316,20 +341,19 @@ class ConversationStore:
         images: Sequence[str] = (),
     ) -> int:
         """Append a turn and commit; returns its row id. ``images``: Telegram file_ids it showed."""
-        cursor = await self._write(
-            "INSERT INTO messages (chat_id, thread_id, role, content, author, created_at, user_id, images)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                key.chat_id,
-                key.thread_id,
-                role,
-                content,
-                author,
-                time.time(),
-                user_id,
-                json.dumps(list(images)) if images else None,
-            ),
-        )
+        cursor = await self._write(*_insert_turn(key, role, content, author, user_id, images))
+        return int(cursor.lastrowid or 0)
+
+    async def replace(self, old_id: int, key: ConversationKey, role: Role, content: str) -> int:
+        """Delete the turn ``old_id`` and append a new one in one transaction (/retry's new answer
+        replacing the old): on a failure both stay as they were. Returns the new turn's row id."""
+        try:
+            await self._db.execute("DELETE FROM messages WHERE id = ?", (old_id,))
+            cursor = await self._db.execute(*_insert_turn(key, role, content))
+            await self._db.commit()
+        except sqlite3.Error as error:
+            await self._rollback()
+            raise StorageError(str(error)) from error
         return int(cursor.lastrowid or 0)
 
     async def recent(self, key: ConversationKey, limit: int) -> list[StoredMessage]:

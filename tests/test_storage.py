@@ -8,7 +8,7 @@ import aiosqlite
 import pytest
 
 from bot.history import build_prompt
-from bot.storage import MIGRATIONS, ConversationKey, ConversationStore, SchemaTooNewError, StoredMessage
+from bot.storage import MIGRATIONS, ConversationKey, ConversationStore, SchemaTooNewError, StorageError, StoredMessage
 
 
 async def test_open_creates_folders_migrates_and_uses_wal(tmp_path: Path) -> None:
@@ -215,3 +215,20 @@ async def test_backup_while_the_bot_writes_is_a_complete_database(
     with pytest.raises(SystemExit) as done:
         main(["backup", str(copy)])
     assert done.value.code == 2 and "exists already" in capsys.readouterr().err
+
+
+async def test_replacing_an_answer_is_one_transaction(tmp_path: Path) -> None:
+    store = await ConversationStore.open(tmp_path / "bot.sqlite3")
+    key = ConversationKey(5)
+    await store.add(key, "user", "question")
+    old = await store.add(key, "assistant", "old answer")
+    await store._db.execute(  # the insert of the new answer fails (as a full disk would make it)
+        "CREATE TRIGGER refuse BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    with pytest.raises(StorageError, match="disk full"):
+        await store.replace(old, key, "assistant", "new answer")
+    assert [t.content for t in await store.recent(key, 5)] == ["question", "old answer"], "nothing half done"
+    await store._db.execute("DROP TRIGGER refuse")
+    await store.replace(old, key, "assistant", "new answer")
+    assert [t.content for t in await store.recent(key, 5)] == ["question", "new answer"]
+    await store.close()

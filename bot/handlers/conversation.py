@@ -418,8 +418,9 @@ class ConversationHandlers:
                 await deps.store.delete(question_id)  # alone too long for every model: not kept to fail again
         elif result.text.strip():
             if replacing is not None:
-                await deps.store.delete(replacing.id)
-            await deps.store.add(key, "assistant", result.text)
+                await deps.store.replace(replacing.id, key, "assistant", result.text)
+            else:
+                await deps.store.add(key, "assistant", result.text)
             await self.record_usage(message, key, result)
         info = result.answered_by
         logger.info(
