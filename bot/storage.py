@@ -8,6 +8,8 @@ reads do not block the single writer. The schema is versioned with
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import aiosqlite
+
+logger = logging.getLogger(__name__)
 
 Role = Literal["user", "assistant"]
 
@@ -82,6 +86,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX usage_by_time ON usage (created_at);
     """,
 ]
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``, None when there is none."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _insert_turn(
@@ -246,8 +259,30 @@ class ConversationStore:
     a failed write changes nothing already stored (each write is one transaction).
     """
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path | None = None) -> None:
         self._db = db
+        #: The database file and its identity (device, inode) when opened; None for ":memory:".
+        self._path = path
+        self._identity = _identity(path) if path is not None else None
+        self._lost = False
+
+    def _check_file(self) -> None:
+        """Refuse to write when the database file was deleted or replaced since it was opened: SQLite
+        would go on writing into the unlinked file, and everything would be lost at the next start.
+
+        Raises:
+            StorageError: the file is gone or is another file (logged once, as an error).
+        """
+        if self._path is None or _identity(self._path) == self._identity:
+            return
+        message = (
+            f"the database file {self._path} was deleted or replaced while the bot runs; nothing more is"
+            " written. Restore it (or let a restart create a new one)"
+        )
+        if not self._lost:
+            self._lost = True
+            logger.error("%s", message)
+        raise StorageError(message)
 
     @classmethod
     async def open(cls, path: Path | str) -> ConversationStore:
@@ -275,7 +310,7 @@ class ConversationStore:
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA busy_timeout=5000")
-            store = cls(db)
+            store = cls(db, None if str(path) == ":memory:" else Path(path))
             await store._migrate()
         except sqlite3.Error as error:
             await db.close()
@@ -287,6 +322,7 @@ class ConversationStore:
 
     async def _write(self, sql: str, parameters: Iterable[Any] = ()) -> sqlite3.Cursor | aiosqlite.Cursor:
         """Run one statement and commit; a failure is rolled back and raised as :class:`StorageError`."""
+        self._check_file()
         try:
             cursor = await self._db.execute(sql, tuple(parameters))
             await self._db.commit()
@@ -347,6 +383,7 @@ class ConversationStore:
     async def replace(self, old_id: int, key: ConversationKey, role: Role, content: str) -> int:
         """Delete the turn ``old_id`` and append a new one in one transaction (/retry's new answer
         replacing the old): on a failure both stay as they were. Returns the new turn's row id."""
+        self._check_file()
         try:
             await self._db.execute("DELETE FROM messages WHERE id = ?", (old_id,))
             cursor = await self._db.execute(*_insert_turn(key, role, content))
@@ -492,6 +529,7 @@ class ConversationStore:
         """Move a chat's history, settings and replies in progress to a new id, in one transaction: a
         group upgraded to a supergroup gets a new chat id (Bot API ``migrate_to_chat_id``). Settings
         already stored for the new id are kept."""
+        self._check_file()
         try:
             await self._db.execute("BEGIN")
             for table in ("messages", "replies_in_progress", "usage"):

@@ -232,3 +232,18 @@ async def test_replacing_an_answer_is_one_transaction(tmp_path: Path) -> None:
     await store.replace(old, key, "assistant", "new answer")
     assert [t.content for t in await store.recent(key, 5)] == ["question", "new answer"]
     await store.close()
+
+
+async def test_a_database_file_deleted_while_running_is_noticed_once_and_nothing_is_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = await ConversationStore.open(path)
+    key = ConversationKey(5)
+    await store.add(key, "user", "kept")
+    path.unlink()
+    for _ in range(3):
+        with pytest.raises(StorageError, match="was deleted or replaced while the bot runs"):
+            await store.add(key, "user", "lost")
+    assert len([r for r in caplog.records if "deleted or replaced" in r.getMessage()]) == 1, "one error line"
+    await store.close()
