@@ -78,15 +78,31 @@ def data_url(data: bytes, mime: str = "image/jpeg") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-async def download(bot: Bot, file_id: str) -> bytes:
-    """The file's bytes (getFile, then the download URL).
+class FileTooBigError(Exception):
+    """A file over its limit; ``size`` is its size in bytes, as getFile declared it or as it came."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size} bytes")
+        self.size = size
+
+
+async def download(bot: Bot, file_id: str, max_bytes: int = DOWNLOAD_LIMIT) -> bytes:
+    """The file's bytes (getFile, then the download URL), at most ``max_bytes``: a size getFile
+    declares over it is refused before downloading, and a file without a declared size (the Bot
+    API makes ``file_size`` optional) is refused once it came larger.
 
     Raises:
+        FileTooBigError: the file is larger than ``max_bytes``.
         telegram.error.TelegramError: Telegram refused (unknown file_id, over 20 MB) or the
             download failed.
     """
     file = await bot.get_file(file_id)
-    return bytes(await file.download_as_bytearray())
+    if file.file_size is not None and file.file_size > max_bytes:
+        raise FileTooBigError(file.file_size)
+    data = bytes(await file.download_as_bytearray())
+    if len(data) > max_bytes:
+        raise FileTooBigError(len(data))
+    return data
 
 
 class ImageCache:

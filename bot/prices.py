@@ -19,15 +19,15 @@ from urllib.parse import urlsplit
 
 from providers import BaseProvider, OpenAI, Usage
 
+from .operator_files import OperatorFileError, read_operator_file
+
 logger = logging.getLogger(__name__)
 
-#: The largest PRICES_FILE read, bytes (a price list is a few kilobytes).
-MAX_PRICES_FILE_BYTES = 1_000_000
 #: Host names that are this machine, a container's host or the local network.
 LOCAL_HOSTS = ("localhost", "host.docker.internal", "host.containers.internal")
 
 
-class PricesError(ValueError):
+class PricesError(OperatorFileError):
     """``PRICES_FILE`` cannot be used; the message says why in one line."""
 
 
@@ -51,18 +51,14 @@ def load_prices(path: Path) -> dict[str, ModelPrice]:
         output = 0.60   # ... per million answer tokens
 
     Raises:
-        PricesError: the file is not a regular file, is larger than :data:`MAX_PRICES_FILE_BYTES`,
-            unreadable, not valid TOML, or a price is missing, negative or not a number.
+        PricesError: the file cannot be read (:func:`~bot.operator_files.read_operator_file`: not a
+            regular file, over 1 MB...), is not valid TOML, or a price is missing, negative or not a number.
     """
     try:
-        if not path.is_file():
-            raise PricesError(f"{path} is not a regular file")
-        if path.stat().st_size > MAX_PRICES_FILE_BYTES:
-            raise PricesError(f"{path} is larger than {MAX_PRICES_FILE_BYTES // 1000} KB; is it the right file?")
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise PricesError(f"cannot read {path}: {error.strerror or error}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        data = tomllib.loads(read_operator_file(path))
+    except OperatorFileError as error:
+        raise PricesError(str(error)) from None
+    except tomllib.TOMLDecodeError as error:
         raise PricesError(f"{path} is not valid TOML: {error}") from None
     models = data.get("models")
     if not isinstance(models, dict):

@@ -20,11 +20,13 @@ from pathlib import Path
 
 import yaml
 
+from .operator_files import OperatorFileError, read_operator_file
+
 #: A preset's name is shown on a button: at most this many characters.
 MAX_PRESET_NAME = 40
 
 
-class PresetsError(ValueError):
+class PresetsError(OperatorFileError):
     """The presets file cannot be used; the message says why in one line."""
 
 
@@ -32,14 +34,15 @@ def load_presets(path: Path, max_chars: int) -> dict[str, str]:
     """The presets in ``path``, name -> prompt, in the file's order.
 
     Raises:
-        PresetsError: the file is missing or unreadable, is neither valid TOML nor YAML, is not a
+        PresetsError: the file cannot be read (:func:`~bot.operator_files.read_operator_file`: missing,
+            a FIFO or device, over 1 MB, not UTF-8), is neither valid TOML nor YAML, is not a
             mapping of names to text, has an empty prompt, a name longer than
             :data:`MAX_PRESET_NAME` characters, or a prompt longer than ``max_chars`` characters.
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise PresetsError(f"cannot read {path}: {error.strerror or error}") from None
+        text = read_operator_file(path)
+    except OperatorFileError as error:
+        raise PresetsError(str(error)) from None
     try:
         data = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as error:

@@ -156,8 +156,11 @@ def duration_text(seconds: int) -> str:
 
 
 def size_text(size: int) -> str:
-    """A file size for people: ``850 KB``, ``2.4 MB``."""
-    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{max(1, round(size / 1000))} KB"
+    """A file size for people: ``1,001 bytes`` (below 10 KB, where rounding would hide the difference),
+    ``850 KB``, ``2.4 MB``."""
+    if size < 10_000:
+        return plural(size, "byte")
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{round(size / 1000)} KB"
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:

@@ -130,6 +130,18 @@ async def test_text_files_are_read_with_their_name_and_other_files_get_one_sente
     assert len(harness.llm.requests) == 2
 
 
+async def test_a_file_without_a_declared_size_is_held_to_the_limit_once_it_came(harness: BotHarness) -> None:
+    harness.overrides["document_max_bytes"] = 1000
+    await harness.start()
+    harness.telegram.user_document(CHAT, b"x" * 1000, "exact.txt", "text/plain", declared=False)
+    await wait_reply(harness)
+    assert last_user_content(harness) == "File exact.txt:\n```\n" + "x" * 1000 + "\n```", "exactly at the limit: read"
+    harness.telegram.user_document(CHAT, b"x" * 1001, "over.txt", "text/plain", declared=False)
+    shown = await wait_reply(harness, count=2)
+    assert shown[-1] == "That file is too big for me (1,001 bytes; the limit is 1,000 bytes). Please send a smaller one."
+    assert len(harness.llm.requests) == 1, "one byte over: not sent to the model"
+
+
 async def test_an_image_sent_as_a_file_is_seen_as_an_image(harness: BotHarness) -> None:
     await harness.start()
     harness.telegram.user_document(CHAT, b"\x89PNG-bytes", "diagram.png", "image/png")

@@ -177,6 +177,17 @@ MISCONFIGURATIONS = {
         "PRICES_FILE is invalid: notes.txt is not valid TOML",
     ),
     "prices-file-a-folder": ({"PRICES_FILE": "."}, "", "PRICES_FILE is invalid: . is not a regular file"),
+    "presets-file-a-device": (
+        {"PROMPTS_FILE": "/dev/zero"},
+        "",
+        "PROMPTS_FILE is invalid: /dev/zero is not a regular file",
+    ),
+    "presets-file-a-fifo": ({"PROMPTS_FILE": "fifo"}, "", "PROMPTS_FILE is invalid: fifo is not a regular file"),
+    "presets-file-too-large": (
+        {"PROMPTS_FILE": "huge.toml"},
+        "",
+        "PROMPTS_FILE is invalid: huge.toml is larger than 1000 KB",
+    ),
     "history-max-chars-still-works": ({"HISTORY_MAX_CHARS": "24000"}, "", ""),
 }
 
@@ -194,6 +205,8 @@ def test_each_misconfiguration_is_one_line_and_exit_2(
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_text("a file, not a folder")
+    os.mkfifo(tmp_path / "fifo")  # reading it would block start-up for ever
+    (tmp_path / "huge.toml").write_text('a = "' + "x" * 1_000_000 + '"\n')
     (tmp_path / ".env").write_text(env_file)
     for name in list(os.environ):
         if name.split("_")[0] in ("TELEGRAM", "OPENAI", "PROVIDERS", "DATABASE", "PROXY", "OLLAMA", "OPENROUTER"):

@@ -16,7 +16,7 @@ from providers.tokens import answer_reserve
 from .. import texts
 from ..history import attach_images, build_prompt
 from ..keyboards import stop_keyboard
-from ..media import DOWNLOAD_LIMIT, data_url, decode_text, document_kind, download, pick_photo
+from ..media import DOWNLOAD_LIMIT, FileTooBigError, data_url, decode_text, document_kind, download, pick_photo
 from ..pacing import duration_seconds
 from ..rendering import utf16_len
 from ..storage import ConversationKey, StorageError, StoredMessage, UsageRecord
@@ -125,7 +125,7 @@ class ConversationHandlers:
         if kind == "image":
             await self.ask_with_image(message, context, document.file_id, document.mime_type or "image/jpeg")
             return
-        data = await self.fetch(message, context, document.file_id)
+        data = await self.fetch(message, context, document.file_id, limit)
         if data is None:
             return
         content = decode_text(data)
@@ -185,10 +185,21 @@ class ConversationHandlers:
             return (addressed_text(message, context.bot) or "").strip()
         return (message.caption or "").strip()
 
-    async def fetch(self, message: Message, context: ContextTypes.DEFAULT_TYPE, file_id: str) -> bytes | None:
-        """The file's bytes, or None after telling the user the download failed (getFile)."""
+    async def fetch(
+        self,
+        message: Message,
+        context: ContextTypes.DEFAULT_TYPE,
+        file_id: str,
+        limit: int = DOWNLOAD_LIMIT,
+        refusal: str = texts.FILE_TOO_BIG,
+    ) -> bytes | None:
+        """The file's bytes (at most ``limit``), or None after telling the user it is too big
+        (``refusal``, with both sizes) or that the download failed (getFile)."""
         try:
-            return await download(context.bot, file_id)
+            return await download(context.bot, file_id, limit)
+        except FileTooBigError as error:
+            await self.too_big(message, refusal, error.size, limit)
+            return None
         except TelegramError as error:
             logger.warning("chat=%s download of a file failed: %s", message.chat_id, error)
             await message.reply_text(texts.DOWNLOAD_FAILED)
@@ -204,7 +215,7 @@ class ConversationHandlers:
         if not await chain.image_routes(await self.deps.catalog.requested(choice)):
             await message.reply_text(texts.NO_VISION)
             return
-        data = await self.fetch(message, context, file_id)
+        data = await self.fetch(message, context, file_id, self.deps.settings.image_max_bytes, texts.IMAGE_TOO_BIG)
         if data is None:
             return
         self.deps.images.put(file_id, data, mime)

@@ -132,6 +132,8 @@ class FakeBotApi(LoopbackServer):
         self._failures: dict[str, list[ApiError]] = {}
         self._slow: dict[str, list[float]] = {}
         self._garbled: dict[str, int] = {}
+        #: file_ids whose size neither the message nor getFile declares.
+        self.undeclared: set[str] = set()
         self._last_paced: dict[int, float] = {}
         self._poll_ended: asyncio.Event | None = None
         self.blocked: set[int] = set()
@@ -203,16 +205,17 @@ class FakeBotApi(LoopbackServer):
         file_name: str,
         mime_type: str | None,
         caption: str | None = None,
+        declared: bool = True,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """A file sent as a document (its bytes served by getFile)."""
+        """A file sent as a document (its bytes served by getFile). ``declared=False``: neither the
+        message nor getFile gives its ``file_size`` (the Bot API makes it optional)."""
         file_id = self.add_file(content, file_name)
-        document: dict[str, Any] = {
-            "file_id": file_id,
-            "file_unique_id": f"u{file_id}",
-            "file_name": file_name,
-            "file_size": len(content),
-        }
+        document: dict[str, Any] = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": file_name}
+        if declared:
+            document["file_size"] = len(content)
+        else:
+            self.undeclared.add(file_id)
         if mime_type:
             document["mime_type"] = mime_type
         extra: dict[str, Any] = {"document": document}
@@ -648,7 +651,10 @@ class FakeBotApi(LoopbackServer):
         if len(content) > 20 * 1024 * 1024:
             raise ApiError(400, "Bad Request: file is too big")
         file_id = str(params["file_id"])
-        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(content), "file_path": path}
+        answer = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(content), "file_path": path}
+        if file_id in self.undeclared:
+            del answer["file_size"]
+        return answer
 
     async def _download(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
