@@ -17,8 +17,10 @@ it), and logged.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +34,9 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 logger = logging.getLogger(__name__)
+
+#: Seconds an empty long poll takes at least (a server that returns it at once is asked again after this).
+MIN_EMPTY_POLL_SECONDS = 0.5
 
 
 class TolerantRequest(HTTPXRequest):
@@ -82,7 +87,13 @@ class TolerantBot(ExtBot[dict[str, Any]]):
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
         api_kwargs: dict[str, Any] | None = None,
     ) -> tuple[Update, ...]:
-        """Bot API getUpdates; a batch PTB cannot parse is re-read and parsed update by update."""
+        """Bot API getUpdates; a batch PTB cannot parse is re-read and parsed update by update.
+
+        A server that answers a long poll at once with nothing (ignoring ``timeout``, as some Bot API
+        proxies do) is not asked again sooner than :data:`MIN_EMPTY_POLL_SECONDS` after the last
+        ask: without updates the bot polls at most twice a second, never in a tight loop; with
+        updates it polls again at once."""
+        started = time.monotonic()
         try:
             updates = await super().get_updates(
                 offset=offset,
@@ -107,6 +118,8 @@ class TolerantBot(ExtBot[dict[str, Any]]):
                 )
             updates = tuple(update for item in raw or [] if (update := self._parse(item)) is not None)
         self._polls[0] += 1
+        if not updates and timeout:
+            await asyncio.sleep(max(0.0, MIN_EMPTY_POLL_SECONDS - (time.monotonic() - started)))
         return updates
 
     def _parse(self, data: Any) -> Update | None:

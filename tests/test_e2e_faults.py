@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,17 @@ async def test_a_200_answer_that_is_not_json_is_retried_like_a_network_error(
     assert await harness.say(CHAT, "count") == [ANSWER.strip()]
     await harness.telegram.wait_for(lambda: stored_roles(harness) == ["user", "assistant"])  # the answer is stored
     assert not lines.matching("Can not load invalid JSON data"), "no traceback of the body"
+
+
+async def test_a_server_answering_long_polls_at_once_is_not_asked_in_a_tight_loop(harness: BotHarness) -> None:
+    harness.telegram.ignores_poll_timeout = True
+    await harness.start()
+    started, before = time.monotonic(), len(harness.telegram.calls_of("getUpdates"))
+    await harness.telegram.wait_for(lambda: len(harness.telegram.calls_of("getUpdates")) >= before + 3)
+    assert await harness.say(CHAT, "still answering?") == ["Hello from the fake model."]
+    polls = len(harness.telegram.calls_of("getUpdates")) - before
+    # Without the floor: hundreds a second. A busy machine only polls less.
+    assert polls <= (time.monotonic() - started) / 0.5 + 3
 
 
 async def test_a_second_instance_on_the_same_token_says_so_and_stops_while_the_first_keeps_serving(

@@ -138,7 +138,9 @@ async def test_a_file_without_a_declared_size_is_held_to_the_limit_once_it_came(
     assert last_user_content(harness) == "File exact.txt:\n```\n" + "x" * 1000 + "\n```", "exactly at the limit: read"
     harness.telegram.user_document(CHAT, b"x" * 1001, "over.txt", "text/plain", declared=False)
     shown = await wait_reply(harness, count=2)
-    assert shown[-1] == "That file is too big for me (1,001 bytes; the limit is 1,000 bytes). Please send a smaller one."
+    assert shown[-1] == (
+        "That file is too big for me (1,001 bytes; the limit is 1,000 bytes). Please send a smaller one."
+    )
     assert len(harness.llm.requests) == 1, "one byte over: not sent to the model"
 
 

@@ -132,6 +132,8 @@ class FakeBotApi(LoopbackServer):
         self._failures: dict[str, list[ApiError]] = {}
         self._slow: dict[str, list[float]] = {}
         self._garbled: dict[str, int] = {}
+        #: Answer getUpdates at once even when empty (a Bot API proxy ignoring the long-poll timeout).
+        self.ignores_poll_timeout = False
         #: file_ids whose size neither the message nor getFile declares.
         self.undeclared: set[str] = set()
         self._last_paced: dict[int, float] = {}
@@ -507,7 +509,7 @@ class FakeBotApi(LoopbackServer):
         timeout = float(params.get("timeout", 0))
         if self._poll_ended is not None:
             self._poll_ended.set()  # only one getUpdates per token: the pending one ends with 409
-        if not self._updates and timeout > 0:
+        if not self._updates and timeout > 0 and not self.ignores_poll_timeout:
             self._new_update.clear()
             ended = self._poll_ended = asyncio.Event()
             waits = [asyncio.ensure_future(self._new_update.wait()), asyncio.ensure_future(ended.wait())]
