@@ -28,7 +28,7 @@ from .settings import Settings
 from .storage import ConversationStore, InterruptedReply
 from .streaming import ReplyStreamer
 from .telegram_bot import TolerantBot, TolerantRequest
-from .texts import COMMANDS, INTERRUPTED
+from .texts import COMMANDS, INTERRUPTED, NOT_ANSWERED
 
 #: Replies interrupted longer ago than this (seconds) are not mentioned after a restart.
 INTERRUPTED_NOTICE_MAX_AGE = 24 * 3600.0
@@ -177,7 +177,8 @@ async def announce_interrupted(bot: Bot, replies: list[InterruptedReply]) -> Non
     """Tell each conversation whose answer was cut off by a crash or ``kill -9`` (the reply was never
     finished, see :meth:`~bot.storage.ConversationStore.reply_started`) to send /retry: the question is
     in the history, the half answer is not. The half answer's Stop button, which would stop nothing,
-    is removed first. Older than a day: only logged. Send failures are logged."""
+    is removed first. A question that was still waiting for its turn (never stored) is asked to be
+    sent again (:data:`~bot.texts.NOT_ANSWERED`). Older than a day: only logged. Send failures are logged."""
     for reply in replies:
         if reply.reply_message_id is not None:
             try:  # its Stop button would stop nothing
@@ -191,12 +192,15 @@ async def announce_interrupted(bot: Bot, replies: list[InterruptedReply]) -> Non
         try:
             await bot.send_message(
                 reply.key.chat_id,
-                INTERRUPTED,
+                INTERRUPTED if reply.started else NOT_ANSWERED,
                 message_thread_id=reply.key.thread_id or None,
                 reply_parameters=ReplyParameters(reply.message_id, allow_sending_without_reply=True),
             )
             logger.info(
-                "chat=%s thread=%s told that its interrupted reply needs /retry", reply.key.chat_id, reply.key.thread_id
+                "chat=%s thread=%s told that its %s",
+                reply.key.chat_id,
+                reply.key.thread_id,
+                "interrupted reply needs /retry" if reply.started else "question was not answered",
             )
         except TelegramError as error:
             logger.warning("chat=%s could not announce an interrupted reply: %s", reply.key.chat_id, error)

@@ -85,7 +85,23 @@ MIGRATIONS: list[str] = [
     CREATE INDEX usage_by_chat ON usage (chat_id, created_at);
     CREATE INDEX usage_by_time ON usage (created_at);
     """,
+    """
+    CREATE TABLE received (
+        chat_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        thread_id INTEGER NOT NULL DEFAULT 0,
+        waiting INTEGER NOT NULL DEFAULT 0,
+        received_at REAL NOT NULL,
+        PRIMARY KEY (chat_id, message_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX received_by_time ON received (received_at);
+    """,
 ]
+
+#: Messages are remembered this long (seconds) to recognise one delivered again.
+RECEIVED_KEPT = 7 * 24 * 3600.0
+#: Every this many new messages, those older than :data:`RECEIVED_KEPT` are forgotten.
+RECEIVED_PRUNE_EVERY = 1000
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -182,12 +198,16 @@ class StoredMessage:
 class InterruptedReply:
     """A reply that was being written when the bot last stopped without finishing it (killed, crashed,
     power lost): the conversation, the Telegram ``message_id`` of the user's message it answered, and
-    that of the newest message of the reply (the one with the Stop button), if one was sent."""
+    that of the newest message of the reply (the one with the Stop button), if one was sent. With
+    ``started`` False: a question received and confirmed to Telegram that was still waiting for its
+    turn (not stored, not answered)."""
 
     key: ConversationKey
     message_id: int
     started_at: float
     reply_message_id: int | None = None
+    #: False for a question that was still waiting for its turn (received, never started).
+    started: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +285,7 @@ class ConversationStore:
         self._path = path
         self._identity = _identity(path) if path is not None else None
         self._lost = False
+        self._received = 0
 
     def _check_file(self) -> None:
         """Refuse to write when the database file was deleted or replaced since it was opened: SQLite
@@ -462,13 +483,44 @@ class ConversationStore:
 
     async def take_interrupted(self) -> list[InterruptedReply]:
         """The replies started and never finished before this start (the bot was killed mid-answer),
-        oldest first; they are forgotten once returned."""
+        and the questions that were still waiting for their turn (:meth:`waiting`), oldest first;
+        they are forgotten once returned."""
         rows = await self._rows(
-            "SELECT chat_id, thread_id, message_id, started_at, reply_message_id FROM replies_in_progress"
-            " ORDER BY started_at"
+            "SELECT chat_id, thread_id, message_id, started_at, reply_message_id, 1 FROM replies_in_progress"
+            " UNION ALL SELECT chat_id, thread_id, message_id, received_at, NULL, 0 FROM received r"
+            " WHERE waiting = 1 AND NOT EXISTS (SELECT 1 FROM replies_in_progress p"
+            " WHERE p.chat_id = r.chat_id AND p.message_id = r.message_id) ORDER BY 4"
         )
         await self._write("DELETE FROM replies_in_progress")
-        return [InterruptedReply(ConversationKey(int(r[0]), int(r[1])), int(r[2]), float(r[3]), r[4]) for r in rows]
+        await self._write("UPDATE received SET waiting = 0 WHERE waiting = 1")
+        return [
+            InterruptedReply(ConversationKey(int(r[0]), int(r[1])), int(r[2]), float(r[3]), r[4], bool(r[5]))
+            for r in rows
+        ]
+
+    async def receive(self, key: ConversationKey, message_id: int) -> bool:
+        """Note a message as received; False when it was already (Telegram or a proxy delivered it
+        twice, in one batch or later, before a restart too): it is then not handled again."""
+        cursor = await self._write(
+            "INSERT OR IGNORE INTO received (chat_id, message_id, thread_id, received_at) VALUES (?, ?, ?, ?)",
+            (key.chat_id, message_id, key.thread_id, time.time()),
+        )
+        if cursor.rowcount == 0:
+            return False
+        self._received += 1
+        if self._received % RECEIVED_PRUNE_EVERY == 0:
+            await self._write(
+                "DELETE FROM received WHERE received_at < ? AND waiting = 0", (time.time() - RECEIVED_KEPT,)
+            )
+        return True
+
+    async def waiting(self, key: ConversationKey, message_id: int, waiting: bool = True) -> None:
+        """Note that the question ``message_id`` waits for its turn (``waiting``), or that its turn
+        ended; a question still waiting when the bot is killed is announced after the restart."""
+        await self._write(
+            "UPDATE received SET waiting = ? WHERE chat_id = ? AND message_id = ?",
+            (int(waiting), key.chat_id, message_id),
+        )
 
     async def record_usage(self, record: UsageRecord) -> None:
         """Add one answer to the usage ledger."""
@@ -532,8 +584,10 @@ class ConversationStore:
         self._check_file()
         try:
             await self._db.execute("BEGIN")
-            for table in ("messages", "replies_in_progress", "usage"):
-                await self._db.execute(f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+            for table in ("messages", "replies_in_progress", "usage", "received"):
+                await self._db.execute(
+                    f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
+                )
             await self._db.execute(
                 "UPDATE OR IGNORE chat_settings SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
             )

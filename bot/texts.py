@@ -94,6 +94,7 @@ STOPPED = "Stopped."
 STOPPED_FOR_RESTART = "⏹ Stopped: the bot is restarting. /retry will answer again."
 RESTARTING = "I'm restarting and couldn't answer this. Please send it again in a minute."
 INTERRUPTED = "⚠️ I was restarted before I could finish answering this. Send /retry and I'll answer it."
+NOT_ANSWERED = "⚠️ I was restarted before I could answer this. Please send it again."
 STORAGE_ERROR = (
     "Sorry, I can't save our conversation right now (a storage problem on my side), so I can't answer."
     " The bot's owner can see what is wrong in the logs. Please try again later."

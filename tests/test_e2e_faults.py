@@ -163,6 +163,24 @@ async def test_a_server_answering_long_polls_at_once_is_not_asked_in_a_tight_loo
     assert polls <= (time.monotonic() - started) / 0.5 + 3
 
 
+async def test_a_message_delivered_twice_is_answered_and_stored_once_also_across_a_restart(
+    harness: BotHarness, lines: Lines
+) -> None:
+    telegram = harness.telegram
+    await harness.start()
+    asked = telegram.user_message(CHAT, "only once")
+    telegram.redeliver(telegram.last_update)  # the same update twice in one batch
+    await harness.wait_replies(CHAT, after=asked["message_id"])
+    telegram.push({"message": telegram.last_update["message"]})  # the same message in a later update
+    await lines.wait_for("delivered again; skipped")
+    await harness.restart()
+    telegram.push({"message": asked})  # and again after a restart
+    assert await harness.say(CHAT, "next") == ["Hello from the fake model."]
+    await telegram.wait_for(lambda: len(lines.matching("delivered again; skipped")) == 3)
+    await telegram.wait_for(lambda: stored_roles(harness) == ["user", "assistant", "user", "assistant"])
+    assert len(harness.llm.requests) == 2, "answered and stored once"
+
+
 async def test_a_second_instance_on_the_same_token_says_so_and_stops_while_the_first_keeps_serving(
     harness: BotHarness, telegram: FakeBotApi, llm: FakeOpenAI, tmp_path: Path, lines: Lines
 ) -> None:

@@ -209,6 +209,72 @@ async def test_kill_9_mid_stream_keeps_the_question_drops_the_half_answer_and_sa
         ]
 
 
+async def test_kill_9_with_a_question_waiting_tells_both_askers_after_the_restart(
+    telegram: FakeBotApi, llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from bot import texts
+
+    from .fakes.openai import Reply
+
+    database = tmp_path / "bot.sqlite3"
+    env = _env(
+        PYTHONPATH=str(ROOT),
+        TELEGRAM_BOT_TOKEN=telegram.token,
+        TELEGRAM_BASE_URL=telegram.base_url,
+        OPENAI_BASE_URL=llm.base_url,
+        OPENAI_API_KEY=llm.api_key or "sk-test",
+        DATABASE_PATH=str(database),
+        POLL_TIMEOUT="1",
+        PRIVATE_EDIT_INTERVAL="0.05",
+    )
+    llm.default = Reply("a long answer " * 200, chunk_size=10, delay=0.02)
+
+    def waiting() -> list[int]:
+        try:
+            with sqlite3.connect(database) as db:
+                return [r[0] for r in db.execute("SELECT message_id FROM received WHERE waiting = 1")]
+        except sqlite3.Error:
+            return []  # not created yet
+
+    process = await _spawn(env, tmp_path)
+    try:
+        first = telegram.user_message(77, "tell me everything")
+        await telegram.wait_for(lambda: any(m.edits for m in telegram.bot_messages(77)), timeout=20)
+        second = telegram.user_message(77, "and then this")
+        # Confirmed to Telegram (a later getUpdates moved past it) and noted as waiting for its turn.
+        await telegram.wait_for(
+            lambda: (
+                second["message_id"] in waiting()
+                and any(
+                    int(c.params.get("offset", 0)) > telegram.last_update_id for c in telegram.calls_of("getUpdates")
+                )
+            ),
+            timeout=20,
+        )
+        process.kill()
+        await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+    llm.default = Reply("Now answered.")
+    process = await _spawn(env, tmp_path)
+    try:
+        await telegram.wait_for(lambda: texts.NOT_ANSWERED in telegram.bot_texts(77), timeout=20)
+        notices = {
+            m.text: m.reply_to for m in telegram.bot_messages(77) if m.text in (texts.INTERRUPTED, texts.NOT_ANSWERED)
+        }
+        assert notices == {texts.INTERRUPTED: first["message_id"], texts.NOT_ANSWERED: second["message_id"]}
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.communicate(), 20)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    assert waiting() == [], "announced once"
+    assert len(llm.requests) == 1, "the waiting question was neither answered nor forgotten: its asker was told"
+
+
 @pytest.mark.parametrize("content", [b"not a database at all" * 50, None], ids=["corrupt-file", "a-folder"])
 async def test_an_unusable_database_stops_start_up_with_one_line(tmp_path: Path, content: bytes | None) -> None:
     path = tmp_path / "bot.sqlite3"

@@ -19,7 +19,7 @@ from ..storage import ConversationKey
 from .choices import ChoiceHandlers
 from .common import ActiveReply, Deps
 from .conversation import ConversationHandlers
-from .gate import AccessGate
+from .gate import AccessGate, DuplicateGate
 from .prompts import PromptHandlers
 from .usage import UsageHandlers
 
@@ -64,6 +64,7 @@ def register(app: Application, deps: Deps) -> None:
         else:
             await choices.button(update, context, callback.kind, callback.value)
 
+    app.add_handler(TypeHandler(Update, DuplicateGate(deps)), group=-3)
     # Before the access gate: a group's new id after an upgrade is not in ALLOWED_CHAT_IDS yet.
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, conversation.migrate), group=-2)
     app.add_handler(TypeHandler(Update, AccessGate(deps)), group=-1)

@@ -254,14 +254,29 @@ class ConversationHandlers:
             task = asyncio.create_task(self.acknowledge(message, context))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-        async with self.deps.queue.turn(key, member):
-            if self.deps.closing:
-                await message.reply_text(texts.RESTARTING)
-                return
-            if not await self.within_budget(message):
-                return
-            question = await self.deps.store.add(key, "user", text, author_name(message), member, images)
-            await self.respond(message, key, question_id=question)
+        # Until its turn ends, a question killed with the bot is announced after the restart. Noted in
+        # the background: nothing may be awaited before the turn is taken (turns keep arrival order).
+        noted = asyncio.create_task(self.deps.store.waiting(key, message.message_id))
+        try:
+            async with self.deps.queue.turn(key, member):
+                if self.deps.closing:
+                    await message.reply_text(texts.RESTARTING)
+                    return
+                if not await self.within_budget(message):
+                    return
+                question = await self.deps.store.add(key, "user", text, author_name(message), member, images)
+                await self.respond(message, key, question_id=question)
+        finally:
+            await self.turn_ended(noted, key, message.message_id)
+
+    async def turn_ended(self, noted: asyncio.Task[None], key: ConversationKey, message_id: int) -> None:
+        """The question's turn ended: it no longer waits (after the note that it did, so the two
+        writes never cross). A failure to write either is logged; the turn's outcome stands."""
+        try:
+            await noted
+            await self.deps.store.waiting(key, message_id, False)
+        except StorageError as error:
+            logger.warning("chat=%s could not note the end of a question's turn: %s", key.chat_id, error)
 
     async def within_budget(self, message: Message) -> bool:
         """True when no budget of the sender or the chat is used up (:class:`~bot.budgets.Budgets`);

@@ -1,4 +1,5 @@
-"""The access gate: runs before every other handler and stops updates from strangers."""
+"""The gates every update passes first: a message delivered twice is dropped, and updates from
+strangers are stopped."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from .. import texts
-from .common import Deps, is_addressed, is_group
+from ..storage import StorageError
+from .common import Deps, conversation_key, is_addressed, is_group
 
 logger = logging.getLogger("bot.access")
 
@@ -35,3 +37,30 @@ class AccessGate:
                 refusal = texts.STRANGER_GROUP if is_group(message) else texts.STRANGER  # type: ignore[arg-type]
                 await message.reply_text(refusal.format(user_id=user.id, chat_id=chat.id))  # type: ignore[union-attr]
         raise ApplicationHandlerStop
+
+
+class DuplicateGate:
+    """Drops a message delivered a second time (the same chat and ``message_id``, in one getUpdates
+    batch or a later one, before a restart too: :meth:`~bot.storage.ConversationStore.receive`), so
+    it is answered and stored once. When the store cannot tell, the message goes on (logged)."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def __call__(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None:
+            return
+        try:
+            first = await self.deps.store.receive(conversation_key(message), message.message_id)
+        except StorageError as error:
+            logger.warning("update %s: cannot tell whether it was delivered before: %s", update.update_id, error)
+            return
+        if not first:
+            logger.info(
+                "update %s: message %s of chat %s delivered again; skipped",
+                update.update_id,
+                message.message_id,
+                message.chat_id,
+            )
+            raise ApplicationHandlerStop

@@ -126,6 +126,7 @@ class FakeBotApi(LoopbackServer):
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
         self.last_update_id = 0
+        self.last_update: dict[str, Any] = {}
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._new_update = asyncio.Event()
@@ -262,9 +263,16 @@ class FakeBotApi(LoopbackServer):
     def _next_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
 
+    def redeliver(self, update: dict[str, Any]) -> None:
+        """Put an update that was delivered already in the queue again, with its ``update_id`` (a
+        proxy or the Bot API sending it twice)."""
+        self._updates.append(update)
+        self._new_update.set()
+
     def push(self, update: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), **update}
         self.last_update_id = update["update_id"]
+        self.last_update = update
         self._updates.append(update)
         self._new_update.set()
         return update
