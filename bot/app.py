@@ -104,7 +104,9 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
             settings=settings,
             store=store,
             chain=chain,
-            streamer=ReplyStreamer(app.bot, pacer, drafts=settings.stream_mode == "draft"),
+            streamer=ReplyStreamer(
+                app.bot, pacer, drafts=settings.stream_mode == "draft", max_answer_chars=settings.max_answer_chars
+            ),
             queue=ConversationQueue(),
             access=access,
             admins=AdminChecker(access),

@@ -108,6 +108,9 @@ class Settings(BaseSettings):
 
     # Chat behaviour
     max_input_chars: int = Field(MessageLimit.MAX_TEXT_LENGTH, ge=1, description="Longer user messages are refused.")
+    max_answer_chars: int = Field(
+        32_000, ge=100, description="An answer longer than this many characters is cut there, with a note."
+    )
     image_max_bytes: int = Field(
         2_000_000, ge=10_000, le=20_000_000, description="Largest photo size sent to the model, bytes."
     )

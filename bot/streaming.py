@@ -102,6 +102,7 @@ class StreamResult:
             ("Forbidden: bot was blocked by the user"); the reply was abandoned.
         usage: the tokens of the answer kept (the server's count, else an estimate), or None
             when no text was received.
+        capped: the cap (``MAX_ANSWER_CHARS``) when the answer was longer and was cut there, else None.
     """
 
     text: str = ""
@@ -119,6 +120,7 @@ class StreamResult:
     finish: str | None = None
     forbidden: str | None = None
     usage: Usage | None = None
+    capped: int | None = None
 
 
 @dataclass(slots=True)
@@ -136,13 +138,23 @@ class ReplyStreamer:
         pacer: shared per-chat pacer.
         limit: message length limit in UTF-16 code units (Bot API: 4096).
         drafts: stream private-chat replies as drafts (sendMessageDraft) instead of edits.
+        max_answer_chars: an answer longer than this many characters is cut there: the rest is not
+            read (the provider's stream is closed) nor shown, and ``result.capped`` says so (None: no cap).
     """
 
-    def __init__(self, bot: Bot, pacer: ChatPacer, limit: int = TELEGRAM_TEXT_LIMIT, drafts: bool = False) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        pacer: ChatPacer,
+        limit: int = TELEGRAM_TEXT_LIMIT,
+        drafts: bool = False,
+        max_answer_chars: int | None = None,
+    ) -> None:
         self.bot = bot
         self.pacer = pacer
         self.limit = limit
         self.drafts = drafts
+        self.max_answer_chars = max_answer_chars
         #: With a rate limiter on the bot, the streamer's requests say they are paced already.
         self.paced: dict[str, Any] = {"rate_limit_args": PACED} if getattr(bot, "rate_limiter", None) else {}
 
@@ -179,6 +191,7 @@ class ReplyStream:
         self._paced = streamer.paced
         self._pacer = streamer.pacer
         self._limit = streamer.limit
+        self._max_answer_chars = streamer.max_answer_chars
         self.target = target
         self._error_text = error_text
         self._stop_markup = stop_markup
@@ -264,6 +277,7 @@ class ReplyStream:
                 await aclose()
 
     async def _read(self, chunks: AsyncIterator[Chunk], typing: asyncio.Task[None]) -> None:
+        cap = self._max_answer_chars
         async for chunk in chunks:
             change = self._answer.add(chunk)
             if change is None:
@@ -271,6 +285,10 @@ class ReplyStream:
             if not isinstance(change, Reset):
                 typing.cancel()
             self._dirty.set()
+            if cap is not None and len(self._answer.text) > cap:
+                self._answer.cut(cap)
+                self.result.capped = cap
+                return  # read no more: the provider's stream is closed
 
     async def _typing(self) -> None:
         while True:

@@ -114,6 +114,7 @@ PROVIDER_SET = "Provider for this chat: {provider}."
 MODEL_RESET = " {provider} does not offer {old}, so this chat now uses its default model, {new}."
 FALLBACK_NOTE = "_↪ Answered by {model} via {provider}: {requested} {reason}._"
 LENGTH_NOTE = "_✂️ The model stopped here: it reached its length limit._"
+CAPPED_NOTE = "_✂️ I stopped the answer here: it was longer than the {limit} characters I show._"
 LEFT_OUT_NOTE = "_📜 The conversation was too long for the model: it did not see the earliest {messages}._"
 FILTERED_NOTE = "_⚠️ The provider's content filter cut this answer short._"
 PROMPT_SHOW = "System prompt for this chat ({which}):\n\n{prompt}"
@@ -176,7 +177,9 @@ def reply_notes(result: StreamResult) -> list[str]:
     notes = []
     if result.answered_by is not None and result.answered_by.left_out:
         notes.append(LEFT_OUT_NOTE.format(messages=plural(result.answered_by.left_out, "message")))
-    if result.finish == "length":
+    if result.capped is not None:
+        notes.append(CAPPED_NOTE.format(limit=f"{result.capped:,}"))
+    elif result.finish == "length":
         notes.append(LENGTH_NOTE)
     elif result.finish == "content_filter":
         notes.append(FILTERED_NOTE)

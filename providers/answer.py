@@ -85,6 +85,10 @@ class Answer:
             self.reported = chunk
         return None
 
+    def cut(self, length: int) -> None:
+        """Keep only the first ``length`` characters of the text (a consumer's cap on an answer)."""
+        self.text = self.text[:length]
+
     @property
     def usage(self) -> Usage:
         """The server's count when the stream reported one, else an estimate (``estimated=True``)

@@ -62,3 +62,25 @@ async def test_shutdown_stops_long_replies_after_a_grace_and_does_not_start_new_
     await harness.say(CHAT, "after restart")
     stored = harness.llm.requests[-1]["messages"]
     assert stored[1]["content"] == "long one" and stored[2]["content"].startswith("word word")
+
+
+async def test_an_answer_is_cut_at_max_answer_chars_and_the_rest_is_not_read(harness: BotHarness) -> None:
+    import sqlite3
+
+    from .fakes.openai import Reply
+
+    harness.overrides["max_answer_chars"] = 100
+    exact = "a" * 99 + "."
+    harness.llm.then(Reply(exact, chunk_size=10))
+    await harness.start()
+    assert await harness.say(CHAT, "exactly at the cap") == [exact], "100 characters: whole, no note"
+    harness.llm.then(Reply("b" * 100 + "c" + " more" * 2000, chunk_size=10, delay=0.005))
+    [shown] = await harness.say(CHAT, "one past it")
+    assert shown == "b" * 100 + "\n\n✂️ I stopped the answer here: it was longer than the 100 characters I show."
+    await harness.telegram.wait_for(lambda: any(kind == "client_gone" for _, kind in harness.llm.timeline))
+
+    def answers() -> list[str]:
+        with sqlite3.connect(harness.db_path) as db:
+            return [r[0] for r in db.execute("SELECT content FROM messages WHERE role = 'assistant' ORDER BY id")]
+
+    await harness.telegram.wait_for(lambda: answers() == [exact, "b" * 100])  # stored as shown, without the note
