@@ -69,7 +69,14 @@ NO_VISION = (
     " owner for a model that takes images."
 )
 TOO_LONG = "That message is too long for me ({length} characters; the limit is {limit}). Please shorten it."
-TOO_MANY_PENDING = "I'm still answering earlier messages in this chat. Please wait a moment before sending more."
+TOO_MANY_PENDING = (
+    "I'm still answering earlier messages in this chat, so I didn't take your last {count} messages."
+    " Please send them again once I've answered."
+)
+TOO_MANY_PENDING_ONE = (
+    "I'm still answering earlier messages in this chat, so I didn't take your last message."
+    " Please send it again once I've answered."
+)
 USER_LIMIT = "You've reached the limit of {limit} an hour. Please try again in {wait}."
 USER_TOKENS_LIMIT = "You've used your {limit} for today. Your budget starts again at 00:00 UTC, in {wait}."
 USER_COST_LIMIT = "You've used your {limit} budget for this month. It starts again on {date} (UTC), in {wait}."

@@ -166,11 +166,11 @@ async def test_a_busy_group_is_served_and_queued_questions_are_acknowledged(harn
     telegram = harness.telegram
     asked = [group_message(telegram, f"{MENTION} question {n}", user_id=100 + n, name=f"P{n}") for n in range(10)]
     flood = [group_message(telegram, f"{MENTION} again {n}", user_id=100) for n in range(3)]
-    texts = await harness.wait_replies(GROUP, 13, timeout=30)  # 11 answers, 2 refusals
+    texts = await harness.wait_replies(GROUP, 12, timeout=30)  # 11 answers, 1 refusal for the flood
     for n in range(10):
         assert texts.count(f"answer to question {n}") == 1, "each member of a busy group gets their answer"
     assert texts.count("answer to again 0") == 1, "one person may have two waiting"
-    assert texts.count(TOO_MANY_PENDING) == 2, "a flood by one person is refused"
+    assert texts.count(TOO_MANY_PENDING.format(count=2)) == 1, "a flood by one person is refused, once"
     queued = {m["message_id"] for m in [*asked[1:], flood[0]]}
     await telegram.wait_for(lambda: {mid for (_, mid), r in telegram.reactions.items() if r == ["👀"]} >= queued)
     assert (GROUP, asked[0]["message_id"]) not in telegram.reactions, "the first question is answered at once"

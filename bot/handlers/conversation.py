@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from telegram import Message, MessageEntity, Update
 from telegram.error import ChatMigrated, Forbidden, TelegramError
@@ -36,6 +37,18 @@ logger = logging.getLogger("bot.handlers")
 
 #: The reaction on a group question that waits for earlier ones (one of Telegram's standard reactions).
 QUEUED_REACTION = "👀"
+#: Seconds without another refused message that end a burst; then its one refusal is sent.
+BURST_QUIET = 1.0
+
+
+@dataclass(slots=True)
+class _Burst:
+    """Messages refused in a row: the last one (the refusal answers it), how many, and an event set by
+    each further one."""
+
+    message: Message
+    count: int
+    more: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class ConversationHandlers:
@@ -44,6 +57,8 @@ class ConversationHandlers:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self._background: set[asyncio.Task[None]] = set()
+        #: Messages refused because too many wait, per conversation (and person, in groups).
+        self._bursts: dict[tuple[ConversationKey, int | None], _Burst] = {}
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/start: what the bot does."""
@@ -247,7 +262,7 @@ class ConversationHandlers:
         key = conversation_key(message)
         member = message.from_user.id if message.from_user else None
         if self.too_many_pending(key, member, is_group(message)):
-            await message.reply_text(texts.TOO_MANY_PENDING)
+            self.refuse_in_burst(message, key, member)
             return
         if is_group(message) and self.deps.queue.pending(key):
             # In the background: nothing may be awaited before the turn is taken (turns keep arrival order).
@@ -288,6 +303,38 @@ class ConversationHandlers:
         logger.info("chat=%s user=%s refused: %s used up", message.chat_id, user_id, refusal.name)
         await message.reply_text(texts.budget_refusal(refusal, self.deps.budgets.clock()))
         return False
+
+    def refuse_in_burst(self, message: Message, key: ConversationKey, member: int | None) -> None:
+        """Count a message not taken because too many wait; a burst of them (a forwarded batch) gets one
+        refusal saying how many, once :data:`BURST_QUIET` seconds pass without another, as a reply to
+        the last (one sentence instead of one per message, each paced at a second)."""
+        who = (key, member if is_group(message) else None)
+        burst = self._bursts.get(who)
+        if burst is not None:
+            burst.message, burst.count = message, burst.count + 1
+            burst.more.set()
+            return
+        self._bursts[who] = _Burst(message, 1)
+        task = asyncio.create_task(self._refuse_burst(who))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _refuse_burst(self, who: tuple[ConversationKey, int | None]) -> None:
+        burst = self._bursts[who]
+        while True:
+            try:
+                async with asyncio.timeout(BURST_QUIET):
+                    await burst.more.wait()
+            except TimeoutError:
+                break  # quiet: the burst is over
+            burst.more.clear()
+        del self._bursts[who]
+        logger.info("chat=%s %d messages not taken: too many waiting", who[0].chat_id, burst.count)
+        refusal = texts.TOO_MANY_PENDING_ONE if burst.count == 1 else texts.TOO_MANY_PENDING
+        try:
+            await burst.message.reply_text(refusal.format(count=burst.count))
+        except TelegramError as error:
+            logger.warning("chat=%s could not refuse a burst: %s", who[0].chat_id, error)
 
     def too_many_pending(self, key: ConversationKey, member: int | None, group: bool) -> bool:
         """A private chat may have ``MAX_PENDING_PER_CHAT`` messages waiting; in a group each person
