@@ -77,6 +77,19 @@ class ChatPacer:
             self._global_next = now + self.global_interval
         self._prune(now)
 
+    async def acquire_global(self, chat_id: int) -> None:
+        """Wait for a request to ``chat_id`` that is no message (a reaction): only the global pace
+        and a 429 that blocks the chat hold it; it takes no slot of the chat, so it never delays the
+        chat's answers."""
+        while True:
+            state = self._chats.get(chat_id)
+            now = self._clock()
+            wait = max(0.0, self._global_next - now, state.blocked_until - now if state else 0.0)
+            if wait <= 0:
+                break
+            await self._sleep(wait)
+        self._global_next = now + self.global_interval
+
     def penalize(self, chat_id: int, retry_after: float) -> None:
         """Block ``chat_id`` for ``retry_after`` seconds (a 429's ``retry_after``); other chats go on."""
         state = self._chats.setdefault(chat_id, _ChatState())

@@ -2,9 +2,11 @@
 
 PTB calls :meth:`ChatRateLimiter.process_request` for each request the bot makes
 (``ExtBot(rate_limiter=...)``). Requests that post to a chat (sends, edits,
-deletes, drafts, reactions) take a slot of that chat's pace and of the global one
+deletes, drafts) take a slot of that chat's pace and of the global one
 (:class:`~bot.pacing.ChatPacer`: about one a second in a private chat, a group's 20
-a minute, 30 a second in all; Bot API FAQ, "My bot is hitting limits"). A 429
+a minute, 30 a second in all; Bot API FAQ, "My bot is hitting limits"). A reaction
+(setMessageReaction) is no message: it waits only for the global pace, and takes none of
+the chat's slots, so the 👀 on queued group questions never delays their answers. A 429
 (``RetryAfter``) blocks only that chat for ``retry_after`` seconds and the request
 is tried again, up to ``max_retries`` times; unlike PTB's ``AIORateLimiter``, other
 chats go on.
@@ -47,9 +49,11 @@ PACED_METHODS = frozenset(
         "sendAnimation",
         "copyMessage",
         "forwardMessage",
-        "setMessageReaction",
     }
 )
+
+#: Bot API methods about a chat that are no message: paced globally, never per chat.
+GLOBAL_ONLY_METHODS = frozenset({"setMessageReaction"})
 
 #: ``rate_limit_args`` of a request its caller has paced already (the streamer).
 PACED = {"paced": True}
@@ -86,20 +90,26 @@ class ChatRateLimiter(BaseRateLimiter[dict[str, Any]]):
         that chat wait ``retry_after`` before trying again.
 
         Raises:
-            telegram.error.RetryAfter: still refused after ``max_retries`` waits, or a request
-                the caller paces itself (it decides what to do).
+            telegram.error.RetryAfter: still refused after ``max_retries`` waits, a request the
+                caller paces itself (it decides what to do), or a reaction (not retried).
         """
         chat_id = data.get("chat_id")
         chat = chat_id if isinstance(chat_id, int) else None
         paced_by_caller = bool(rate_limit_args and rate_limit_args.get("paced"))
         paced_here = endpoint in PACED_METHODS and chat is not None and not paced_by_caller
+        global_only = endpoint in GLOBAL_ONLY_METHODS and chat is not None
         for attempt in range(self.max_retries + 1):
             if paced_here:
                 assert chat is not None
                 await self.pacer.acquire(chat, is_group=chat < 0)
+            elif global_only:
+                assert chat is not None
+                await self.pacer.acquire_global(chat)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
+                if global_only:
+                    raise  # best effort: a reaction refused for flooding neither waits nor blocks the chat
                 seconds = duration_seconds(error.retry_after)
                 if chat is not None:
                     self.pacer.penalize(chat, seconds)

@@ -122,3 +122,46 @@ async def test_a_request_is_not_overtaken_by_a_reply_that_keeps_asking() -> None
 
     await clock.run(asyncio.gather(streaming_reply(), command_reply()))
     assert order.index("command") == 2, order  # right after the edit that was already waiting
+
+
+async def test_a_reaction_takes_no_slot_of_its_chat_but_waits_for_a_429_block() -> None:
+    clock = Clock()
+    pacer = ChatPacer(1.0, 20, 1000, clock=clock, sleep=clock.sleep)  # a group: one request every 3 s
+    await pacer.acquire(-5, is_group=True)
+    await pacer.acquire_global(-5)
+    assert clock.now < 0.01, "a reaction does not wait for the group's next slot"
+    assert pacer.delay(-5) == 3.0 - clock.now, "and takes none: the next answer is not pushed back"
+    blocked_at = clock.now
+    pacer.penalize(-5, 10.0)
+    await pacer.acquire_global(-5)
+    assert clock.now == blocked_at + 10.0, "a 429 blocks the whole chat, reactions too"
+
+
+async def test_the_rate_limiter_paces_reactions_globally_only_and_never_retries_them() -> None:
+    from telegram.error import RetryAfter
+
+    from bot.ratelimit import ChatRateLimiter
+
+    clock = Clock()
+    pacer = ChatPacer(1.0, 20, 1000, clock=clock, sleep=clock.sleep)
+    limiter = ChatRateLimiter(pacer)
+    calls: list[str] = []
+
+    async def send(name: str) -> bool:
+        calls.append(name)
+        return True
+
+    async def refused() -> bool:
+        raise RetryAfter(30)
+
+    await limiter.process_request(send, ("answer",), {}, "sendMessage", {"chat_id": -5}, None)
+    for n in range(5):
+        await limiter.process_request(send, (f"👀{n}",), {}, "setMessageReaction", {"chat_id": -5}, None)
+    assert clock.now < 0.1, "five reactions do not wait for the group's 3-second slots"
+    await limiter.process_request(send, ("next answer",), {}, "sendMessage", {"chat_id": -5}, None)
+    assert clock.now == 3.0, "the next answer goes at its slot, not 5 slots later"
+    try:
+        await limiter.process_request(refused, (), {}, "setMessageReaction", {"chat_id": -5}, None)
+    except RetryAfter:
+        pass
+    assert pacer.delay(-5) == 6.0 - clock.now, "a refused reaction does not block the chat's answers"
