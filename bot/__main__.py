@@ -75,7 +75,11 @@ async def _main() -> int:
         print(f"Cannot start: {error}", file=sys.stderr)
         return 2
     except InvalidToken:
-        print("Configuration error: Telegram rejected TELEGRAM_BOT_TOKEN", file=sys.stderr)
+        print(
+            f"Configuration error: the Bot API at TELEGRAM_BASE_URL ({settings.telegram_base_url}) rejected"
+            " TELEGRAM_BOT_TOKEN (401 or 404): check the token, and TELEGRAM_BASE_URL if you changed it",
+            file=sys.stderr,
+        )
         return 2
     except NetworkError as error:
         log.error("cannot reach the Bot API at TELEGRAM_BASE_URL: %s", error)

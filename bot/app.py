@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 from telegram import Bot, BotCommand, ReplyParameters, Update
-from telegram.error import TelegramError
+from telegram.error import NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
 from providers import BaseProvider, RetryProvider, Transcriber
@@ -34,6 +35,7 @@ from .texts import COMMANDS, INTERRUPTED, NOT_ANSWERED
 INTERRUPTED_NOTICE_MAX_AGE = 24 * 3600.0
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 def file_base_url(base_url: str) -> str:
@@ -124,8 +126,13 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
             transcriber=build_transcriber(settings),
         )
         register(app, deps)
+        await with_retries("getMe", app.initialize)  # `async with app` then finds it initialized
         async with app:
-            await app.bot.set_my_commands([BotCommand(name, about) for name, about in COMMANDS])
+            try:
+                commands = [BotCommand(name, about) for name, about in COMMANDS]
+                await with_retries("setMyCommands", lambda: app.bot.set_my_commands(commands))
+            except TelegramError as error:  # optional: the bot works without its command menu
+                logger.warning("setMyCommands failed (%s); Telegram's command menu may be out of date", error)
             logger.info(
                 "bot @%s is running; provider chain: %s",
                 app.bot.username,
@@ -136,6 +143,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
             await app.updater.start_polling(
                 timeout=settings.poll_timeout,
                 poll_interval=0.0,
+                bootstrap_retries=STARTUP_ATTEMPTS - 1,  # deleteWebhook
                 allowed_updates=Update.ALL_TYPES,
                 error_callback=watch,
             )
@@ -151,6 +159,33 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
         await store.close()
     logger.info("stopped")
     watch.check()
+
+
+#: Attempts at each start-up request to the Bot API (getMe, setMyCommands, deleteWebhook) when it
+#: fails for a transient reason (a network error, 5xx), and the first wait between them, seconds
+#: (doubled each time).
+STARTUP_ATTEMPTS = 5
+STARTUP_BACKOFF = 1.0
+
+
+async def with_retries(what: str, call: Callable[[], Awaitable[_T]]) -> _T:
+    """``call()``, tried again on a transient failure (``NetworkError``: no connection, a timeout,
+    HTTP 5xx) up to :data:`STARTUP_ATTEMPTS` times with a doubling wait, one log line each.
+
+    Raises:
+        telegram.error.TelegramError: the last failure, or at once one that is no transient one
+            (``InvalidToken``, ``BadRequest``...).
+    """
+    for attempt in range(1, STARTUP_ATTEMPTS + 1):
+        try:
+            return await call()
+        except NetworkError as error:
+            if attempt == STARTUP_ATTEMPTS:
+                raise
+            wait = STARTUP_BACKOFF * 2 ** (attempt - 1)
+            logger.warning("%s failed (%s); trying again in %gs (%d/%d)", what, error, wait, attempt, STARTUP_ATTEMPTS)
+            await asyncio.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 #: Seconds each provider's start-up check may take.

@@ -181,6 +181,39 @@ async def test_a_message_delivered_twice_is_answered_and_stored_once_also_across
     assert len(harness.llm.requests) == 2, "answered and stored once"
 
 
+async def test_transient_bot_api_failures_at_start_up_are_retried_and_the_command_menu_is_optional(
+    harness: BotHarness, lines: Lines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app_module, "STARTUP_BACKOFF", 0.01)
+    harness.telegram.fail("getMe", 502, "Bad Gateway", times=2)
+    harness.telegram.fail("deleteWebhook", 500, "Internal Server Error", times=1)
+    harness.telegram.fail("setMyCommands", 500, "Internal Server Error", times=app_module.STARTUP_ATTEMPTS)
+    await harness.start()
+    assert await harness.say(CHAT, "up?") == ["Hello from the fake model."]
+    assert len(lines.matching("getMe failed (Bad Gateway); trying again")) == 2
+    assert lines.matching("setMyCommands failed") and lines.matching("command menu may be out of date")
+
+
+async def test_a_bot_api_that_rejects_the_token_is_one_line_naming_the_token_and_the_url(
+    harness: BotHarness, tmp_path: Path
+) -> None:
+    from .test_main import ROOT, _env, _run
+
+    env = _env(
+        PYTHONPATH=str(ROOT),
+        TELEGRAM_BOT_TOKEN="123456:wrong-token",
+        TELEGRAM_BASE_URL=harness.telegram.base_url,
+        OPENAI_API_KEY="sk-test",
+        DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
+    )
+    code, out = await _run(env, tmp_path)
+    assert code == 2 and out.strip() == (
+        f"Configuration error: the Bot API at TELEGRAM_BASE_URL ({harness.telegram.base_url}) rejected"
+        " TELEGRAM_BOT_TOKEN (401 or 404): check the token, and TELEGRAM_BASE_URL if you changed it"
+    )
+    assert "wrong-token" not in out
+
+
 async def test_a_second_instance_on_the_same_token_says_so_and_stops_while_the_first_keeps_serving(
     harness: BotHarness, telegram: FakeBotApi, llm: FakeOpenAI, tmp_path: Path, lines: Lines
 ) -> None:
