@@ -61,6 +61,24 @@ async def test_provider_keyboard_pins_a_provider_and_failover_stays_within_it(
     assert await harness.say(CHAT, "again") == ["Hello from the fake model."]
 
 
+async def test_a_saved_choice_is_confirmed_even_when_the_button_answer_fails(
+    harness: BotHarness, backup: FakeOpenAI
+) -> None:
+    harness.overrides["providers"] = "openai,backup"
+    harness.environ = {"BACKUP_BASE_URL": backup.base_url}
+    await harness.start()
+    await command(harness, "/provider")
+    keyboard = harness.telegram.bot_messages(CHAT)[-1]
+    harness.telegram.fail("answerCallbackQuery", 400, "Bad Request: query is too old and response timeout expired")
+    harness.telegram.press(CHAT, keyboard.message_id, f"p:{CHAT}:backup", user_id=CHAT)
+    await harness.telegram.wait_for(
+        lambda: harness.telegram.messages[(CHAT, keyboard.message_id)].text == "Provider for this chat: backup."
+    )
+    assert harness.telegram.messages[(CHAT, keyboard.message_id)].reply_markup is None, "no stale keyboard"
+    assert "Provider: backup" in await command(harness, "/settings")
+    assert not any("went wrong" in t for t in harness.telegram.bot_texts(CHAT))
+
+
 async def test_settings_survive_a_restart(harness: BotHarness) -> None:
     await harness.start()
     await command(harness, "/model fake-small")

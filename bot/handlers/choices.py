@@ -16,7 +16,7 @@ from ..keyboards import AUTO, MODELS_PER_PAGE, model_keyboard, model_token, page
 from ..models import ModelEntry
 from ..prompts import describe_prompt
 from ..storage import ChatSettings
-from .common import Deps, command_with_settings, conversation_key, is_group
+from .common import Deps, command_with_settings, confirm_choice, conversation_key, is_group
 
 logger = logging.getLogger("bot.handlers")
 
@@ -237,8 +237,7 @@ class ChoiceHandlers:
                 await query.answer(texts.STALE_BUTTON, show_alert=True)
                 return
             said = await self.set_provider(chat.id, value)
-        await query.answer(said[:200])
-        await query.edit_message_text(said)
+        await confirm_choice(query, said)
 
     async def turn_page(self, query: CallbackQuery, chat_id: int, value: str) -> None:
         """Show another page of the /model keyboard (a page past the end shows the last one)."""

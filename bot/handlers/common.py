@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 
-from telegram import Bot, Message, MessageEntity, Update
+from telegram import Bot, CallbackQuery, Message, MessageEntity, Update
 from telegram.constants import ChatType
+from telegram.error import TelegramError
 
 from providers import RetryProvider, Transcriber
 
@@ -20,6 +22,8 @@ from ..prices import PriceBook
 from ..settings import Settings
 from ..storage import ChatSettings, ConversationKey, ConversationStore
 from ..streaming import ReplyStream, ReplyStreamer, ReplyTarget
+
+logger = logging.getLogger("bot.handlers")
 
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
 
@@ -154,3 +158,14 @@ async def command_with_settings(deps: Deps, update: Update) -> tuple[Message, Ch
     if message is None:
         return None
     return message, await deps.store.chat_settings(message.chat_id), command_argument(message)
+
+
+async def confirm_choice(query: CallbackQuery, said: str) -> None:
+    """After a button's change was saved: the toast (answerCallbackQuery) and the message edited to
+    say what is now set. The change stands whatever Telegram answers: a failing toast is logged and
+    the message is still edited (it says so), never "something went wrong" over a saved change."""
+    try:
+        await query.answer(said[:200])
+    except TelegramError as error:
+        logger.warning("could not answer a button (%s); the change is saved", error)
+    await query.edit_message_text(said)

@@ -12,7 +12,7 @@ from .. import texts
 from ..keyboards import prompt_keyboard
 from ..prompts import describe_prompt, preset_name
 from ..storage import ChatSettings
-from .common import Deps, command_with_settings, is_group
+from .common import Deps, command_with_settings, confirm_choice, is_group
 
 logger = logging.getLogger("bot.handlers")
 
@@ -97,5 +97,4 @@ class PromptHandlers:
             await query.answer(texts.STALE_BUTTON, show_alert=True)
             return
         said = await self.set_prompt(query.message.chat.id, prompt)
-        await query.answer(said[:200])
-        await query.edit_message_text(said)
+        await confirm_choice(query, said)
