@@ -93,7 +93,7 @@ def backup(target: str) -> int:
     default = Settings.model_fields["database_path"].default
     source = Path(environment().get("DATABASE_PATH") or default)
     try:
-        result = backup_database(source, Path(target))
+        result = backup_database(source, target)  # as typed: a trailing "/" names a folder
     except BackupError as error:
         print(f"Backup failed: {error}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ Backup API") copies a consistent snapshot page by page, and the copy is a plain 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -28,19 +29,27 @@ class BackupResult:
     schema_version: int
 
 
-def backup_database(source: Path, target: Path) -> BackupResult:
-    """Copy ``source`` to ``target`` (a new file, or a folder to put ``bot-YYYYMMDD-HHMMSS.sqlite3`` in).
+def backup_database(source: Path, target: Path | str) -> BackupResult:
+    """Copy ``source`` to ``target``: a new file, or a folder to put ``bot-YYYYMMDD-HHMMSS.sqlite3`` in
+    (an existing folder, or a name ending in ``/``, created if need be). Missing folders on the way
+    are created.
 
     Raises:
         BackupError: ``source`` does not exist or is not a database, ``target`` exists already,
-            or writing it failed.
+            a folder cannot be created, or writing it failed.
     """
     if not source.is_file():
         raise BackupError(f"{source} does not exist (DATABASE_PATH)")
-    if target.is_dir():
+    folder = str(target).endswith(("/", os.sep))
+    target = Path(target)
+    if folder or target.is_dir():
         target = target / time.strftime("bot-%Y%m%d-%H%M%S.sqlite3")
     if target.exists():
         raise BackupError(f"{target} exists already; name a new file")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BackupError(f"cannot create the folder {target.parent}: {error.strerror or error}") from None
     try:
         with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as origin, sqlite3.connect(target) as copy:
             origin.backup(copy)

@@ -10,6 +10,7 @@ import difflib
 import os
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,6 +19,7 @@ from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationI
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from telegram.constants import FloodLimit, MessageLimit
 
+from providers.base import env_prefix
 from providers.registry import PROXY_SCHEMES
 
 from .prices import ModelPrice, PricesError, load_prices
@@ -26,7 +28,7 @@ from .prompts import PresetsError, load_presets
 #: A bot token as @BotFather gives it: the bot's numeric id, a colon, a secret (Bot API "Authorizing your bot").
 TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 #: Per-backend settings, read by :func:`providers.registry.build_provider` for each name in PROVIDERS.
-BACKEND_SETTING = re.compile(r"^[A-Z0-9_]+_(BASE_URL|API_KEY|MODELS|PROXY|URL|CONTEXT_TOKENS)$")
+BACKEND_SETTING = re.compile(r"^[A-Z0-9_]+?_(BASE_URL|API_KEY|MODELS|PROXY|URL|CONTEXT_TOKENS)$")
 #: HISTORY_MAX_CHARS (before token budgets) is read as this many characters a token.
 CHARS_PER_TOKEN = 4
 TELEGRAM_PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
@@ -310,18 +312,26 @@ def describe_error(error: ValidationError) -> str:
     return f"{name} is invalid: {str(first.get('msg', 'bad value')).removeprefix('Value error, ')}"
 
 
-def misspelled_settings(env_file: str | Path = ".env") -> list[str]:
+def misspelled_settings(env_file: str | Path = ".env", providers: Iterable[str] = ()) -> list[str]:
     """Lines about names in ``env_file`` that are no setting of the bot (a typo is otherwise silently
     ignored): "PROVIDRES is not a setting; did you mean PROVIDERS?". Per-backend names
-    (``{NAME}_BASE_URL``, ``_API_KEY``, ``_MODELS``, ``_PROXY``, ``_URL``) are settings."""
+    (``{NAME}_BASE_URL``, ``_API_KEY``, ``_MODELS``, ``_PROXY``, ``_URL``, ``_CONTEXT_TOKENS``) are
+    settings, unless one is a near miss of a setting of the bot and names no provider of
+    ``providers`` (``TRANSCRIPTON_BASE_URL``: did you mean TRANSCRIPTION_BASE_URL?)."""
     if not os.path.exists(env_file):
         return []
     known = [name.upper() for name in Settings.model_fields]
+    backends = {env_prefix(name) for name in providers}
     problems = []
     for name in dotenv_values(env_file):
         upper = name.upper()
-        if upper in known or BACKEND_SETTING.match(upper) or upper.startswith("COMPOSE_"):
+        if upper in known or upper.startswith("COMPOSE_"):
             continue
+        backend = BACKEND_SETTING.match(upper)
+        if backend is not None:
+            prefix = upper[: backend.start(1) - 1]
+            if prefix in backends or not difflib.get_close_matches(upper, known, n=1, cutoff=0.9):
+                continue  # a backend's own setting
         close = difflib.get_close_matches(upper, known, n=1, cutoff=0.75)
         hint = f"; did you mean {close[0]}?" if close else " (see .env.example)"
         problems.append(f"{name} in {env_file} is not a setting of this bot{hint}")
@@ -336,7 +346,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         print(f"Configuration error: {describe_error(error)}", file=sys.stderr)
         raise SystemExit(2) from None
-    problems = misspelled_settings()
+    problems = misspelled_settings(providers=settings.providers)
     if problems:
         print(f"Configuration error: {problems[0]}", file=sys.stderr)
         raise SystemExit(2)

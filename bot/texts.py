@@ -48,6 +48,10 @@ HELP = (
     "/settings - show this chat's settings\n\n"
     "In groups, mention me or reply to one of my messages. Only group admins can change settings or reset."
 )
+START_GROUP = (
+    "\n\nIn this group, mention me ({mention}) or reply to one of my messages, and I'll answer."
+    " Only the group's admins can change my settings."
+)
 RESET_DONE = "Done: I've forgotten our conversation. What shall we talk about?"
 TEXT_ONLY = "Sorry, I can read text, photos, text files and voice messages, but not this kind of message."
 CANT_READ_FILE = (
@@ -89,7 +93,6 @@ STRANGER_GROUP = (
 )
 UNKNOWN_COMMAND = "I don't know {command}. /help lists what I can do."
 ADMINS_ONLY = "Only chat admins can change this."
-ADMINS_ONLY_BUTTON = "Only admins can change this."
 STALE_BUTTON = "This button is no longer valid."
 FOREIGN_BUTTON = "This button belongs to another chat."
 NOTHING_TO_RETRY = "There is nothing to retry yet."

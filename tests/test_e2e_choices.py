@@ -184,4 +184,23 @@ async def test_an_unknown_command_points_to_help_in_private_and_is_ignored_in_gr
     assert len(harness.telegram.bot_texts(-100555)) == 1 and harness.telegram.bot_texts(-100555)[0].startswith(
         "Commands:"
     )
+    asked = harness.telegram.user_message(-100555, "/weather@test_llm_bot", chat_type="supergroup")
+    await harness.telegram.wait_for(lambda: len(harness.telegram.bot_texts(-100555)) == 2)
+    [_, pointer] = harness.telegram.bot_messages(-100555)
+    assert pointer.text == "I don't know /weather. /help lists what I can do."
+    assert pointer.reply_to == asked["message_id"], "in a group the answer quotes the command it answers"
     assert harness.llm.requests == []
+
+
+async def test_start_in_a_group_says_how_to_address_the_bot_and_quotes_the_command(harness: BotHarness) -> None:
+    await harness.start()
+    asked = harness.telegram.user_message(-100555, "/start@test_llm_bot", chat_type="supergroup")
+    await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_texts(-100555)))
+    [answer] = harness.telegram.bot_messages(-100555)
+    assert answer.reply_to == asked["message_id"]
+    assert answer.text.endswith(
+        "In this group, mention me (@test_llm_bot) or reply to one of my messages, and I'll answer."
+        " Only the group's admins can change my settings."
+    )
+    [private] = await harness.say(CHAT, "/start")
+    assert "In this group" not in private

@@ -111,7 +111,7 @@ async def test_buttons_admin_member_and_forged(harness: BotHarness) -> None:
 
     telegram.press(GROUP, keyboard.message_id, large, user_id=MEMBER)
     await telegram.wait_for(lambda: len(telegram.callback_answers) == 1)
-    assert telegram.callback_answers[-1]["text"] == "Only admins can change this."
+    assert telegram.callback_answers[-1]["text"] == "Only chat admins can change this."
     assert telegram.callback_answers[-1]["show_alert"] is True
 
     telegram.press(GROUP, keyboard.message_id, f"m:{GROUP}:0000000000", user_id=ADMIN)

@@ -104,7 +104,7 @@ async def test_in_groups_only_admins_change_the_prompt(harness: BotHarness, tmp_
     menu = harness.telegram.bot_messages(GROUP)[-1]
     harness.telegram.press(GROUP, menu.message_id, f"r:{GROUP}:0", user_id=MEMBER)
     await harness.telegram.wait_for(lambda: bool(harness.telegram.callback_answers))
-    assert harness.telegram.callback_answers[-1]["text"] == "Only admins can change this."
+    assert harness.telegram.callback_answers[-1]["text"] == "Only chat admins can change this."
     await harness.say(GROUP, f"@{BOT_USERNAME} hi", user_id=MEMBER)
     assert system_prompt_sent(harness) == DEFAULT_PROMPT
     said = await command(harness, "/prompt Be kind and brief.", chat=GROUP, user_id=ADMIN)

@@ -166,6 +166,16 @@ MISCONFIGURATIONS = {
         "OLLAMA_BASE_URL=http://localhost:11434/v1\nOLLAMA_MODELS=llama3.2\nOLLAMA_CONTEXT_TOKENS=4096\n",
         "",
     ),
+    "misspelled-backend-style-name": (
+        {},
+        "TRANSCRIPTON_BASE_URL=http://localhost:9000/v1\n",
+        "TRANSCRIPTON_BASE_URL in .env is not a setting of this bot; did you mean TRANSCRIPTION_BASE_URL?",
+    ),
+    "a-backend-named-like-a-setting-is-its-own": (
+        {"PROVIDERS": "openai2", "OPENAI2_BASE_URL": "http://localhost:8000/v1"},
+        "OPENAI2_BASE_URL=http://localhost:8000/v1\n",
+        "",
+    ),
     "backend-context-not-a-number": (
         {"PROVIDERS": "ollama", "OLLAMA_BASE_URL": "http://localhost:11434/v1", "OLLAMA_CONTEXT_TOKENS": "4k"},
         "",

@@ -247,3 +247,24 @@ async def test_a_database_file_deleted_while_running_is_noticed_once_and_nothing
             await store.add(key, "user", "lost")
     assert len([r for r in caplog.records if "deleted or replaced" in r.getMessage()]) == 1, "one error line"
     await store.close()
+
+
+def test_a_backup_into_a_folder_that_does_not_exist_yet(tmp_path: Path) -> None:
+    import asyncio as _asyncio
+
+    from bot.backup import backup_database
+
+    path = tmp_path / "bot.sqlite3"
+
+    async def fill() -> None:
+        store = await ConversationStore.open(path)
+        await store.add(ConversationKey(1), "user", "kept")
+        await store.close()
+
+    _asyncio.run(fill())
+    made = backup_database(path, f"{tmp_path}/new-folder/")  # a trailing slash names a folder
+    assert made.path.parent == tmp_path / "new-folder" and made.path.name.startswith("bot-") and made.messages == 1
+    nested = backup_database(path, tmp_path / "deeper" / "still" / "copy.sqlite3")  # folders on the way
+    assert nested.path == tmp_path / "deeper" / "still" / "copy.sqlite3" and nested.path.is_file()
+    plain = backup_database(path, tmp_path / "plain-name")
+    assert plain.path == tmp_path / "plain-name" and plain.path.is_file(), "without a slash: a file"

@@ -221,7 +221,7 @@ class ChoiceHandlers:
             await self.turn_page(query, chat.id, value)
             return
         if not await self._may_change(context, chat, query.from_user, None):
-            await query.answer(texts.ADMINS_ONLY_BUTTON, show_alert=True)
+            await query.answer(texts.ADMINS_ONLY, show_alert=True)
             return
         if kind == "m":
             choice = await self.deps.store.chat_settings(chat.id)

@@ -61,14 +61,21 @@ class ConversationHandlers:
         self._bursts: dict[tuple[ConversationKey, int | None], _Burst] = {}
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/start: what the bot does."""
-        if update.effective_message:
-            await update.effective_message.reply_text(texts.START, do_quote=False)
+        """/start: what the bot does; in a group also how to address it there (quoting the command,
+        as every answer in a group does)."""
+        message = update.effective_message
+        if message is None:
+            return
+        text = texts.START
+        if is_group(message):
+            text += texts.START_GROUP.format(mention=f"@{context.bot.username}")
+        await message.reply_text(text, do_quote=is_group(message))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/help: the commands."""
-        if update.effective_message:
-            await update.effective_message.reply_text(texts.HELP, do_quote=False)
+        """/help: the commands (quoting the command in a group)."""
+        message = update.effective_message
+        if message is not None:
+            await message.reply_text(texts.HELP, do_quote=is_group(message))
 
     async def reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Forget this conversation (admins only in groups)."""
@@ -87,13 +94,16 @@ class ConversationHandlers:
         await message.reply_text(texts.RESET_DONE, do_quote=is_group(message))
 
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A /command the bot does not have: a pointer to /help in private chats; nothing in groups,
-        where the command may be for another bot."""
+        """A /command the bot does not have: a pointer to /help in private chats, and in groups when
+        it is addressed to this bot (``/foo@thisbot``); a bare ``/foo`` in a group may be another
+        bot's, so it gets nothing."""
         message = update.effective_message
-        if message is None or not message.text or is_group(message):
+        if message is None or not message.text:
             return
-        command = message.text.split()[0].split("@")[0]
-        await message.reply_text(texts.UNKNOWN_COMMAND.format(command=command), do_quote=False)
+        command, _, addressee = message.text.split()[0].partition("@")
+        if is_group(message) and addressee.lower() != (context.bot.username or "").lower():
+            return
+        await message.reply_text(texts.UNKNOWN_COMMAND.format(command=command), do_quote=is_group(message))
 
     async def other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Photos and files are read (:meth:`photo`, :meth:`document`); stickers, voice notes and
@@ -248,8 +258,8 @@ class ConversationHandlers:
         if len(text) > self.deps.settings.max_input_chars:
             await message.reply_text(texts.TOO_LONG.format(length=len(text), limit=self.deps.settings.max_input_chars))
             return
-        if not text.strip():
-            await message.reply_text(texts.HELP, do_quote=False)
+        if not text.strip():  # a bare mention
+            await message.reply_text(texts.HELP, do_quote=is_group(message))
             return
         await self.ask(message, context, text)
 

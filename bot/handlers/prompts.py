@@ -86,7 +86,7 @@ class PromptHandlers:
         query = update.callback_query
         assert query is not None and query.message is not None
         if not await self.deps.admins.can_change_settings(context.bot, query.message.chat, query.from_user):
-            await query.answer(texts.ADMINS_ONLY_BUTTON, show_alert=True)
+            await query.answer(texts.ADMINS_ONLY, show_alert=True)
             return
         names = list(self.deps.presets)
         if value == "default":
