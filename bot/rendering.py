@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+import regex
 import telegramify_markdown
 from telegram import MessageEntity
 from telegram.constants import MessageLimit
@@ -99,7 +100,9 @@ def _cut(text: str, start: int, end_max: int) -> int:
     """Where to end a message that starts at ``start`` and may reach ``end_max`` (exclusive).
 
     Prefers a paragraph break, then a line break, then a space, in the second
-    half of the window; else cuts at ``end_max``.
+    half of the window; else cuts at the last grapheme-cluster boundary before ``end_max``
+    (Unicode UAX #29: never between a letter and its combining marks, inside a ZWJ emoji
+    sequence or a flag).
     """
     if end_max >= len(text):
         return len(text)
@@ -108,7 +111,23 @@ def _cut(text: str, start: int, end_max: int) -> int:
         at = text.rfind(separator, floor, end_max)
         if at > start:
             return at + len(separator)
-    return end_max
+    return _grapheme_boundary(text, start, end_max)
+
+
+#: Characters looked at before a cut to find a grapheme-cluster boundary.
+_GRAPHEME_WINDOW = 64
+
+
+def _grapheme_boundary(text: str, start: int, end: int) -> int:
+    """The last boundary between extended grapheme clusters at or before ``end`` and after
+    ``start``; ``end`` itself when none is found in the window (one cluster longer than a message)."""
+    lo = max(start, end - _GRAPHEME_WINDOW)
+    boundary = end
+    for cluster in regex.finditer(r"\X", text, pos=lo, endpos=min(len(text), end + _GRAPHEME_WINDOW)):
+        if cluster.end() > end:
+            boundary = cluster.start()
+            break
+    return boundary if boundary > start else end
 
 
 def split_rendered(

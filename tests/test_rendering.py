@@ -99,3 +99,22 @@ async def test_the_stream_shows_no_raw_markers_while_the_model_writes() -> None:
         shown = [c.params["text"] for c in telegram.calls if c.method in ("sendMessage", "editMessageText")]
     assert len(shown) >= 3 and telegram.bot_texts(5) == ["Here is bold and code and a link done."]
     assert not any(marker in text for text in shown for marker in ("**", "`", "](", "["))
+
+
+@pytest.mark.parametrize(
+    "cluster",
+    ["e\u0301", "\U0001f468\u200d\U0001f469\u200d\U0001f467", "\U0001f1fa\U0001f1f8", "\U0001f44d\U0001f3fd"],
+    ids=["combining-mark", "zwj-family", "flag", "skin-tone"],
+)
+def test_a_space_less_run_is_cut_between_grapheme_clusters(cluster: str) -> None:
+    import regex
+
+    from bot.rendering import split_rendered, utf16_len
+
+    text = "x" + cluster * (9000 // utf16_len(cluster))  # the odd "x" puts the 4096 boundary inside a cluster
+    parts = split_rendered(text, (), 4096)
+    assert "".join(p.text for p in parts) == text, "nothing lost"
+    for part in parts:
+        assert utf16_len(part.text) <= 4096
+        clusters = regex.findall(r"\X", part.text)
+        assert all(c in (cluster, "x") for c in clusters), f"a part starts or ends inside {cluster!r}"
