@@ -24,6 +24,7 @@ from providers.registry import environment
 from .app import run_bot
 from .backup import BackupError, backup_database
 from .chain import ChainConfigError, build_chain
+from .health import heartbeat_file, is_alive
 from .logs import configure_logging, secrets_in
 from .polling import AnotherInstanceError
 from .settings import Settings, load_settings
@@ -115,6 +116,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--check-config", action="store_true", help="validate the settings and exit")
+    parser.add_argument(
+        "--health", action="store_true", help="exit 0 when a running bot polls Telegram (for a HEALTHCHECK), else 1"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     saving = commands.add_parser(
         "backup", help="copy the history database (DATABASE_PATH) safely, even while the bot runs"
@@ -128,6 +132,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     if args.check_config:
         sys.exit(check_config())
+    if args.health:
+        token = load_settings().telegram_bot_token.get_secret_value()
+        alive, line = is_alive(heartbeat_file(token))
+        print(line, file=sys.stdout if alive else sys.stderr)
+        sys.exit(0 if alive else 1)
     sys.exit(asyncio.run(_main()))
 
 

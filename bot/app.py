@@ -19,6 +19,7 @@ from .access import AccessPolicy, AdminChecker
 from .budgets import Budgets
 from .chain import build_chain
 from .handlers import Deps, register
+from .health import heartbeat, heartbeat_file
 from .models import ModelCatalog
 from .ordering import ConversationQueue
 from .pacing import ChatPacer
@@ -149,8 +150,11 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
             )
             await app.start()
             probing = asyncio.create_task(probe_providers(chain))
+            alive = heartbeat_file(settings.telegram_bot_token.get_secret_value())
+            beating = asyncio.create_task(heartbeat(lambda: bot.polls_completed, alive))
             await stop.wait()
             probing.cancel()
+            beating.cancel()
             logger.info("stopping: replies being written get %gs to finish", settings.shutdown_grace)
             await app.updater.stop()
             await deps.finish_active(settings.shutdown_grace)

@@ -129,6 +129,11 @@ async def test_runs_converses_and_stops_on_a_signal_without_logging_secrets(
             "usage",
             "settings",
         ]
+        from bot.health import heartbeat_file
+
+        await telegram.wait_for(lambda: heartbeat_file(telegram.token).exists(), timeout=20)
+        code, out = await _run(env, tmp_path, "--health")  # the image's HEALTHCHECK, while the bot polls
+        assert code == 0 and out.startswith("polling: the last heartbeat was"), out
         telegram.user_message(77, "hello there")
         # finished as the user sees it: the whole answer, and the Stop button gone
         await telegram.wait_for(
