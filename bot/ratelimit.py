@@ -65,11 +65,18 @@ class ChatRateLimiter(BaseRateLimiter[dict[str, Any]]):
     Args:
         pacer: the shared pacer (the streamer uses the same one).
         max_retries: times a request refused with 429 is tried again after its wait.
+        sleep: how a request that is not paced waits out a 429 (``asyncio.sleep``; a fake in tests).
     """
 
-    def __init__(self, pacer: ChatPacer, max_retries: int = 3) -> None:
+    def __init__(
+        self,
+        pacer: ChatPacer,
+        max_retries: int = 3,
+        sleep: Callable[[float], Coroutine[Any, Any, Any]] = asyncio.sleep,
+    ) -> None:
         self.pacer = pacer
         self.max_retries = max_retries
+        self._sleep = sleep
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -117,5 +124,5 @@ class ChatRateLimiter(BaseRateLimiter[dict[str, Any]]):
                     raise
                 logger.info("flood control in chat %s: %s waits %.0fs", chat, endpoint, seconds)
                 if not paced_here:
-                    await asyncio.sleep(seconds)
+                    await self._sleep(seconds)
         raise AssertionError("unreachable")

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
 from multidict import CIMultiDict
+from yarl import URL
 
 from .errors import (
     AuthenticationError,
@@ -76,6 +77,15 @@ def open_session(
         headers=all_headers,
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout),
     )
+
+
+def public_url(url: str) -> str:
+    """``url`` as it may be shown in errors and logs: without user info (``user:password@``) and
+    query (``?key=...``), where secrets are put."""
+    try:
+        return str(URL(url).with_user(None).with_query(None))
+    except (ValueError, TypeError):
+        return "(an address that cannot be shown)"
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -284,7 +294,7 @@ async def raise_for_status(
     if isinstance(error, RateLimitError):
         error.retry_after = parse_retry_after(response.headers)
     if isinstance(error, EndpointNotFoundError):
-        url = response.url.with_query(None).with_user(None)  # never a key passed in the URL
+        url = public_url(str(response.url))  # never a key passed in the URL
         error = EndpointNotFoundError(f"{error} for {url}{not_found_hint}", provider=provider, status=response.status)
     raise error
 

@@ -46,6 +46,7 @@ from .http import (
     error_details,
     iter_sse_data,
     open_session,
+    public_url,
     raise_for_status,
 )
 
@@ -231,7 +232,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         except QuotaExceededError as error:
             return False, f"the account behind {prefix}_API_KEY has no quota left ({error})"
         except ProviderConnectionError as error:
-            return False, f"cannot connect to {prefix}_BASE_URL {self.base_url}: {error}"
+            return False, f"cannot connect to {prefix}_BASE_URL {public_url(self.base_url)}: {error}"
         except ProviderError as error:
             if self.models:
                 return True, f"reachable, but GET /models failed ({error}); using {prefix}_MODELS"
@@ -248,7 +249,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         prefix = env_prefix(self.name)
         if re.search(r"/v\d+[a-z]*$", self.base_url.rstrip("/")):
             return f": check {prefix}_BASE_URL"
-        return f": {prefix}_BASE_URL probably needs /v1 at the end ({self.base_url}/v1)"
+        return f": {prefix}_BASE_URL probably needs /v1 at the end ({public_url(self.base_url)}/v1)"
 
     async def list_models(self, proxy: str | None = None) -> list[str]:
         """Chat model ids from ``GET {base_url}/models`` in the server's order, cached for ``models_ttl`` seconds.

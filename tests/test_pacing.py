@@ -56,18 +56,18 @@ async def test_global_rate() -> None:
     assert abs(clock.now - 0.4) < 1e-9
 
 
-async def test_concurrent_waiters_in_one_chat_take_turns() -> None:
-    pacer = ChatPacer(0.05, 20, 1000)
-    loop = asyncio.get_running_loop()
-    times: list[float] = []
+async def test_concurrent_waiters_in_one_chat_take_turns_in_arrival_order() -> None:
+    clock = Clock()
+    pacer = ChatPacer(0.05, 20, 1000, clock=clock, sleep=clock.sleep)
+    granted: list[tuple[int, float]] = []
 
-    async def one() -> None:
+    async def one(n: int) -> None:
         await pacer.acquire(9, is_group=False)
-        times.append(loop.time())
+        granted.append((n, clock.now))
 
-    await asyncio.gather(*(one() for _ in range(4)))
-    times.sort()
-    assert all(b - a >= 0.045 for a, b in itertools.pairwise(times))
+    await asyncio.gather(*(one(n) for n in range(4)))
+    assert [n for n, _ in granted] == [0, 1, 2, 3], "first come, first served"
+    assert all(b - a >= 0.05 - 1e-9 for (_, a), (_, b) in itertools.pairwise(granted)), "one interval apart"
 
 
 async def test_a_request_held_by_the_global_pace_still_spaces_the_next_one_in_its_chat() -> None:
