@@ -241,3 +241,22 @@ async def test_voice_without_a_backend_too_long_or_failing_is_one_sentence_and_n
     assert harness.llm.requests == []  # nothing was answered, so nothing is in the history
     assert await harness.say(CHAT, "typing instead") == ["Hello from the fake model."]
     assert [m["content"] for m in harness.llm.requests[-1]["messages"][1:]] == ["typing instead"]
+
+
+async def test_a_photo_a_file_and_a_voice_note_exactly_at_their_limits_are_taken(harness: BotHarness) -> None:
+    photo = b"\xff\xd8" + b"p" * 9998  # 10,000 bytes
+    harness.overrides.update(image_max_bytes=10_000, document_max_bytes=1000, voice_max_seconds=60)
+    with_transcription(harness)
+    await harness.start()
+    harness.telegram.user_photo(CHAT, [photo])
+    await wait_reply(harness)
+    assert images_sent(harness.llm.requests[-1]) == [photo], "a photo of exactly IMAGE_MAX_BYTES is seen"
+    harness.telegram.user_document(CHAT, b"d" * 1000, "exact.txt", "text/plain")
+    await wait_reply(harness, count=2)
+    assert last_user_content(harness).endswith("d" * 1000 + "\n```"), "a file of exactly DOCUMENT_MAX_BYTES is read"
+    harness.telegram.user_voice(CHAT, b"OggS", duration=60)
+    await wait_reply(harness, count=4)  # the transcript, then the answer
+    assert harness.llm.transcriptions, "a voice note of exactly VOICE_MAX_SECONDS is transcribed"
+    harness.telegram.user_photo(CHAT, [photo + b"!"])
+    shown = await wait_reply(harness, count=5)
+    assert shown[-1].startswith("That image is too big for me"), "one byte over: refused"

@@ -111,3 +111,38 @@ async def test_in_groups_only_admins_change_the_prompt(harness: BotHarness, tmp_
     assert said.startswith("Done: this chat now uses your system prompt.")
     await harness.say(GROUP, f"@{BOT_USERNAME} hi again", user_id=MEMBER)
     assert system_prompt_sent(harness) == "Be kind and brief."
+
+
+async def test_prompt_rules_at_their_edges(harness: BotHarness, tmp_path: Path) -> None:
+    """A prompt exactly MAX_PROMPT_CHARS long is taken and shown; /prompt default is /prompt reset; a
+    group member cannot reset; a preset button past the end is no longer valid."""
+    (tmp_path / "p.toml").write_text('pirate = "Talk like a pirate."\n')
+    harness.overrides.update(system_prompt=DEFAULT_PROMPT, max_prompt_chars=100, prompts_file=str(tmp_path / "p.toml"))
+    harness.telegram.chat(GROUP, "supergroup")
+    harness.telegram.chat_members[(GROUP, ADMIN)] = "administrator"
+    await harness.start()
+    exact = "y" * 100
+    assert (await command(harness, f"/prompt {exact}")).startswith("Done: this chat now uses your system prompt.")
+    assert exact in await command(harness, "/prompt"), "a prompt of exactly the limit is shown whole"
+    assert await command(harness, "/prompt default") == "Done: this chat uses the default system prompt again."
+    await harness.say(CHAT, "hello")
+    assert system_prompt_sent(harness) == DEFAULT_PROMPT
+    await command(harness, "/prompt Be kind.", chat=GROUP, user_id=ADMIN)
+    assert await command(harness, "/prompt reset", chat=GROUP, user_id=MEMBER) == "Only chat admins can change this."
+    await harness.say(GROUP, f"@{BOT_USERNAME} hi", user_id=MEMBER)
+    assert system_prompt_sent(harness) == "Be kind.", "the member's reset changed nothing"
+    await command(harness, "/prompt")
+    menu = harness.telegram.bot_messages(CHAT)[-1]
+    harness.telegram.press(CHAT, menu.message_id, f"r:{CHAT}:1", user_id=CHAT)  # one past the only preset
+    await harness.telegram.wait_for(lambda: bool(harness.telegram.callback_answers))
+    assert harness.telegram.callback_answers[-1]["text"] == "This button is no longer valid."
+
+
+def test_a_preset_longer_than_max_prompt_chars_is_refused_at_its_edge(tmp_path: Path) -> None:
+    from bot.prompts import PresetsError, load_presets
+
+    (tmp_path / "p.toml").write_text(f'exact = "{"z" * 100}"\n')
+    assert load_presets(tmp_path / "p.toml", 100) == {"exact": "z" * 100}
+    (tmp_path / "p.toml").write_text(f'over = "{"z" * 101}"\n')
+    with pytest.raises(PresetsError, match="longer than MAX_PROMPT_CHARS"):
+        load_presets(tmp_path / "p.toml", 100)

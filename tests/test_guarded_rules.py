@@ -150,3 +150,39 @@ def test_when_every_provider_cools_down_the_soonest_to_recover_goes_first() -> N
     health.failure("c", cool_for=30.0)
     chain = RetryProvider([a, b, c], health=health, clock=lambda: now[0])
     assert [p.name for p in chain.order()] == ["b", "c", "a"]
+
+
+async def test_a_persons_waiting_count_drops_once_their_question_is_answered() -> None:
+    import asyncio
+
+    from bot.ordering import ConversationQueue
+
+    queue = ConversationQueue()
+    release = asyncio.Event()
+    entered = asyncio.Event()
+
+    async def ask() -> None:
+        async with queue.turn("group", "ann"):
+            entered.set()
+            await release.wait()
+
+    first = asyncio.create_task(ask())
+    await entered.wait()
+    second = asyncio.create_task(ask())
+    await asyncio.sleep(0)  # the second one registers and waits
+    assert queue.pending("group", "ann") == 2 and queue.pending("group") == 2
+    release.set()
+    await asyncio.gather(first, second)
+    assert queue.pending("group", "ann") == 0 and queue.pending("group") == 0, "answered: nothing waits"
+
+
+async def test_a_supergroup_upgrade_keeps_settings_already_stored_under_the_new_id(tmp_path: Path) -> None:
+    from bot.storage import ChatSettings
+
+    store = await ConversationStore.open(tmp_path / "db.sqlite3")
+    await store.save_chat_settings(-5, ChatSettings("old", "old-model"))
+    await store.save_chat_settings(-1005, ChatSettings("new", "new-model"))  # set after the upgrade already
+    await store.move_chat(-5, -1005)
+    assert await store.chat_settings(-1005) == ChatSettings("new", "new-model")
+    assert await store.chat_settings(-5) == ChatSettings()
+    await store.close()

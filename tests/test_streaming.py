@@ -69,6 +69,8 @@ async def test_a_long_answer_shows_the_stop_button_until_its_last_part_is_out(bo
     await drafting_stream.run(chunks(*[x for _ in range(60) for x in ("word ", 0.002)]))
     assert len(telegram.bot_texts(CHAT + 1)) == 6
     assert telegram.stop_shown_until_the_end(CHAT + 1), telegram.screens
+    for chat in (CHAT, CHAT + 1):  # older parts lose their button (the one before the newest only at its last edit)
+        assert max(n for c, n in telegram.stop_buttons if c == chat) <= 2, telegram.stop_buttons
 
 
 async def test_unchanged_content_is_never_sent_as_an_edit(bot: Bot, telegram: FakeBotApi) -> None:

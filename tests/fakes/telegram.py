@@ -135,6 +135,8 @@ class FakeBotApi(LoopbackServer):
         self._garbled: dict[str, int] = {}
         #: Answer getUpdates at once even when empty (a Bot API proxy ignoring the long-poll timeout).
         self.ignores_poll_timeout = False
+        #: (chat id, how many of the bot's messages there show a Stop button) after each screen change.
+        self.stop_buttons: list[tuple[int, int]] = []
         #: file_ids whose size neither the message nor getFile declares.
         self.undeclared: set[str] = set()
         self._last_paced: dict[int, float] = {}
@@ -419,6 +421,7 @@ class FakeBotApi(LoopbackServer):
             if method in SCREEN_METHODS:
                 chat_id = int(params["chat_id"])
                 self.screens.append((chat_id, len(self.bot_messages(chat_id)), self.writing(chat_id)))
+                self.stop_buttons.append((chat_id, sum(m.shows_stop() for m in self.bot_messages(chat_id))))
         except ApiError as error:
             self.errors.append((method, error.description))
             body: dict[str, Any] = {"ok": False, "error_code": error.code, "description": error.description}
