@@ -48,6 +48,8 @@ class ChatPacer:
         self._sleep = sleep
         self._chats: dict[int, _ChatState] = {}
         self._global_next = 0.0
+        #: First messages of replies waiting for a slot: other requests let them go first.
+        self._firsts = 0
 
     def interval(self, is_group: bool) -> float:
         """Seconds between two requests in one chat of that kind."""
@@ -60,19 +62,36 @@ class ChatPacer:
         chat_ready = max(state.next_slot, state.blocked_until) if state else 0.0
         return max(0.0, chat_ready - now, self._global_next - now)
 
-    async def acquire(self, chat_id: int, is_group: bool) -> None:
+    async def acquire(self, chat_id: int, is_group: bool, first: bool = False) -> None:
         """Wait until a request to ``chat_id`` is allowed, and take that slot.
 
         First come, first served within a chat (an ``asyncio.Lock``, which wakes its waiters in
         order): a request is never overtaken by a streaming reply that keeps asking, which would
         otherwise make it wait for the whole answer. The slot is taken when the request may go,
         so the spacing holds however long the global pace kept it waiting.
+
+        ``first``: the first message of a reply. While one waits for the global pace, other
+        requests (the growing replies' edits) let it go first, so a busy bot shows every chat its
+        first text as early as 30 requests a second allow, and merges edits meanwhile.
         """
         state = self._chats.setdefault(chat_id, _ChatState())
         async with state.turn:
-            while (wait := self.delay(chat_id)) > 0:
-                await self._sleep(wait)
-            now = self._clock()
+            while True:
+                now = self._clock()
+                chat_wait = max(state.next_slot, state.blocked_until) - now
+                global_wait = self._global_next - now
+                if chat_wait > 0:  # its own chat's pace: no one else is held for it
+                    await self._sleep(chat_wait)
+                elif first and global_wait > 0:
+                    self._firsts += 1
+                    try:
+                        await self._sleep(global_wait)
+                    finally:
+                        self._firsts -= 1
+                elif not first and (global_wait > 0 or self._firsts):
+                    await self._sleep(max(global_wait, self.global_interval))
+                else:
+                    break
             state.next_slot = now + self.interval(is_group)
             self._global_next = now + self.global_interval
         self._prune(now)

@@ -381,7 +381,7 @@ class ReplyStream:
         """Bring the shown messages to the desired state, one paced request at a time."""
         failures = 0
         while self.result.forbidden is None and self._next_op() is not None:
-            await self._pacer.acquire(self.target.chat_id, self.target.is_group)
+            await self._pacer.acquire(self.target.chat_id, self.target.is_group, first=not self._shown)
             op = self._next_op()
             if op is None:
                 return

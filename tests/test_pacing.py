@@ -165,3 +165,29 @@ async def test_the_rate_limiter_paces_reactions_globally_only_and_never_retries_
     except RetryAfter:
         pass
     assert pacer.delay(-5) == 6.0 - clock.now, "a refused reaction does not block the chat's answers"
+
+
+async def test_a_replys_first_message_goes_before_other_chats_edits_waiting_for_the_global_pace() -> None:
+    pacer = ChatPacer(0.0, 20, 20)  # 20 requests a second in all
+    order: list[int] = []
+
+    async def request(chat: int, first: bool) -> None:
+        await pacer.acquire(chat, is_group=False, first=first)
+        order.append(chat)
+
+    await asyncio.gather(*(request(chat, False) for chat in range(1, 6)), request(99, True))
+    assert order[:2] == [1, 99], "the first message takes the next global slot, ahead of queued edits"
+    assert sorted(order) == [1, 2, 3, 4, 5, 99], "and the edits all go"
+
+
+async def test_a_first_message_held_by_its_own_chat_holds_no_one_else() -> None:
+    pacer = ChatPacer(0.0, 20, 1000)
+    pacer.penalize(7, 0.3)  # a 429 blocks chat 7 for a while
+    order: list[int] = []
+
+    async def request(chat: int, first: bool) -> None:
+        await pacer.acquire(chat, is_group=False, first=first)
+        order.append(chat)
+
+    await asyncio.gather(request(7, True), request(8, False))
+    assert order == [8, 7], "another chat's edit is not held behind a first message its own chat blocks"
