@@ -68,6 +68,10 @@ TRANSCRIPTION_FAILED = (
 )
 NOTHING_HEARD = "I couldn't hear any words in that recording."
 TRANSCRIPT = "🎤 {text}"
+NO_VISION_PINNED = (
+    "Sorry, {pinned}, the provider this chat is pinned to, cannot see images; {providers} can."
+    " Send /provider auto to let them answer images."
+)
 NO_VISION = (
     "Sorry, none of the language models I use here can see images. Describe it in words, or ask the bot's"
     " owner for a model that takes images."
@@ -116,6 +120,10 @@ CHOOSE_PROVIDER = "Choose the provider for this chat. Current: {current}"
 UNKNOWN_MODEL = 'No provider here offers the model "{name}".'
 UNKNOWN_MODEL_SUGGEST = " Did you mean: {models}?"
 UNKNOWN_MODEL_HINT = " /model lists the models you can choose."
+MODEL_ELSEWHERE = (
+    '"{name}" is offered by {providers}, not by {pinned}, the provider this chat is pinned to.'
+    " Send /provider auto (or /provider with one of them) first."
+)
 UNKNOWN_PROVIDER = 'Unknown provider "{name}". Available: {providers}'
 MODEL_SET = "Model for this chat: {model}."
 MODEL_UNLISTED = " {providers} could not list its models, so the name goes to it as it is."

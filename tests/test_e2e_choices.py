@@ -204,3 +204,17 @@ async def test_start_in_a_group_says_how_to_address_the_bot_and_quotes_the_comma
     )
     [private] = await harness.say(CHAT, "/start")
     assert "In this group" not in private
+
+
+async def test_a_model_of_another_provider_while_pinned_says_which_offers_it(
+    harness: BotHarness, backup: FakeOpenAI
+) -> None:
+    harness.overrides["providers"] = "openai,backup"
+    harness.environ = {"BACKUP_BASE_URL": backup.base_url}
+    await harness.start()
+    await command(harness, "/provider backup")
+    assert await command(harness, "/model fake-large") == (
+        '"fake-large" is offered by openai, not by backup, the provider this chat is pinned to.'
+        " Send /provider auto (or /provider with one of them) first."
+    )
+    assert "Model: default" in await command(harness, "/settings"), "nothing changed"

@@ -260,3 +260,17 @@ async def test_a_photo_a_file_and_a_voice_note_exactly_at_their_limits_are_taken
     harness.telegram.user_photo(CHAT, [photo + b"!"])
     shown = await wait_reply(harness, count=5)
     assert shown[-1].startswith("That image is too big for me"), "one byte over: refused"
+
+
+async def test_a_photo_refused_by_a_pinned_text_only_provider_says_auto_would_see_it(harness: BotHarness) -> None:
+    harness.overrides["providers"] = "openai,opchatgpts"  # openai sees images, the site takes text only
+    await harness.start()
+    harness.telegram.user_message(CHAT, "/provider opchatgpts")
+    await wait_reply(harness)
+    harness.telegram.user_photo(CHAT, [SMALL], caption="look")
+    shown = await wait_reply(harness, count=2)
+    assert shown[-1] == (
+        "Sorry, opchatgpts, the provider this chat is pinned to, cannot see images; openai can."
+        " Send /provider auto to let them answer images."
+    )
+    assert harness.telegram.downloads == []

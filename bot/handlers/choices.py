@@ -105,6 +105,14 @@ class ChoiceHandlers:
             await message.reply_text(said, do_quote=is_group(message))
             return
         lookup = await self.catalog.lookup(choice, wanted)
+        if not lookup.usable and choice.provider is not None:
+            elsewhere = await self.catalog.lookup(replace(choice, provider=None), wanted)
+            if elsewhere.offered_by:
+                said = texts.MODEL_ELSEWHERE.format(
+                    name=wanted, providers=", ".join(elsewhere.offered_by), pinned=choice.provider
+                )
+                await message.reply_text(said, do_quote=is_group(message))
+                return
         if not lookup.usable:
             said = texts.UNKNOWN_MODEL.format(name=wanted)
             close = await self.catalog.suggestions(choice, wanted)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from telegram import Message, MessageEntity, Update
 from telegram.error import ChatMigrated, Forbidden, TelegramError
@@ -235,10 +235,16 @@ class ConversationHandlers:
     ) -> None:
         """An image turn: refused at once (nothing stored) when no provider of the chat's chain
         sees images; otherwise downloaded (kept in the image cache) and answered."""
+        catalog = self.deps.catalog
         choice = await self.deps.store.chat_settings(message.chat_id)
-        chain = self.deps.catalog.chain_for(choice.provider)
-        if not await chain.image_routes(await self.deps.catalog.requested(choice)):
-            await message.reply_text(texts.NO_VISION)
+        chain = catalog.chain_for(choice.provider)
+        if not await chain.image_routes(await catalog.requested(choice)):
+            seeing = await catalog.chain.image_routes(await catalog.requested(replace(choice, provider=None)))
+            names = list(dict.fromkeys(route.provider.name for route in seeing))
+            refusal = texts.NO_VISION
+            if choice.provider is not None and names:
+                refusal = texts.NO_VISION_PINNED.format(pinned=choice.provider, providers=", ".join(names))
+            await message.reply_text(refusal)
             return
         data = await self.fetch(message, context, file_id, self.deps.settings.image_max_bytes, texts.IMAGE_TOO_BIG)
         if data is None:
