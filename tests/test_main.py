@@ -156,6 +156,20 @@ async def test_runs_converses_and_stops_on_a_signal_without_logging_secrets(
     assert (tmp_path / "nested" / "bot.sqlite3").exists()
 
 
+def _killable_env(telegram: FakeBotApi, llm: FakeOpenAI, database: Path) -> dict[str, str]:
+    """The environment of a bot process that a kill -9 test starts, kills and starts again."""
+    return _env(
+        PYTHONPATH=str(ROOT),
+        TELEGRAM_BOT_TOKEN=telegram.token,
+        TELEGRAM_BASE_URL=telegram.base_url,
+        OPENAI_BASE_URL=llm.base_url,
+        OPENAI_API_KEY=llm.api_key or "sk-test",
+        DATABASE_PATH=str(database),
+        POLL_TIMEOUT="1",
+        PRIVATE_EDIT_INTERVAL="0.05",
+    )
+
+
 async def test_kill_9_mid_stream_keeps_the_question_drops_the_half_answer_and_says_to_retry(
     telegram: FakeBotApi, llm: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -166,16 +180,7 @@ async def test_kill_9_mid_stream_keeps_the_question_drops_the_half_answer_and_sa
     from .fakes.openai import Reply
 
     database = tmp_path / "bot.sqlite3"
-    env = _env(
-        PYTHONPATH=str(ROOT),
-        TELEGRAM_BOT_TOKEN=telegram.token,
-        TELEGRAM_BASE_URL=telegram.base_url,
-        OPENAI_BASE_URL=llm.base_url,
-        OPENAI_API_KEY=llm.api_key or "sk-test",
-        DATABASE_PATH=str(database),
-        POLL_TIMEOUT="1",
-        PRIVATE_EDIT_INTERVAL="0.05",
-    )
+    env = _killable_env(telegram, llm, database)
     llm.default = Reply("a long answer " * 200, chunk_size=10, delay=0.02)
     process = await _spawn(env, tmp_path)
     try:
@@ -224,16 +229,7 @@ async def test_kill_9_with_a_question_waiting_tells_both_askers_after_the_restar
     from .fakes.openai import Reply
 
     database = tmp_path / "bot.sqlite3"
-    env = _env(
-        PYTHONPATH=str(ROOT),
-        TELEGRAM_BOT_TOKEN=telegram.token,
-        TELEGRAM_BASE_URL=telegram.base_url,
-        OPENAI_BASE_URL=llm.base_url,
-        OPENAI_API_KEY=llm.api_key or "sk-test",
-        DATABASE_PATH=str(database),
-        POLL_TIMEOUT="1",
-        PRIVATE_EDIT_INTERVAL="0.05",
-    )
+    env = _killable_env(telegram, llm, database)
     llm.default = Reply("a long answer " * 200, chunk_size=10, delay=0.02)
 
     def waiting() -> list[int]:
