@@ -344,19 +344,20 @@ class ReplyStream:
                 desired[-1] = (desired[-1][0], self._stop_markup)
         pending = len(desired) - len(self._shown)
         if pending > 0:
-            # The next part goes out first; the earlier part loses its button in the edit that
-            # completes its text. The newest part gets the Stop button (unless it ends a finished
-            # reply); a part sent while more follow gets none when an earlier message still shows
-            # it. So a reply in progress always shows a Stop button, a finished one none, at most
-            # two at once (for the one pacing interval in which the earlier part lacks its last
-            # words), at no extra request. In draft mode a part is sent complete, so losing the
-            # button is an edit of its own.
+            # The next part goes out first, with the Stop button unless it ends a finished
+            # reply; the earlier part loses its button in the edit that completes its text, and
+            # that edit comes before the part after next is sent. So a reply in progress always
+            # shows a Stop button on its newest message, a finished one none, never more than two
+            # at once (a long answer arriving at once showed one on every part), at no extra
+            # request (but the earlier part lacks its last words for one pacing interval). In
+            # draft mode a part is sent complete, so losing the button is an edit of its own.
+            for i, shown in enumerate(self._shown[:-1]):
+                part, markup = desired[i]
+                if shown.markup is not None and markup is None:
+                    return ("edit", i, part, markup)
             index = len(self._shown)
             part, markup = desired[index]
-            if pending > 1:
-                showing = any(shown.markup is not None for shown in self._shown)
-                markup = None if showing else self._stop_markup
-            return ("send", index, part, markup)
+            return ("send", index, part, markup if pending == 1 else self._stop_markup)
         for i, (part, markup) in enumerate(desired):
             shown = self._shown[i]
             if shown.part != part or shown.markup != markup:
