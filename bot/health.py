@@ -18,6 +18,7 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
+
 def heartbeat_file(token: str, folder: Path | None = None) -> Path:
     """The heartbeat file of the bot with this token: ``telegram-llm-bot-{bot id}.alive`` in the
     temporary folder (the id is the token's public part before the colon; the secret never appears)."""

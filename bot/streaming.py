@@ -197,6 +197,8 @@ class ReplyStream:
         self._stop_markup = stop_markup
         self._notes = notes
         self._answer = Answer()
+        #: The last rendering of :meth:`_desired`, with the state of the answer it was made from.
+        self._rendered: tuple[tuple[object, ...], list[tuple[Part, InlineKeyboardMarkup | None]]] | None = None
         self._shown: list[_Shown] = []
         self._plain = False
         self._done = False
@@ -309,7 +311,26 @@ class ReplyStream:
     # -- showing --------------------------------------------------------------------------------
 
     def _desired(self) -> list[tuple[Part, InlineKeyboardMarkup | None]]:
-        """The messages the user should see now, each with its keyboard."""
+        """The messages the user should see now, each with its keyboard; rendered once per state of
+        the answer (each paced request asks twice: before waiting for its slot and after)."""
+        state = (
+            len(self._answer.text),
+            self._answer.resets,
+            self._done,
+            self._plain,
+            self.result.error is not None,
+            self.result.stopped,
+            self._stop_note,
+            self.result.capped,
+            bool(self._shown),  # nothing to show yet: no placeholder
+        )
+        if self._rendered is not None and self._rendered[0] == state:
+            return list(self._rendered[1])
+        desired = self._render()
+        self._rendered = (state, desired)
+        return list(desired)
+
+    def _render(self) -> list[tuple[Part, InlineKeyboardMarkup | None]]:
         source = self._answer.text
         if self._done:
             if self.result.error is not None:
