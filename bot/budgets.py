@@ -112,8 +112,7 @@ class Budgets:
         states: list[BudgetState] = []
         if user_id is not None and self.messages_per_hour:
             hour = await self.store.usage_totals(now - HOUR, user_id=user_id)
-            oldest = await self.store.oldest_answer(now - HOUR, user_id)
-            resets = (oldest + HOUR) if oldest is not None else now
+            resets = (hour.first_at + HOUR) if hour.first_at is not None else now
             states.append(BudgetState("user_messages_per_hour", self.messages_per_hour, hour.answers, resets))
         if user_id is not None and self.tokens_per_day:
             day = await self.store.usage_totals(today, user_id=user_id)

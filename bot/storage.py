@@ -246,6 +246,7 @@ class UsageTotals:
         estimated: True when any of the tokens are estimates.
         unpriced: True when some answer had no known price (``cost`` is then a lower bound).
         label: what the row is about (a user's name, ``provider/model``), "" for plain totals.
+        first_at: Unix time of the oldest of these answers, None when there is none.
     """
 
     answers: int = 0
@@ -255,6 +256,7 @@ class UsageTotals:
     estimated: bool = False
     unpriced: bool = False
     label: str = ""
+    first_at: float | None = None
 
     @property
     def tokens(self) -> int:
@@ -264,12 +266,13 @@ class UsageTotals:
 
 _TOTALS = (
     "COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost), 0),"
-    " COALESCE(MAX(estimated), 0), COALESCE(MAX(cost IS NULL), 0)"
+    " COALESCE(MAX(estimated), 0), COALESCE(MAX(cost IS NULL), 0), MIN(created_at)"
 )
 
 
 def _totals(row: sqlite3.Row | tuple[Any, ...], label: str = "") -> UsageTotals:
-    return UsageTotals(int(row[0]), int(row[1]), int(row[2]), float(row[3]), bool(row[4]), bool(row[5]), label)
+    first = float(row[6]) if row[6] is not None else None
+    return UsageTotals(int(row[0]), int(row[1]), int(row[2]), float(row[3]), bool(row[4]), bool(row[5]), label, first)
 
 
 class ConversationStore:
@@ -551,13 +554,6 @@ class ConversationStore:
         rows = await self._rows(f"SELECT {_TOTALS} FROM usage WHERE {where}", parameters)
         return _totals(rows[0])
 
-    async def oldest_answer(self, since: float, user_id: int) -> float | None:
-        """Unix time of the user's oldest answer from ``since`` on, None when there is none."""
-        rows = await self._rows(
-            "SELECT MIN(created_at) FROM usage WHERE user_id = ? AND created_at >= ?", (user_id, since)
-        )
-        return float(rows[0][0]) if rows and rows[0][0] is not None else None
-
     async def top_users(self, chat_id: int, since: float, limit: int = 5) -> list[UsageTotals]:
         """The chat's users with the most tokens from ``since`` on, most first (label: their name or id)."""
         rows = await self._rows(
@@ -565,7 +561,7 @@ class ConversationStore:
             " GROUP BY user_id ORDER BY SUM(prompt_tokens + completion_tokens) DESC, user_id LIMIT ?",
             (chat_id, since, limit),
         )
-        return [_totals(r, str(r[7] or r[6] or "?")) for r in rows]
+        return [_totals(r, str(r[8] or r[7] or "?")) for r in rows]
 
     async def usage_by_model(self, since: float) -> list[UsageTotals]:
         """The whole bot's totals per provider and model from ``since`` on, most tokens first
@@ -575,7 +571,7 @@ class ConversationStore:
             " GROUP BY provider, model ORDER BY SUM(prompt_tokens + completion_tokens) DESC, provider, model",
             (since,),
         )
-        return [_totals(r, f"{r[6]}/{r[7]}") for r in rows]
+        return [_totals(r, f"{r[7]}/{r[8]}") for r in rows]
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """Move a chat's history, settings and replies in progress to a new id, in one transaction: a

@@ -250,8 +250,8 @@ def error_sentence(error: BaseException) -> str:
     Judged on every attempt's error: a cause shared by all of them is named (busy, too slow,
     the key, the quota, a conversation too long, a filtered answer, a site that refuses the bot).
     """
-    causes = [a.error for a in error.attempts if a.error] if isinstance(error, RetryProviderError) else [error]
-    if causes and all(isinstance(c, ContextLengthError) for c in causes):
+    causes = _causes(error)
+    if is_context_overflow(error):
         return too_long_sentence([c for c in causes if isinstance(c, ContextLengthError)])
     for kinds, sentence in _SHARED_CAUSES:
         if causes and all(isinstance(c, kinds) for c in causes):
@@ -264,8 +264,13 @@ def error_sentence(error: BaseException) -> str:
 def is_context_overflow(error: BaseException | None) -> bool:
     """True when every attempt failed because the conversation exceeds the model's context even
     after the chain left out older messages: the question alone is too long."""
-    causes = [a.error for a in error.attempts if a.error] if isinstance(error, RetryProviderError) else [error]
+    causes = _causes(error)
     return bool(causes) and all(isinstance(c, ContextLengthError) for c in causes)
+
+
+def _causes(error: BaseException | None) -> list[BaseException | None]:
+    """The error of every attempt of a chain's failure, or the failure itself."""
+    return [a.error for a in error.attempts if a.error] if isinstance(error, RetryProviderError) else [error]
 
 
 def too_long_sentence(errors: list[ContextLengthError]) -> str:

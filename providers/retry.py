@@ -45,6 +45,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, S
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from .answer import Answer
 from .base import BaseProvider, Chunk, Finish, Messages, ProviderInfo, Reset, Usage, has_images, without_images
 from .errors import (
     Attempt,
@@ -58,7 +59,7 @@ from .errors import (
     RateLimitError,
     RetryProviderError,
 )
-from .tokens import answer_reserve, estimate_messages, estimate_usage, trim_to_fit
+from .tokens import answer_reserve, estimate_messages, trim_to_fit
 
 logger = logging.getLogger(__name__)
 
@@ -384,8 +385,7 @@ class RetryProvider(BaseProvider):
                 started = self._clock()
                 chunks = 0
                 sent = route.model
-                text: list[str] = []
-                usage: Usage | None = None
+                answer = Answer()  # this attempt's answer, folded as any consumer folds it
                 try:
                     sent = await provider.resolve_model(route.model)
                     if route.fallback and sent == model and provider.name in refused:
@@ -399,17 +399,14 @@ class RetryProvider(BaseProvider):
                         left_out=left_out,
                     )
                     given = asked if await provider.sees_images(sent) is not False else without_images(asked)
+                    answer = Answer(given)
                     async with contextlib.aclosing(self._attempt(provider, sent, given, proxy, kwargs)) as attempt:
                         async for chunk in attempt:
                             if isinstance(chunk, str):
                                 chunks += 1
-                                text.append(chunk)
-                            elif isinstance(chunk, Usage):
-                                usage = chunk
-                            elif isinstance(chunk, Reset):
-                                text.clear()
+                            answer.add(chunk)
                             yield chunk
-                    if not text:
+                    if not answer.text:
                         raise EmptyAnswerError("the answer had no text", provider=provider.name)
                 except Exception as exc:  # noqa: BLE001 - every failure of a provider is recorded
                     error = exc if isinstance(exc, ProviderError) else _unexpected(exc, provider.name)
@@ -446,8 +443,8 @@ class RetryProvider(BaseProvider):
                     await self._sleep(self.backoff(retry, error))
                     retry += 1
                 else:
-                    if usage is None:  # the server counted nothing: the chain's estimate, marked as such
-                        yield estimate_usage(given, "".join(text))
+                    if answer.reported is None:  # the server counted nothing: the estimate, marked as such
+                        yield answer.usage
                     attempts.append(Attempt(provider.name, sent, None, self._clock() - started, chunks))
                     _log_attempt(attempts[-1])
                     self.health.success(provider.name)
