@@ -11,8 +11,10 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import pyromark
 import regex
 import telegramify_markdown
 from telegram import MessageEntity
@@ -130,6 +132,24 @@ def _grapheme_boundary(text: str, start: int, end: int) -> int:
     return boundary if boundary > start else end
 
 
+def _spans(text: str, offsets: list[int], limit: int, start: int = 0) -> Iterator[tuple[int, int, int, int]]:
+    """The greedy split of ``text`` from ``start``: for each message, ``(part_start, part_end, end,
+    end_max)``: the part shown (whitespace trimmed; empty when it was whitespace only), where the
+    next message starts, and how far the cut looked (see :func:`_cut`)."""
+    while start < len(text):
+        # Largest end such that the UTF-16 length of text[start:end] <= limit.
+        largest = bisect.bisect_right(offsets, offsets[start] + limit, lo=start) - 1
+        end_max = max(largest, start + 1)
+        end = _cut(text, start, end_max)
+        part_start, part_end = start, end
+        while part_start < part_end and text[part_start].isspace():
+            part_start += 1
+        while part_end > part_start and text[part_end - 1].isspace():
+            part_end -= 1
+        yield part_start, part_end, end, end_max
+        start = end
+
+
 def split_rendered(
     text: str, entities: list[MessageEntity] | tuple[MessageEntity, ...], limit: int = TELEGRAM_TEXT_LIMIT
 ) -> list[Part]:
@@ -141,22 +161,11 @@ def split_rendered(
     omitted.
     """
     offsets = _utf16_offsets(text)
-    parts: list[Part] = []
-    start = 0
-    while start < len(text):
-        # Largest end such that the UTF-16 length of text[start:end] <= limit.
-        largest = bisect.bisect_right(offsets, offsets[start] + limit, lo=start) - 1
-        end_max = max(largest, start + 1)
-        end = _cut(text, start, end_max)
-        part_start, part_end = start, end
-        while part_start < part_end and text[part_start].isspace():
-            part_start += 1
-        while part_end > part_start and text[part_end - 1].isspace():
-            part_end -= 1
-        if part_start < part_end:
-            parts.append(_slice(text, entities, offsets, part_start, part_end))
-        start = end
-    return parts
+    return [
+        _slice(text, entities, offsets, part_start, part_end)
+        for part_start, part_end, _, _ in _spans(text, offsets, limit)
+        if part_start < part_end
+    ]
 
 
 def _slice(
@@ -189,3 +198,201 @@ def render_parts(markdown: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[Part]:
 def plain_parts(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[Part]:
     """The same split without formatting: the fallback when Telegram refuses entities."""
     return split_rendered(text, (), limit)
+
+
+def _block_starts(markdown: str) -> list[int]:
+    """Offsets (characters) of the lines where the top-level blocks of ``markdown`` start
+    (paragraphs, lists, code blocks, quotes, tables...), parsed as telegramify-markdown parses it
+    (pyromark)."""
+    starts: list[int] = []
+    depth = 0
+    data = markdown.encode("utf-8")
+    for event, span in pyromark.events_with_range(markdown, options=telegramify_markdown.converter.STANDARD_OPTIONS):
+        if not isinstance(event, dict):
+            continue
+        if "Start" in event:
+            if depth == 0:
+                starts.append(span["start"])
+            depth += 1
+        elif "End" in event:
+            depth -= 1
+    # A block's range may start after its indentation (an indented code block does): from its line.
+    lines = [data.rfind(b"\n", 0, b) + 1 for b in starts]
+    return lines if len(data) == len(markdown) else [len(data[:b].decode("utf-8", "ignore")) for b in lines]
+
+
+#: An open paragraph is cut (:func:`_paragraph_cut`) once this many characters of it are written...
+_PARAGRAPH_PIECE = 1024
+#: ...and this many more after the cut, which stay open.
+_PARAGRAPH_OPEN = 256
+#: Characters that may take part in inline markup (emphasis, code, links, math, escapes, HTML).
+_MARKUP = frozenset("*_~`[]<>$\\&|!")
+
+
+def _paragraph_cut(source: str) -> int | None:
+    """Where a long paragraph still being written can be cut so that each side converts alone as in
+    the whole: a space inside the paragraph's first line, at least ``_PARAGRAPH_PIECE`` characters in
+    and ``_PARAGRAPH_OPEN`` from the end, before a letter (so the rest cannot start a block), with
+    no markup before it left open (every emphasis, code span and link before it closed; no
+    delimiter, escape or bracket left as text). None when there is no such place."""
+    if len(source) < _PARAGRAPH_PIECE + _PARAGRAPH_OPEN:
+        return None
+    end = len(source) - _PARAGRAPH_OPEN
+    line_end = source.find("\n", 0, end)
+    if line_end != -1:
+        end = line_end
+    at = source.rfind(" ", _PARAGRAPH_PIECE, end)
+    if at == -1 or not source[at + 1].isalpha():
+        return None
+    depth = 0
+    blocks = 0
+    for event, _ in pyromark.events_with_range(source[:at], options=telegramify_markdown.converter.STANDARD_OPTIONS):
+        if not isinstance(event, dict):
+            return None  # a soft or hard break, a rule: not a plain run of text
+        if "Start" in event:
+            if depth == 0:
+                blocks += 1
+                if event["Start"] != "Paragraph":
+                    return None
+            depth += 1
+        elif "End" in event:
+            depth -= 1
+        elif "Text" in event and not _MARKUP.isdisjoint(event["Text"]):
+            return None
+    return at if blocks == 1 else None
+
+
+#: Characters after a cut window that may still move the cut (:func:`_grapheme_boundary` looks ahead).
+_CUT_LOOKAHEAD = _GRAPHEME_WINDOW + 1
+
+
+class GrowingRender:
+    """The messages of an answer that is still being written, with each finished message rendered once.
+
+    :func:`render_parts` of a growing answer costs the whole answer at every edit. Here the top-level
+    blocks the model has finished (each followed by another) are converted once and joined as
+    telegramify-markdown joins blocks; only the open last block is converted again (with
+    :func:`close_open_markup`), and a message whose cut cannot move any more (the finished blocks
+    reach past its window) is kept and never split again. So an edit costs the open block and the
+    last message or two, not the answer. The parts kept are the first parts of
+    ``render_parts(answer)`` whenever the blocks convert alone as they do in the whole answer (always
+    but for Markdown that reaches across blocks, such as a link reference defined further down);
+    the final answer is rendered whole (:func:`render_parts`), and the streamer edits any part
+    that differs.
+
+    Args:
+        limit: message length limit in UTF-16 code units (Bot API sendMessage: 4096).
+    """
+
+    def __init__(self, limit: int = TELEGRAM_TEXT_LIMIT) -> None:
+        self.limit = limit
+        self._reset("")
+
+    def _reset(self, source: str) -> None:
+        self._source = source  # the answer's settled Markdown (finished blocks)
+        self._kept: list[Part] = []  # messages whose content is final
+        self._text = ""  # rendered finished blocks, from the first message not kept
+        self._entities: list[MessageEntity] = []  # theirs, UTF-16 offsets into _text
+        self._separator = ""  # what joins the finished text and the next piece ("\n", "\n\n" or " ")
+        self._settled = False  # some block is finished (its text may already be kept and dropped)
+        self._trailing = 0  # line breaks that end the finished blocks' text
+
+    @property
+    def kept(self) -> tuple[Part, ...]:
+        """The first messages of the answer, whose content can no longer change."""
+        return tuple(self._kept)
+
+    def parts(self, markdown: str) -> list[Part]:
+        """The messages that show ``markdown``, a partial answer (open markup closed), each within
+        ``limit`` UTF-16 code units. A ``markdown`` that does not extend the last one starts over."""
+        if not markdown.startswith(self._source):
+            self._reset("")
+        self._settle(markdown)
+        tail_text, tail_entities = render_markdown(close_open_markup(markdown[len(self._source) :]))
+        text, entities = self._join(tail_text, tail_entities)
+        offsets = _utf16_offsets(text)
+        fresh: list[Part] = []
+        settled = len(self._text)
+        kept_to = 0
+        for part_start, part_end, end, end_max in _spans(text, offsets, self.limit):
+            part = _slice(text, entities, offsets, part_start, part_end) if part_start < part_end else None
+            if end_max + _CUT_LOOKAHEAD <= settled and end <= settled and not fresh:
+                if part is not None:
+                    self._kept.append(part)
+                kept_to = end
+            elif part is not None:
+                fresh.append(part)
+        if kept_to:
+            self._drop(kept_to, offsets[kept_to])
+        return [*self._kept, *fresh]
+
+    def _settle(self, markdown: str) -> None:
+        """Convert the blocks of ``markdown`` past the settled source that another block follows, and
+        the start of a long open paragraph that can be cut (see :func:`_paragraph_cut`)."""
+        open_source = markdown[len(self._source) :]
+        # Only whole lines: a line still being written may turn out to continue the block before
+        # (``2`` is a paragraph until ``2. b`` continues the numbered list above it).
+        starts = _block_starts(open_source[: open_source.rfind("\n") + 1])
+        if len(starts) >= 2:
+            finished = open_source[: starts[-1]]
+            tail = finished[len(finished.rstrip(" \t\n\r>")) :]
+            self._finish(finished, "\n\n" if tail.count("\n") >= 2 else "\n")
+            open_source = open_source[len(finished) :]
+        cut = _paragraph_cut(open_source)
+        if cut is not None:
+            self._finish(open_source[:cut], " ", consumed=cut + 1)
+
+    def _finish(self, source: str, separator: str, consumed: int | None = None) -> None:
+        """``source`` is final: convert it once and join it to the finished text; the next piece
+        follows ``separator`` (block spacing, or the space a paragraph was cut at)."""
+        text, entities = render_markdown(source)
+        self._text, self._entities = self._join(text, entities)
+        if text:
+            self._trailing = len(text) - len(text.rstrip("\n"))
+        self._settled = True
+        self._separator = separator
+        self._source += source if consumed is None else source + separator
+
+    def _join(self, text: str, entities: list[MessageEntity]) -> tuple[str, list[MessageEntity]]:
+        """The finished text followed by ``text``, spaced as telegramify-markdown spaces two blocks
+        (one line break, two after a blank line in the source), or by the space of a paragraph cut."""
+        if not self._settled:
+            return text, entities
+        if not text:
+            return self._text, self._entities
+        if self._separator == " ":
+            joined = self._text + " "
+        else:
+            joined = self._text + "\n" * max(0, len(self._separator) - self._trailing)
+        shift = utf16_len(joined)
+        moved = [
+            MessageEntity(
+                type=e.type,
+                offset=e.offset + shift,
+                length=e.length,
+                url=e.url,
+                language=e.language,
+                custom_emoji_id=e.custom_emoji_id,
+            )
+            for e in entities
+        ]
+        return joined + text, [*self._entities, *moved]
+
+    def _drop(self, chars: int, units: int) -> None:
+        """Forget the first ``chars`` characters (``units`` UTF-16 code units) of the finished text."""
+        self._text = self._text[chars:]
+        kept = []
+        for e in self._entities:
+            start, end = max(e.offset - units, 0), e.offset + e.length - units
+            if end > start:
+                kept.append(
+                    MessageEntity(
+                        type=e.type,
+                        offset=start,
+                        length=end - start,
+                        url=e.url,
+                        language=e.language,
+                        custom_emoji_id=e.custom_emoji_id,
+                    )
+                )
+        self._entities = kept

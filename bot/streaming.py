@@ -11,7 +11,9 @@ For each reply, a :class:`ReplyStream`
   modified");
 - on ``RetryAfter`` (HTTP 429) blocks only this chat for ``retry_after`` seconds;
 - continues past 4096 UTF-16 code units in further messages
-  (:func:`~bot.rendering.render_parts`);
+  (:class:`~bot.rendering.GrowingRender` while the answer grows, converting each finished
+  block and keeping each finished message once; :func:`~bot.rendering.render_parts` for the
+  final answer, whose parts the growing ones already are but for rare cross-block Markdown);
 - on a :class:`~providers.Reset` event discards what it showed, so the user
   sees one answer exactly once;
 - remembers the last :class:`~providers.ProviderInfo` (who writes the answer) and
@@ -52,7 +54,7 @@ from providers import Answer, Chunk, Message, ProviderInfo, Reset, Usage
 
 from .pacing import ChatPacer, duration_seconds
 from .ratelimit import PACED
-from .rendering import TELEGRAM_TEXT_LIMIT, Part, close_open_markup, plain_parts, render_parts
+from .rendering import TELEGRAM_TEXT_LIMIT, GrowingRender, Part, plain_parts, render_parts
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +201,7 @@ class ReplyStream:
         self._answer = Answer()
         #: The last rendering of :meth:`_desired`, with the state of the answer it was made from.
         self._rendered: tuple[tuple[object, ...], list[tuple[Part, InlineKeyboardMarkup | None]]] | None = None
+        self._growing = GrowingRender(self._limit)
         self._shown: list[_Shown] = []
         self._plain = False
         self._done = False
@@ -344,8 +347,10 @@ class ReplyStream:
                 source = "\n\n".join([source, *self._notes(self.result)])
         if self._plain:
             parts = plain_parts(source, self._limit)
+        elif self._done:
+            parts = render_parts(source, self._limit)
         else:
-            parts = render_parts(source if self._done else close_open_markup(source), self._limit)
+            parts = self._growing.parts(source)
         if not parts:
             if self._done:
                 parts = [EMPTY_ANSWER]

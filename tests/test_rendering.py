@@ -118,3 +118,78 @@ def test_a_space_less_run_is_cut_between_grapheme_clusters(cluster: str) -> None
         assert utf16_len(part.text) <= 4096
         clusters = regex.findall(r"\X", part.text)
         assert all(c in (cluster, "x") for c in clusters), f"a part starts or ends inside {cluster!r}"
+
+
+# -- a growing answer: finished parts rendered once ---------------------------------------------
+
+BLOCKS = [
+    "Para **bold** text with `code` and words " * 12,
+    "- item one\n- item two\n\n- item *three* after a blank line",
+    "```python\nx = 1\n\n\ny = 2\n```",
+    "# Heading",
+    "Title\n=====",
+    "1. first\n\n2. second",
+    "> quote\n> more\n>\n> after",
+    "| a | b |\n|---|---|\n| 1 | 2 |",
+    "Short.",
+    "A [link](https://example.org) and 😀 emoji e\u0301 " * 40,
+    "    indented\n    code\n\n    more code",
+    "**bold that runs on " + "and on " * 200 + "until here** then plain " * 3,
+    "Costs $5 and ~3 kg, a_b_c, <b>tag</b> and a \\*star " * 30,
+    "one\ntwo\nthree lines",
+    "a - b + c 1. d # e 2) f " * 120,
+]
+SEPARATORS = ["\n\n", "\n\n\n", "\n", "\n\n  "]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    pieces=st.lists(st.tuples(st.sampled_from(BLOCKS), st.sampled_from(SEPARATORS)), min_size=1, max_size=20),
+    step=st.integers(1, 400),
+    limit=st.sampled_from([90, 500, 4096]),
+)
+def test_a_growing_answer_keeps_only_the_parts_the_whole_answer_has(
+    pieces: list[tuple[str, str]], step: int, limit: int
+) -> None:
+    """Parts kept while the answer grows are never split again, so they must be the first parts of
+    the whole answer rendered at once: else the streamer edits them all at the end."""
+    from bot.rendering import GrowingRender
+
+    answer = "".join(block + separator for block, separator in pieces)
+    growing = GrowingRender(limit)
+    kept: list[object] = []
+    for end in range(step, len(answer) + step, step):
+        parts = growing.parts(answer[:end])
+        assert all(0 < utf16_len(part.text) <= limit for part in parts)
+        assert parts[: len(kept)] == kept  # a kept part never changes
+        kept = list(growing.kept)
+    final = render_parts(answer, limit)
+    assert final[: len(kept)] == kept
+
+
+def test_a_growing_answer_converts_a_bounded_amount_per_edit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Work per edit does not grow with the answer: 48,000 characters (one long paragraph, then
+    paragraphs and code) arriving 40 at a time; each call converts only the open block or the last
+    piece of a long paragraph, and all but the last part or two are kept."""
+    from bot import rendering
+
+    converted: list[int] = []
+    real = rendering.render_markdown
+
+    def counting(markdown: str) -> tuple[str, list[object]]:
+        converted.append(len(markdown))
+        return real(markdown)  # type: ignore[return-value]
+
+    monkeypatch.setattr(rendering, "render_markdown", counting)
+    paragraph = "Streaming **replies** arrive by edits, paced per chat. " * 450
+    blocks = "\n\n".join(["A paragraph of words " * 20, "```\n" + "code line\n" * 30 + "```"] * 40)
+    answer = (paragraph + "\n\n" + blocks)[:48_000]
+    growing = rendering.GrowingRender()
+    calls = 0
+    for end in range(40, len(answer) + 40, 40):
+        converted.clear()
+        parts = growing.parts(answer[:end])
+        calls += 1
+        assert sum(converted) <= rendering._PARAGRAPH_PIECE + rendering._PARAGRAPH_OPEN + 600, end
+    assert len(parts) >= 12 and len(growing.kept) >= len(parts) - 2
+    assert growing.kept == tuple(render_parts(answer)[: len(growing.kept)])
