@@ -9,6 +9,8 @@ For each reply, a :class:`ReplyStream`
   carries everything received so far);
 - never sends an edit whose content is unchanged (Bot API: "message is not
   modified");
+- when stopped (/stop, the Stop button, shutdown) reads no more and sends no further part: the
+  messages already shown get the text they had reached and the stop note;
 - on ``RetryAfter`` (HTTP 429) blocks only this chat for ``retry_after`` seconds;
 - continues past 4096 UTF-16 code units in further messages
   (:class:`~bot.rendering.GrowingRender` while the answer grows, converting each finished
@@ -54,7 +56,7 @@ from providers import Answer, Chunk, Message, ProviderInfo, Reset, Usage
 
 from .pacing import ChatPacer, duration_seconds
 from .ratelimit import PACED
-from .rendering import TELEGRAM_TEXT_LIMIT, GrowingRender, Part, plain_parts, render_parts
+from .rendering import TELEGRAM_TEXT_LIMIT, GrowingRender, Part, plain_parts, render_parts, split_rendered, utf16_len
 
 logger = logging.getLogger(__name__)
 
@@ -325,7 +327,8 @@ class ReplyStream:
             self.result.stopped,
             self._stop_note,
             self.result.capped,
-            bool(self._shown),  # nothing to show yet: no placeholder
+            len(self._shown),  # nothing to show yet: no placeholder; a stopped reply keeps what it shows
+            self._drafted is not None,
         )
         if self._rendered is not None and self._rendered[0] == state:
             return list(self._rendered[1])
@@ -351,6 +354,8 @@ class ReplyStream:
             parts = render_parts(source, self._limit)
         else:
             parts = self._growing.parts(source)
+        if self._done and self.result.stopped and self.result.error is None:
+            parts = self._stopped_parts(parts)
         if not parts:
             if self._done:
                 parts = [EMPTY_ANSWER]
@@ -358,6 +363,19 @@ class ReplyStream:
                 parts = [PLACEHOLDER]
         markup = None if self._done else self._stop_markup
         return [(part, markup if i == len(parts) - 1 else None) for i, part in enumerate(parts)]
+
+    def _stopped_parts(self, parts: list[Part]) -> list[Part]:
+        """A stopped reply delivers nothing more: it keeps the messages already shown (the draft
+        too), the last one ending with the stop note, and sends no further part."""
+        shown = len(self._shown) + (1 if self._drafting and self._drafted is not None else 0)
+        if len(parts) <= max(1, shown):
+            return parts
+        *kept, last = parts[: max(1, shown)]
+        note = f"\n\n{self._stop_note}"
+        room = self._limit - utf16_len(note)
+        if utf16_len(last.text) > room:
+            last = split_rendered(last.text, last.entities, room)[0]
+        return [*kept, Part(last.text + note, last.entities)]
 
     def _next_op(self) -> tuple[str, int, Part | None, InlineKeyboardMarkup | None] | None:
         desired = self._desired()

@@ -216,3 +216,29 @@ async def test_draft_mode_is_not_used_in_groups(bot: Bot, telegram: FakeBotApi) 
     telegram.chat(-7, "supergroup")
     await drafting(bot).open(ReplyTarget(-7, is_group=True), sentence).run(chunks("Hi", 0.03, " all"))
     assert telegram.bot_texts(-7) == ["Hi all"] and not telegram.calls_of("sendMessageDraft")
+
+
+@pytest.mark.parametrize("drafts", [False, True])
+async def test_stop_sends_no_part_not_yet_shown(bot: Bot, telegram: FakeBotApi, drafts: bool) -> None:
+    """A long answer already read but not yet delivered (pacing holds it back) is not delivered
+    after /stop: the messages shown keep their text and end with the note; no further part is sent."""
+    pacer = ChatPacer(private_interval=0.3, global_per_second=1000)
+    stream = ReplyStreamer(bot, pacer, limit=60, drafts=drafts).open(ReplyTarget(CHAT), sentence, stop_markup=STOP)
+    read = 0
+
+    async def answer() -> AsyncIterator[Chunk]:
+        nonlocal read
+        for _ in range(200):
+            read += 1
+            yield "word "
+        await asyncio.sleep(3600)
+
+    task = asyncio.create_task(stream.run(answer()))
+    await telegram.wait_for(lambda: bool(telegram.bot_messages(CHAT)))
+    stream.stop()
+    result = await task
+    messages = telegram.bot_messages(CHAT)
+    assert len(messages) <= 2 and len(result.message_ids) == len(messages)  # 1,000 characters would need 17
+    assert messages[-1].text.endswith("⏹ Stopped.") and all(len(m.text) <= 60 for m in messages)
+    assert all(m.reply_markup is None for m in messages)
+    assert result.stopped and read == 200
