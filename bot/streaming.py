@@ -23,6 +23,8 @@ For each reply, a :class:`ReplyStream`
   caller derives from them (a fallback model, an answer cut at the length limit);
 - falls back to plain text if Telegram refuses the entities;
 - always delivers the final text in full (retrying through flood waits);
+- removes the copy a send leaves when Telegram carried it out but its answer was lost (the send
+  is retried; see :meth:`ReplyStream._remove_lost`);
 - stops at once, reading no more of the answer, when Telegram forbids writing to the
   chat (403: the user blocked the bot, or it was removed from the group);
 - shows the Stop button on the newest message from the first message until the reply
@@ -67,6 +69,8 @@ STOPPED_NOTE = "⏹ Stopped."
 TYPING_INTERVAL = 4.0
 #: Consecutive non-flood failures of one reply before it gives up on Telegram.
 MAX_FAILURES = 5
+#: Message ids below the resent one tried when looking for a message whose send answer was lost.
+LOST_SEND_PROBES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +82,15 @@ class ReplyTarget:
         is_group: True for groups and supergroups (paced at the group rate).
         thread_id: ``message_thread_id`` of a forum topic, or None.
         reply_to: id of the message being answered, or None.
+        after: id of the message the reply follows (the question), in any chat: below it no message
+            of the reply can be, so a send whose answer was lost is looked for above it only.
     """
 
     chat_id: int
     is_group: bool = False
     thread_id: int | None = None
     reply_to: int | None = None
+    after: int | None = None
 
 
 @dataclass(slots=True)
@@ -107,6 +114,7 @@ class StreamResult:
         usage: the tokens of the answer kept (the server's count, else an estimate), or None
             when no text was received.
         capped: the cap (``MAX_ANSWER_CHARS``) when the answer was longer and was cut there, else None.
+        duplicates_removed: messages a send left behind when its answer was lost and it was sent again.
     """
 
     text: str = ""
@@ -125,6 +133,7 @@ class StreamResult:
     forbidden: str | None = None
     usage: Usage | None = None
     capped: int | None = None
+    duplicates_removed: int = 0
 
 
 @dataclass(slots=True)
@@ -213,6 +222,8 @@ class ReplyStream:
         self._drafting = streamer.drafts and not target.is_group
         self._draft_id = random.randint(1, 2**31 - 1)
         self._drafted: Part | None = None
+        #: A send whose answer was lost (it may have been carried out): its part, and the newest id known then.
+        self._lost: tuple[Part, InlineKeyboardMarkup | None, int] | None = None
         self._started = time.monotonic()
         self.result = StreamResult()
 
@@ -447,6 +458,9 @@ class ReplyStream:
                     logger.error("giving up on a reply in chat %s: %s", self.target.chat_id, exc)
                     return
             except NetworkError as exc:
+                if op[0] == "send" and op[2] is not None and self._lost is None:
+                    known = [s.message_id for s in self._shown] + [self.target.reply_to or 0, self.target.after or 0]
+                    self._lost = (op[2], op[3], max(known))
                 failures += 1
                 logger.warning("Bot API request failed (%s/%s): %s", failures, MAX_FAILURES, exc)
                 if failures >= MAX_FAILURES:
@@ -527,11 +541,63 @@ class ReplyStream:
         self._shown.insert(index, _Shown(message.message_id, part, markup))
         self.result.sends += 1
         self._mark_visible()
+        if self._lost is not None:
+            await self._remove_lost(message.message_id)
         if self._on_message is not None:
             try:
                 await self._on_message(message.message_id)
             except Exception as error:  # noqa: BLE001 - the caller's bookkeeping must not stop the reply
                 logger.warning("chat %s: noting message %s failed: %s", self.target.chat_id, message.message_id, error)
+
+    async def _remove_lost(self, newest: int) -> None:
+        """A send whose answer was lost was sent again as ``newest``: find the first copy, if Telegram
+        carried it out, and delete it, so no duplicate (and no Stop button) outlives the reply.
+
+        The Bot API has no idempotent send and no way to read a message, so the copy is looked for
+        among the ids between the newest known before the loss and ``newest``, skipping every
+        message the bot knows it sent (``bot.sent``, see :class:`~bot.telegram_bot.SentMessages`):
+        an edit to the lost part's very content fails on a user's message ("message can't be edited")
+        and is "not modified" on the lost copy (or succeeds on another message of the bot nobody
+        knows, which can only be another lost copy); it is then deleted, with its Stop button still
+        shown until then (a user sees the reply finished only once it is gone). Without
+        ``bot.sent`` nothing is tried (another message of the bot could be overwritten). At most
+        :data:`LOST_SEND_PROBES` ids are tried, each a paced request."""
+        assert self._lost is not None
+        part, markup, floor = self._lost
+        self._lost = None
+        sent = getattr(self._bot, "sent", None)
+        chat_id = self.target.chat_id
+        if sent is None or not floor:
+            return
+        for candidate in range(newest - 1, max(floor, newest - 1 - LOST_SEND_PROBES), -1):
+            if (chat_id, candidate) in sent or self.shows(candidate):
+                continue
+            try:
+                await self._pacer.acquire(chat_id, self.target.is_group)
+                await self._bot.edit_message_text(
+                    part.text,
+                    chat_id=chat_id,
+                    message_id=candidate,
+                    entities=list(part.entities) or None,
+                    reply_markup=markup,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    **self._paced,
+                )
+            except BadRequest as exc:
+                if "not modified" not in exc.message.lower():
+                    continue  # not a message of the bot (or gone)
+            except TelegramError as exc:
+                logger.warning("chat %s: looking for a duplicate of a lost send failed: %s", chat_id, exc)
+                return
+            try:
+                await self._pacer.acquire(chat_id, self.target.is_group)
+                await self._bot.delete_message(chat_id, candidate, **self._paced)
+            except TelegramError as exc:
+                logger.warning("chat %s: the duplicate %s of a lost send stays (%s)", chat_id, candidate, exc)
+                return
+            self.result.duplicates_removed += 1
+            logger.info("chat %s: removed message %s, sent twice after its answer was lost", chat_id, candidate)
+            return
 
     def _mark_visible(self) -> None:
         if self.result.first_visible is None:

@@ -13,6 +13,10 @@ forever, so the bot stops answering everyone. :class:`TolerantBot` re-reads
 such a batch raw and parses each update on its own; one that still fails is
 replaced by an empty ``Update`` with its ``update_id`` (so the offset moves past
 it), and logged.
+
+It also remembers the messages it has sent (:class:`SentMessages`): a send whose answer was lost
+(Telegram carried it out, the response never came) leaves a message whose id nobody knows; the
+streamer finds it among the ids it does not know (see :mod:`bot.streaming`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import json
 import logging
 import time
 import warnings
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,16 +63,50 @@ class TolerantRequest(HTTPXRequest):
             raise NetworkError(f"Invalid server response ({len(payload)} bytes that are not JSON)") from None
 
 
+class SentMessages:
+    """The ids of the messages the bot sent and got an answer for, the newest ``per_chat`` of each of
+    the ``chats`` chats written to most recently (memory stays bounded)."""
+
+    def __init__(self, per_chat: int = 64, chats: int = 10_000) -> None:
+        self._per_chat = per_chat
+        self._chats = chats
+        self._ids: OrderedDict[int, deque[int]] = OrderedDict()
+
+    def note(self, result: object) -> None:
+        """Note the message(s) a Bot API method returned (a Message object, or a list of them)."""
+        for message in result if isinstance(result, list) else [result]:
+            if isinstance(message, dict) and isinstance(message.get("chat"), dict) and "message_id" in message:
+                chat_id = int(message["chat"]["id"])
+                ids = self._ids.pop(chat_id, None) or deque(maxlen=self._per_chat)
+                ids.append(int(message["message_id"]))
+                self._ids[chat_id] = ids
+                while len(self._ids) > self._chats:
+                    self._ids.popitem(last=False)
+
+    def __contains__(self, key: tuple[int, int]) -> bool:
+        """``(chat_id, message_id) in sent``: the bot sent that message and knows it did."""
+        chat_id, message_id = key
+        return message_id in self._ids.get(chat_id, ())
+
+
 class TolerantBot(ExtBot[dict[str, Any]]):
     """An ``ExtBot`` whose :meth:`get_updates` survives unparsable updates and counts completed polls
-    (``polls_completed``, for :class:`~bot.polling.PollingWatch`)."""
+    (``polls_completed``, for :class:`~bot.polling.PollingWatch`), and which notes the messages it
+    sends (``sent``)."""
 
-    __slots__ = ("_polls",)
+    __slots__ = ("_polls", "sent")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         with self._unfrozen():  # a PTB Bot refuses new attributes once built
             self._polls = [0]
+            self.sent = SentMessages()
+
+    async def _do_post(self, endpoint: str, data: JSONDict, *args: Any, **kwargs: Any) -> Any:
+        result = await super()._do_post(endpoint, data, *args, **kwargs)
+        if endpoint.startswith(("send", "copy", "forward")):
+            self.sent.note(result)
+        return result
 
     @property
     def polls_completed(self) -> int:

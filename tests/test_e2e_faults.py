@@ -298,3 +298,25 @@ async def test_each_provider_is_checked_once_at_start_up(
     await lines.wait_for("provider openai:")
     [probe] = lines.matching("provider openai:")
     assert words in probe.getMessage() and key not in probe.getMessage()
+
+
+@pytest.mark.parametrize("chat", [CHAT, GROUP])
+async def test_a_send_whose_answer_was_lost_leaves_no_duplicate_and_no_stop_button(
+    harness: BotHarness, lines: Lines, chat: int
+) -> None:
+    # Telegram carried the sendMessage out, the answer never came back: the reply sends again and
+    # the first copy, with its Stop button, is found among the ids the bot does not know and deleted.
+    telegram = harness.telegram
+    question = "count"
+    if chat == GROUP:
+        telegram.chat(GROUP, "supergroup")
+        question = f"@{BOT_USERNAME} count"
+    harness.llm.default = slow_answer()
+    await harness.start()
+    telegram.lose("sendMessage")
+    assert await harness.say(chat, question) == [ANSWER.strip()]
+    copies = [m for (c, _), m in telegram.messages.items() if c == chat and m.from_bot]
+    assert len(copies) == 2 and copies[0].deleted and not copies[1].deleted
+    assert not copies[1].shows_stop()
+    await lines.wait_for("sent twice after its answer was lost")
+    assert [m.text for (c, _), m in telegram.messages.items() if c == chat and not m.from_bot] == [question]

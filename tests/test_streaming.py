@@ -242,3 +242,23 @@ async def test_stop_sends_no_part_not_yet_shown(bot: Bot, telegram: FakeBotApi, 
     assert messages[-1].text.endswith("⏹ Stopped.") and all(len(m.text) <= 60 for m in messages)
     assert all(m.reply_markup is None for m in messages)
     assert result.stopped and read == 200
+
+
+async def test_a_lost_send_is_looked_for_only_among_messages_nobody_knows(telegram: FakeBotApi) -> None:
+    """Between the lost copy and its resend come a user's message and another message of the bot:
+    the user's cannot be edited, the bot's own is known (``bot.sent``); only the copy is deleted."""
+    from bot.telegram_bot import TolerantBot, TolerantRequest
+
+    async with TolerantBot(telegram.token, base_url=telegram.base_url, request=TolerantRequest()) as bot:
+        question = telegram.user_message(CHAT, "question")
+        telegram.lose("sendMessage")
+        stream = streamer(bot).open(ReplyTarget(CHAT, after=question["message_id"]), sentence, stop_markup=STOP)
+        task = asyncio.create_task(stream.run(chunks("Hello", 1.0, " world")))
+        await telegram.wait_for(lambda: len(telegram.calls_of("sendMessage", CHAT)) == 1)
+        telegram.user_message(CHAT, "meanwhile")
+        other = await bot.send_message(CHAT, "another reply")
+        result = await task
+    assert telegram.bot_texts(CHAT) == ["another reply", "Hello world"]
+    assert [m.text for m in telegram.messages.values() if not m.from_bot] == ["question", "meanwhile"]
+    assert telegram.messages[(CHAT, other.message_id)].edits == 0
+    assert result.duplicates_removed == 1 and not any(m.shows_stop() for m in telegram.bot_messages(CHAT))

@@ -91,6 +91,7 @@ def reply_target(message: Message) -> ReplyTarget:
         is_group=group,
         thread_id=message.message_thread_id if message.is_topic_message else None,
         reply_to=message.message_id if group else None,
+        after=message.message_id,
     )
 
 

@@ -133,6 +133,7 @@ class FakeBotApi(LoopbackServer):
         self._failures: dict[str, list[ApiError]] = {}
         self._slow: dict[str, list[float]] = {}
         self._garbled: dict[str, int] = {}
+        self._lost: dict[str, int] = {}
         #: Answer getUpdates at once even when empty (a Bot API proxy ignoring the long-poll timeout).
         self.ignores_poll_timeout = False
         #: (chat id, how many of the bot's messages there show a Stop button) after each screen change.
@@ -166,6 +167,11 @@ class FakeBotApi(LoopbackServer):
         """The next ``times`` calls of ``method`` get HTTP 200 with a body that is not JSON (a proxy
         cutting the answer, a captive portal), and are not carried out."""
         self._garbled[method] = self._garbled.get(method, 0) + times
+
+    def lose(self, method: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` are carried out, but their answer is lost on the way
+        (a proxy cuts it: HTTP 200 with a body that is not JSON)."""
+        self._lost[method] = self._lost.get(method, 0) + times
 
     def slow(self, method: str, seconds: float, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` take ``seconds`` before they are carried out."""
@@ -428,6 +434,9 @@ class FakeBotApi(LoopbackServer):
             if error.retry_after is not None:
                 body["parameters"] = {"retry_after": error.retry_after}
             return web.json_response(body, status=error.code)
+        if self._lost.get(method):
+            self._lost[method] -= 1
+            return web.Response(status=200, text="<html><body>Gateway", content_type="text/html")
         return web.json_response({"ok": True, "result": result})
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
