@@ -28,4 +28,4 @@ VOLUME ["/data"]
 HEALTHCHECK --interval=60s --timeout=10s --start-period=60s --retries=2 CMD ["python", "-m", "bot", "--health"]
 # `docker stop` sends SIGTERM: replies being written get SHUTDOWN_GRACE seconds, then the bot exits 0.
 STOPSIGNAL SIGTERM
-CMD ["python", "-m", "bot"]
+CMD ["python", "-m", "bot", "--hold-on-config-error"]

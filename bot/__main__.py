@@ -2,6 +2,7 @@
 
 python -m bot                  # run
 python -m bot --check-config   # validate the settings and the provider chain, then exit
+python -m bot --hold-on-config-error   # as the image runs it: a configuration error waits for SIGTERM
 python -m bot backup PATH      # copy the history database safely, even while the bot runs
 python -m bot --version
 """
@@ -117,6 +118,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--check-config", action="store_true", help="validate the settings and exit")
     parser.add_argument(
+        "--hold-on-config-error",
+        action="store_true",
+        help="on exit code 2 (a configuration error) wait for SIGTERM instead of exiting, so a container "
+        "restart policy does not restart a bot that cannot start (the image runs with it)",
+    )
+    parser.add_argument(
         "--health", action="store_true", help="exit 0 when a running bot polls Telegram (for a HEALTHCHECK), else 1"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -137,7 +144,27 @@ def main(argv: list[str] | None = None) -> None:
         alive, line = is_alive(heartbeat_file(token))
         print(line, file=sys.stdout if alive else sys.stderr)
         sys.exit(0 if alive else 1)
-    sys.exit(asyncio.run(_main()))
+    try:
+        code: int | str | None = asyncio.run(_main())
+    except SystemExit as stop:
+        code = stop.code
+    if code == 2 and args.hold_on_config_error:
+        code = hold()
+    sys.exit(code)
+
+
+def hold() -> int:
+    """Wait for SIGTERM or SIGINT after a configuration error, then return 2.
+
+    Docker's restart policies cannot tell exit codes apart: a container that exits 2 is restarted
+    again and again (with a growing delay), each time printing the same line. Held, it stays up
+    doing nothing, its HEALTHCHECK reports it unhealthy, ``docker compose logs`` shows the line
+    once, and ``docker compose up -d`` after the fix (or ``docker compose stop``) ends it."""
+    waited = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    print("Not restarting: fix the setting above, then run `docker compose up -d`.", file=sys.stderr, flush=True)
+    signal.sigwait(waited)
+    return 2
 
 
 if __name__ == "__main__":

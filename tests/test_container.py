@@ -40,7 +40,7 @@ def test_the_recipes_put_the_database_on_the_volume_and_run_as_non_root() -> Non
     assert image_env()["DATABASE_PATH"] == "/data/bot.sqlite3"
     assert f"useradd --create-home --uid {IMAGE_UID} bot" in DOCKERFILE and "\nUSER bot\n" in DOCKERFILE
     assert "ln -s /data /app/data" in DOCKERFILE  # .env.example's relative path lands on the volume too
-    assert 'VOLUME ["/data"]' in DOCKERFILE and 'CMD ["python", "-m", "bot"]' in DOCKERFILE
+    assert 'VOLUME ["/data"]' in DOCKERFILE and 'CMD ["python", "-m", "bot", "--hold-on-config-error"]' in DOCKERFILE
     assert "env_file: .env" in COMPOSE and "bot-data:/data" in COMPOSE
     assert "DATABASE_PATH: /data/bot.sqlite3" in COMPOSE and "restart: unless-stopped" in COMPOSE
 

@@ -288,3 +288,21 @@ async def test_an_unusable_database_stops_start_up_with_one_line(tmp_path: Path,
     assert code == 2 and out.count("\n") == 1 and "Traceback" not in out, out
     assert out.startswith("Configuration error: DATABASE_PATH")
     assert ("not a database" in out) if content else ("is a folder" in out)
+
+
+async def test_a_configuration_error_held_for_a_container_waits_for_sigterm_and_exits_2(tmp_path: Path) -> None:
+    # Docker restarts any exit; the image's command waits instead of restart-looping.
+    process = await _spawn(_env(PYTHONPATH=str(ROOT)), tmp_path, "--hold-on-config-error")
+    assert process.stdout is not None
+    lines = []
+    while not lines or not lines[-1].startswith("Not restarting"):
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert line, "\n".join(lines)
+        lines.append(line.decode().strip())
+    assert lines == [
+        "Configuration error: TELEGRAM_BOT_TOKEN is not set (see .env.example)",
+        "Not restarting: fix the setting above, then run `docker compose up -d`.",
+    ]
+    assert process.returncode is None  # still there: no restart loop
+    process.terminate()
+    assert await asyncio.wait_for(process.wait(), 30) == 2
