@@ -186,3 +186,11 @@ async def test_a_supergroup_upgrade_keeps_settings_already_stored_under_the_new_
     assert await store.chat_settings(-1005) == ChatSettings("new", "new-model")
     assert await store.chat_settings(-5) == ChatSettings()
     await store.close()
+
+
+def test_settings_changes_are_refused_in_one_place() -> None:
+    """Every admin-only change goes through handlers.common.refused_unless_admin: the refusal is
+    written nowhere else (six copies of check-then-refuse drifted apart before)."""
+    root = Path(__file__).resolve().parent.parent / "bot"
+    users = sorted(str(p.relative_to(root)) for p in root.rglob("*.py") if "ADMINS_ONLY" in p.read_text())
+    assert users == ["handlers/common.py", "texts.py"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update, User
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
 from providers import BaseProvider
@@ -16,7 +16,7 @@ from ..keyboards import AUTO, MODELS_PER_PAGE, model_keyboard, model_token, page
 from ..models import ModelEntry
 from ..prompts import describe_prompt
 from ..storage import ChatSettings
-from .common import Deps, command_with_settings, confirm_choice, conversation_key, is_group
+from .common import Deps, command_with_settings, confirm_choice, conversation_key, is_group, refused_unless_admin
 
 logger = logging.getLogger("bot.handlers")
 
@@ -74,12 +74,6 @@ class ChoiceHandlers:
             )
         return text, model_keyboard(chat_id, buttons, choice.model, page)
 
-    async def _may_change(
-        self, context: ContextTypes.DEFAULT_TYPE, chat: Chat, user: User | None, message: Message | None
-    ) -> bool:
-        sender_chat = message.sender_chat if message is not None else None
-        return await self.deps.admins.can_change_settings(context.bot, chat, user, sender_chat)
-
     # -- commands -------------------------------------------------------------------------------
 
     async def model(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -97,8 +91,7 @@ class ChoiceHandlers:
             text, keyboard = await self.model_page(message.chat_id, choice, entries, None)
             await message.reply_text(text, reply_markup=keyboard, do_quote=is_group(message))
             return
-        if not await self._may_change(context, message.chat, message.from_user, message):
-            await message.reply_text(texts.ADMINS_ONLY)
+        if await refused_unless_admin(self.deps, update, context.bot):
             return
         if wanted.lower() == "default":
             said = await self.set_model(message.chat_id, None)
@@ -147,8 +140,7 @@ class ChoiceHandlers:
                 do_quote=is_group(message),
             )
             return
-        if not await self._may_change(context, message.chat, message.from_user, message):
-            await message.reply_text(texts.ADMINS_ONLY)
+        if await refused_unless_admin(self.deps, update, context.bot):
             return
         names = [name for name, _ in self.provider_choices()]
         if wanted not in names:
@@ -228,8 +220,7 @@ class ChoiceHandlers:
         if kind == "g":
             await self.turn_page(query, chat.id, value)
             return
-        if not await self._may_change(context, chat, query.from_user, None):
-            await query.answer(texts.ADMINS_ONLY, show_alert=True)
+        if await refused_unless_admin(self.deps, update, context.bot):
             return
         if kind == "m":
             choice = await self.deps.store.chat_settings(chat.id)

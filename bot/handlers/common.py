@@ -170,3 +170,24 @@ async def confirm_choice(query: CallbackQuery, said: str) -> None:
     except TelegramError as error:
         logger.warning("could not answer a button (%s); the change is saved", error)
     await query.edit_message_text(said)
+
+
+async def refused_unless_admin(deps: Deps, update: Update, bot: Bot) -> bool:
+    """The one guard of settings changes (/model, /provider, /prompt, /reset and their buttons):
+    False when the sender may change this chat's settings (anyone in a private chat; in groups its
+    admins, the group itself posting anonymously, and ``BOT_ADMIN_IDS``: see
+    :meth:`~bot.access.AdminChecker.can_change_settings`, Bot API getChatMember). Else True, after
+    telling the sender ``texts.ADMINS_ONLY``: a reply to a command, an alert on a button."""
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        if await deps.admins.can_change_settings(bot, query.message.chat, query.from_user):
+            return False
+        await query.answer(texts.ADMINS_ONLY, show_alert=True)
+        return True
+    message = update.effective_message
+    if message is None:
+        return True
+    if await deps.admins.can_change_settings(bot, message.chat, message.from_user, message.sender_chat):
+        return False
+    await message.reply_text(texts.ADMINS_ONLY)
+    return True

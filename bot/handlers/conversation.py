@@ -29,6 +29,7 @@ from .common import (
     author_name,
     conversation_key,
     is_group,
+    refused_unless_admin,
     reply_target,
 )
 
@@ -82,10 +83,7 @@ class ConversationHandlers:
         message = update.effective_message
         if message is None:
             return
-        if not await self.deps.admins.can_change_settings(
-            context.bot, message.chat, message.from_user, message.sender_chat
-        ):
-            await message.reply_text(texts.ADMINS_ONLY)
+        if await refused_unless_admin(self.deps, update, context.bot):
             return
         key = conversation_key(message)
         async with self.deps.queue.turn(key):

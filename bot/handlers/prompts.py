@@ -12,7 +12,7 @@ from .. import texts
 from ..keyboards import prompt_keyboard
 from ..prompts import describe_prompt, preset_name
 from ..storage import ChatSettings
-from .common import Deps, command_with_settings, confirm_choice, is_group
+from .common import Deps, command_with_settings, confirm_choice, is_group, refused_unless_admin
 
 logger = logging.getLogger("bot.handlers")
 
@@ -58,10 +58,7 @@ class PromptHandlers:
                 do_quote=is_group(message),
             )
             return
-        if not await self.deps.admins.can_change_settings(
-            context.bot, message.chat, message.from_user, message.sender_chat
-        ):
-            await message.reply_text(texts.ADMINS_ONLY)
+        if await refused_unless_admin(self.deps, update, context.bot):
             return
         if wanted.lower() in RESET_WORDS:
             said = await self.set_prompt(message.chat_id, None)
@@ -85,8 +82,7 @@ class PromptHandlers:
         """A preset button (``r:{chat_id}:{index}``) or "Default" (``r:{chat_id}:default``)."""
         query = update.callback_query
         assert query is not None and query.message is not None
-        if not await self.deps.admins.can_change_settings(context.bot, query.message.chat, query.from_user):
-            await query.answer(texts.ADMINS_ONLY, show_alert=True)
+        if await refused_unless_admin(self.deps, update, context.bot):
             return
         names = list(self.deps.presets)
         if value == "default":
