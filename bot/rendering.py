@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pyromark
 import regex
@@ -168,6 +169,18 @@ def split_rendered(
     ]
 
 
+def _placed(entity: MessageEntity, offset: int, length: int) -> MessageEntity:
+    """``entity`` moved to ``offset`` with ``length`` (UTF-16 code units)."""
+    return MessageEntity(
+        type=entity.type,
+        offset=offset,
+        length=length,
+        url=entity.url,
+        language=entity.language,
+        custom_emoji_id=entity.custom_emoji_id,
+    )
+
+
 def _slice(
     text: str, entities: list[MessageEntity] | tuple[MessageEntity, ...], offsets: list[int], start: int, end: int
 ) -> Part:
@@ -176,16 +189,7 @@ def _slice(
     for entity in entities:
         e_start, e_end = max(entity.offset, lo), min(entity.offset + entity.length, hi)
         if e_end > e_start:
-            clipped.append(
-                MessageEntity(
-                    type=entity.type,
-                    offset=e_start - lo,
-                    length=e_end - e_start,
-                    url=entity.url,
-                    language=entity.language,
-                    custom_emoji_id=entity.custom_emoji_id,
-                )
-            )
+            clipped.append(_placed(entity, e_start - lo, e_end - e_start))
     return Part(text[start:end], tuple(clipped))
 
 
@@ -200,11 +204,12 @@ def plain_parts(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[Part]:
     return split_rendered(text, (), limit)
 
 
-def _block_starts(markdown: str) -> list[int]:
-    """Offsets (characters) of the lines where the top-level blocks of ``markdown`` start
-    (paragraphs, lists, code blocks, quotes, tables...), parsed as telegramify-markdown parses it
-    (pyromark)."""
+def _blocks(markdown: str) -> list[tuple[int, str]]:
+    """The top-level blocks of ``markdown`` as (offset in characters of the line where the block
+    starts, kind: ``Paragraph``, ``Heading``, ``List``, ``CodeBlock``, ``Table``...), parsed as
+    telegramify-markdown parses it (pyromark)."""
     starts: list[int] = []
+    kinds: list[str] = []
     depth = 0
     data = markdown.encode("utf-8")
     for event, span in pyromark.events_with_range(markdown, options=telegramify_markdown.converter.STANDARD_OPTIONS):
@@ -213,12 +218,16 @@ def _block_starts(markdown: str) -> list[int]:
         if "Start" in event:
             if depth == 0:
                 starts.append(span["start"])
+                tag = event["Start"]
+                kinds.append(tag if isinstance(tag, str) else next(iter(tag)))
             depth += 1
         elif "End" in event:
             depth -= 1
     # A block's range may start after its indentation (an indented code block does): from its line.
     lines = [data.rfind(b"\n", 0, b) + 1 for b in starts]
-    return lines if len(data) == len(markdown) else [len(data[:b].decode("utf-8", "ignore")) for b in lines]
+    if len(data) != len(markdown):
+        lines = [len(data[:b].decode("utf-8", "ignore")) for b in lines]
+    return list(zip(lines, kinds, strict=True))
 
 
 #: An open paragraph is cut (:func:`_paragraph_cut`) once this many characters of it are written...
@@ -266,6 +275,21 @@ def _paragraph_cut(source: str) -> int | None:
 _CUT_LOOKAHEAD = _GRAPHEME_WINDOW + 1
 
 
+#: A paragraph converted first so that what follows converts as a block that is not the first.
+_FIRST_BLOCK = "x\n\n"
+
+
+class _Snapshot(NamedTuple):
+    """What :class:`GrowingRender` had settled at some point (see its fields there)."""
+
+    source: str
+    kept: int
+    text: str
+    entities: list[MessageEntity]
+    separator: str
+    trailing: int
+
+
 class GrowingRender:
     """The messages of an answer that is still being written, with each finished message rendered once.
 
@@ -286,29 +310,41 @@ class GrowingRender:
 
     def __init__(self, limit: int = TELEGRAM_TEXT_LIMIT) -> None:
         self.limit = limit
-        self._reset("")
+        self._reset()
 
-    def _reset(self, source: str) -> None:
-        self._source = source  # the answer's settled Markdown (finished blocks)
+    def _reset(self) -> None:
+        self._source = ""  # the answer's settled Markdown (finished blocks, the cut start of a paragraph)
         self._kept: list[Part] = []  # messages whose content is final
         self._text = ""  # rendered finished blocks, from the first message not kept
         self._entities: list[MessageEntity] = []  # theirs, UTF-16 offsets into _text
         self._separator = ""  # what joins the finished text and the next piece ("\n", "\n\n" or " ")
-        self._settled = False  # some block is finished (its text may already be kept and dropped)
         self._trailing = 0  # line breaks that end the finished blocks' text
+        # The state before the open paragraph was first cut: a line that follows may still turn the
+        # whole paragraph into a heading (``===`` below it) or a table header, and undo the cuts.
+        self._before_cut: _Snapshot | None = None
+
+    def _snapshot(self) -> _Snapshot:
+        return _Snapshot(self._source, len(self._kept), self._text, self._entities, self._separator, self._trailing)
+
+    def _restore(self, snapshot: _Snapshot) -> None:
+        self._source, kept, self._text, self._entities, self._separator, self._trailing = snapshot
+        del self._kept[kept:]
+        self._before_cut = None
 
     @property
     def kept(self) -> tuple[Part, ...]:
         """The first messages of the answer, whose content can no longer change."""
+        if self._before_cut is not None:
+            return tuple(self._kept[: self._before_cut.kept])
         return tuple(self._kept)
 
     def parts(self, markdown: str) -> list[Part]:
         """The messages that show ``markdown``, a partial answer (open markup closed), each within
         ``limit`` UTF-16 code units. A ``markdown`` that does not extend the last one starts over."""
         if not markdown.startswith(self._source):
-            self._reset("")
+            self._reset()
         self._settle(markdown)
-        tail_text, tail_entities = render_markdown(close_open_markup(markdown[len(self._source) :]))
+        tail_text, tail_entities = self._render(close_open_markup(markdown[len(self._source) :]))
         text, entities = self._join(tail_text, tail_entities)
         offsets = _utf16_offsets(text)
         fresh: list[Part] = []
@@ -332,31 +368,53 @@ class GrowingRender:
         open_source = markdown[len(self._source) :]
         # Only whole lines: a line still being written may turn out to continue the block before
         # (``2`` is a paragraph until ``2. b`` continues the numbered list above it).
-        starts = _block_starts(open_source[: open_source.rfind("\n") + 1])
-        if len(starts) >= 2:
-            finished = open_source[: starts[-1]]
+        blocks = _blocks(open_source[: open_source.rfind("\n") + 1])
+        if self._before_cut is not None and blocks and blocks[0][1] != "Paragraph":
+            # The paragraph that was cut became a heading or a table: convert it whole after all.
+            self._restore(self._before_cut)
+            open_source = markdown[len(self._source) :]
+            blocks = _blocks(open_source[: open_source.rfind("\n") + 1])
+        if len(blocks) >= 2:
+            finished = open_source[: blocks[-1][0]]
             tail = finished[len(finished.rstrip(" \t\n\r>")) :]
             self._finish(finished, "\n\n" if tail.count("\n") >= 2 else "\n")
+            self._before_cut = None  # the cut paragraph, if any, ended as a paragraph
             open_source = open_source[len(finished) :]
+            blocks = blocks[-1:]
+        if blocks and blocks[0][1] != "Paragraph":
+            return
         cut = _paragraph_cut(open_source)
         if cut is not None:
+            if self._before_cut is None:
+                self._before_cut = self._snapshot()
             self._finish(open_source[:cut], " ", consumed=cut + 1)
 
     def _finish(self, source: str, separator: str, consumed: int | None = None) -> None:
         """``source`` is final: convert it once and join it to the finished text; the next piece
         follows ``separator`` (block spacing, or the space a paragraph was cut at)."""
-        text, entities = render_markdown(source)
+        text, entities = self._render(source)
         self._text, self._entities = self._join(text, entities)
         if text:
             self._trailing = len(text) - len(text.rstrip("\n"))
-        self._settled = True
         self._separator = separator
         self._source += source if consumed is None else source + separator
+
+    def _render(self, source: str) -> tuple[str, list[MessageEntity]]:
+        """``render_markdown(source)`` as ``source`` renders after the settled blocks: telegramify-markdown
+        spaces the blocks nested in a list one way in the first block and another way later, so a
+        block that is not the first converts after a stand-in first block, then cut off."""
+        if not self._source:
+            return render_markdown(source)
+        text, entities = render_markdown(_FIRST_BLOCK + source)
+        if not text.startswith(_FIRST_BLOCK):
+            return render_markdown(source)
+        cut = len(_FIRST_BLOCK)  # the same in UTF-16 code units: ASCII
+        return text[cut:], [_placed(e, e.offset - cut, e.length) for e in entities if e.offset >= cut]
 
     def _join(self, text: str, entities: list[MessageEntity]) -> tuple[str, list[MessageEntity]]:
         """The finished text followed by ``text``, spaced as telegramify-markdown spaces two blocks
         (one line break, two after a blank line in the source), or by the space of a paragraph cut."""
-        if not self._settled:
+        if not self._source:
             return text, entities
         if not text:
             return self._text, self._entities
@@ -365,17 +423,7 @@ class GrowingRender:
         else:
             joined = self._text + "\n" * max(0, len(self._separator) - self._trailing)
         shift = utf16_len(joined)
-        moved = [
-            MessageEntity(
-                type=e.type,
-                offset=e.offset + shift,
-                length=e.length,
-                url=e.url,
-                language=e.language,
-                custom_emoji_id=e.custom_emoji_id,
-            )
-            for e in entities
-        ]
+        moved = [_placed(e, e.offset + shift, e.length) for e in entities]
         return joined + text, [*self._entities, *moved]
 
     def _drop(self, chars: int, units: int) -> None:
@@ -385,14 +433,5 @@ class GrowingRender:
         for e in self._entities:
             start, end = max(e.offset - units, 0), e.offset + e.length - units
             if end > start:
-                kept.append(
-                    MessageEntity(
-                        type=e.type,
-                        offset=start,
-                        length=end - start,
-                        url=e.url,
-                        language=e.language,
-                        custom_emoji_id=e.custom_emoji_id,
-                    )
-                )
+                kept.append(_placed(e, start, end - start))
         self._entities = kept

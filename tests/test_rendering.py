@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from telegram import Bot
 
@@ -142,7 +142,15 @@ BLOCKS = [
 SEPARATORS = ["\n\n", "\n\n\n", "\n", "\n\n  "]
 
 
+#: Found by seed 204635222740499657271288585095164819355 (issue 27, item 7): a list after a
+#: "\n\n  " separator, then a heading, a long bold run and a "$5 ~3 kg" paragraph made a kept part
+#: of the growing answer differ from the whole answer's (a block converted alone spaces its nested
+#: blocks as the first block does; a cut paragraph could still become a heading or a table).
+FOUND = [(9, "\n\n"), (1, "\n\n  "), (3, "\n\n"), (11, "\n\n"), (12, "\n\n  ")]
+
+
 @settings(max_examples=80, deadline=None)
+@example(pieces=[(BLOCKS[i], separator) for i, separator in FOUND], step=208, limit=90)
 @given(
     pieces=st.lists(st.tuples(st.sampled_from(BLOCKS), st.sampled_from(SEPARATORS)), min_size=1, max_size=20),
     step=st.integers(1, 400),
