@@ -140,8 +140,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.check_config:
         sys.exit(check_config())
     if args.health:
-        token = load_settings().telegram_bot_token.get_secret_value()
-        alive, line = is_alive(heartbeat_file(token))
+        settings = load_settings()
+        token = settings.telegram_bot_token.get_secret_value()
+        alive, line = is_alive(heartbeat_file(token, configured=settings.health_file))
         print(line, file=sys.stdout if alive else sys.stderr)
         sys.exit(0 if alive else 1)
     try:

@@ -150,7 +150,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
             )
             await app.start()
             probing = asyncio.create_task(probe_providers(chain))
-            alive = heartbeat_file(settings.telegram_bot_token.get_secret_value())
+            alive = heartbeat_file(settings.telegram_bot_token.get_secret_value(), configured=settings.health_file)
             beating = asyncio.create_task(heartbeat(lambda: bot.polls_completed, alive))
             await stop.wait()
             probing.cancel()

@@ -19,9 +19,12 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 
-def heartbeat_file(token: str, folder: Path | None = None) -> Path:
-    """The heartbeat file of the bot with this token: ``telegram-llm-bot-{bot id}.alive`` in the
-    temporary folder (the id is the token's public part before the colon; the secret never appears)."""
+def heartbeat_file(token: str, folder: Path | None = None, configured: Path | None = None) -> Path:
+    """The heartbeat file of the bot with this token: ``configured`` (the ``HEALTH_FILE`` setting)
+    when set, else ``telegram-llm-bot-{bot id}.alive`` in ``folder`` or the temporary folder (the id
+    is the token's public part before the colon; the secret never appears)."""
+    if configured is not None:
+        return configured
     return (folder or Path(tempfile.gettempdir())) / f"telegram-llm-bot-{token.split(':', 1)[0]}.alive"
 
 

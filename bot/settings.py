@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     )
     poll_timeout: int = Field(30, ge=0, le=50, description="getUpdates long-poll timeout, seconds.")
     telegram_proxy: str | None = Field(None, description="Proxy for Bot API requests (http, https, socks5).")
+    health_file: Path | None = Field(
+        None,
+        description="Heartbeat file for python -m bot --health; unset: telegram-llm-bot-{bot id}.alive"
+        " in the temporary folder (TMPDIR, else /tmp).",
+    )
 
     # Storage
     database_path: Path = Field(Path("data/bot.sqlite3"), description="SQLite file; folders are created.")
@@ -210,7 +215,9 @@ class Settings(BaseSettings):
             raise ValueError(f"must be a URL starting with {', '.join(schemes)} (for example socks5://127.0.0.1:1080)")
         return value
 
-    @field_validator("prompts_file", "prices_file", "transcription_base_url", "history_max_chars", mode="before")
+    @field_validator(
+        "prompts_file", "prices_file", "transcription_base_url", "history_max_chars", "health_file", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -52,6 +52,7 @@ class BotHarness:
             "telegram_bot_token": self.telegram.token,
             "telegram_base_url": self.telegram.base_url,
             "database_path": self.db_path,
+            "health_file": self.db_path.with_suffix(".alive"),  # never a path another test shares
             "providers": "openai",
             "openai_base_url": self.llm.base_url,
             "openai_api_key": "sk-test-secret-key-0123456789",

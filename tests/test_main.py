@@ -30,14 +30,15 @@ async def _spawn(
     env: dict[str, str], cwd: Path, *args: str, python: str = sys.executable, **popen: Any
 ) -> asyncio.subprocess.Process:
     """``python -m bot ARGS`` as a person starts it, stderr merged into stdout (``popen``: more
-    arguments of the process, such as ``user``)."""
+    arguments of the process, such as ``user``). Its temporary folder (``TMPDIR``, where the
+    heartbeat file lives) is ``cwd`` unless ``env`` names one: no two tests share a file there."""
     return await asyncio.create_subprocess_exec(
         python,
         "-m",
         "bot",
         *args,
         cwd=cwd,
-        env=env,
+        env={"TMPDIR": str(cwd), **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         **popen,
@@ -131,7 +132,7 @@ async def test_runs_converses_and_stops_on_a_signal_without_logging_secrets(
         ]
         from bot.health import heartbeat_file
 
-        await telegram.wait_for(lambda: heartbeat_file(telegram.token).exists(), timeout=20)
+        await telegram.wait_for(lambda: heartbeat_file(telegram.token, tmp_path).exists(), timeout=20)
         code, out = await _run(env, tmp_path, "--health")  # the image's HEALTHCHECK, while the bot polls
         assert code == 0 and out.startswith("polling: the last heartbeat was"), out
         telegram.user_message(77, "hello there")
