@@ -6,18 +6,20 @@ must land on the volume, whichever DATABASE_PATH wins."""
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import os
 import re
 import shutil
 import signal
 import sys
-import sysconfig
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from dotenv import dotenv_values
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from .fakes.openai import FakeOpenAI
 from .fakes.telegram import FakeBotApi
@@ -57,6 +59,45 @@ def image_root() -> Iterator[Path]:
     shutil.rmtree(root)
 
 
+def runtime_distributions(name: str = "telegram-llm-bot") -> list[importlib.metadata.Distribution]:
+    """The installed distributions ``pip install .`` puts in the image: the project's requirements
+    without its ``dev`` extra, and theirs, with the extras they name."""
+    wanted: dict[str, importlib.metadata.Distribution] = {}
+    queue: list[tuple[str, frozenset[str]]] = [(name, frozenset())]
+    while queue:
+        project, extras = queue.pop()
+        dist = importlib.metadata.distribution(project)
+        wanted[canonicalize_name(project)] = dist
+        for line in dist.requires or []:
+            requirement = Requirement(line)
+            markers = [{"extra": extra} for extra in extras] or [{"extra": ""}]
+            if requirement.marker and not any(requirement.marker.evaluate(m) for m in markers):
+                continue
+            if canonicalize_name(requirement.name) not in wanted:
+                queue.append((requirement.name, frozenset(requirement.extras)))
+    wanted.pop(canonicalize_name(name))
+    return list(wanted.values())
+
+
+def install_like_the_image(app: Path, site: Path) -> None:
+    """What the Dockerfile's ``COPY`` and ``pip install .`` leave: the packages in ``app`` and the
+    runtime dependencies in ``site``, copied out of the checkout and this virtual environment so that
+    another user can read them wherever the clone lives (a private ``mktemp -d`` folder included)."""
+    caches = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for package in ("bot", "providers"):
+        shutil.copytree(ROOT / package, app / package, ignore=caches)
+    for dist in runtime_distributions():
+        for file in dist.files or []:
+            if ".." in file.parts or file.suffix == ".pyc":
+                continue
+            target = site / file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(str(dist.locate_file(file))), target)
+    for folder in (app, site):
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 def as_image_user() -> tuple[str, dict[str, object]]:
     """The Python to run and how: as root, a system Python of the same version as uid 10001 (the
     venv's Python lives under /root, which that user cannot enter); otherwise this user, who is
@@ -72,9 +113,11 @@ def as_image_user() -> tuple[str, dict[str, object]]:
 async def test_the_image_command_as_a_non_root_user_with_env_example_keeps_the_database_on_the_volume(
     telegram: FakeBotApi, llm: FakeOpenAI, image_root: Path
 ) -> None:
-    app, volume = image_root / "app", image_root / "data"
-    app.mkdir()
-    volume.mkdir()
+    app, volume, site, scratch = (image_root / name for name in ("app", "data", "site", "tmp"))
+    for folder in (app, volume, site, scratch):
+        folder.mkdir()
+    install_like_the_image(app, site)
+    scratch.chmod(0o1777)  # the image's /tmp
     (app / "data").symlink_to(volume)  # RUN ... ln -s /data /app/data
     python, user = as_image_user()
     if user:
@@ -90,7 +133,8 @@ async def test_the_image_command_as_a_non_root_user_with_env_example_keeps_the_d
         POLL_TIMEOUT="1",
         PATH=os.environ.get("PATH", "/usr/bin:/bin"),
         HOME=str(app),
-        PYTHONPATH=f"{ROOT}:{sysconfig.get_paths()['purelib']}",
+        PYTHONPATH=str(site),
+        TMPDIR=str(scratch),
     )
     assert env["DATABASE_PATH"] == "data/bot.sqlite3"  # .env.example's value wins over the image's
     process = await _spawn(env, app, python=python, **user)
@@ -108,4 +152,4 @@ async def test_the_image_command_as_a_non_root_user_with_env_example_keeps_the_d
             process.kill()
     assert process.returncode == 0, out.decode()
     assert (volume / "bot.sqlite3").is_file()
-    assert sorted(p.name for p in app.iterdir()) == ["data"]
+    assert sorted(p.name for p in app.iterdir()) == ["bot", "data", "providers"]  # nothing written to /app
