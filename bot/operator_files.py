@@ -18,7 +18,8 @@ def read_operator_file(path: Path, max_bytes: int = MAX_OPERATOR_FILE_BYTES) -> 
     fills memory; at most ``max_bytes + 1`` bytes are read, even from a file that grows.
 
     Raises:
-        OperatorFileError: missing, not a regular file, too large, unreadable or not UTF-8.
+        OperatorFileError: missing, not a regular file, too large, unreadable, holding NUL bytes or
+            not UTF-8. The message never quotes the file's content.
     """
     try:
         if not path.exists():
@@ -31,7 +32,9 @@ def read_operator_file(path: Path, max_bytes: int = MAX_OPERATOR_FILE_BYTES) -> 
         raise OperatorFileError(f"cannot read {path}: {error.strerror or error}") from None
     if len(data) > max_bytes:
         raise OperatorFileError(f"{path} is larger than {max_bytes // 1000} KB; is it the right file?")
+    if b"\0" in data:  # /proc/self/environ, a database, an image: never echoed, never parsed
+        raise OperatorFileError(f"{path} is not a text file (it holds NUL bytes); is it the right file?")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise OperatorFileError(f"{path} is not UTF-8 text: {error}") from None
+        raise OperatorFileError(f"{path} is not UTF-8 text (byte {error.start} is not UTF-8)") from None

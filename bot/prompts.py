@@ -45,7 +45,9 @@ def load_presets(path: Path, max_chars: int) -> dict[str, str]:
         raise PresetsError(str(error)) from None
     try:
         data = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as error:
+    except yaml.YAMLError as error:
+        raise PresetsError(f"{path} is not valid YAML: {yaml_problem(error)}") from None
+    except tomllib.TOMLDecodeError as error:  # "Invalid value (at line 1, column 5)": no content quoted
         raise PresetsError(f"{path} is not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {error}") from None
     if isinstance(data, dict) and isinstance(data.get("prompts"), dict):
         data = data["prompts"]
@@ -62,6 +64,16 @@ def load_presets(path: Path, max_chars: int) -> dict[str, str]:
             raise PresetsError(f"{path}: the preset {name!r} is longer than MAX_PROMPT_CHARS ({max_chars})")
         presets[name] = prompt.strip()
     return presets
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """One line saying what is wrong in a YAML file and where (line and column, from 1), without the
+    file's line that PyYAML quotes under its message: the file may hold what is not meant to be shown."""
+    if isinstance(error, yaml.MarkedYAMLError):
+        problem = (error.problem or error.context or "unreadable").replace("\n", " ")
+        mark = error.problem_mark or error.context_mark
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
+    return type(error).__name__
 
 
 def preset_name(presets: Mapping[str, str], prompt: str | None) -> str | None:

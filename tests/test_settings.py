@@ -192,6 +192,17 @@ MISCONFIGURATIONS = {
         "",
         "PROMPTS_FILE is invalid: /dev/zero is not a regular file",
     ),
+    "presets-file-proc-environ": (  # a symlink to /proc/self/environ: NUL-separated secrets
+        {"PROMPTS_FILE": "environ.yaml"},
+        "",
+        "PROMPTS_FILE is invalid: environ.yaml is not a text file (it holds NUL bytes); is it the right file?\n",
+    ),
+    "presets-file-bad-yaml-quotes-none-of-it": (
+        {"PROMPTS_FILE": "bad.yaml"},
+        "",
+        "PROMPTS_FILE is invalid: bad.yaml is not valid YAML: mapping values are not allowed here at line 2,"
+        " column 5\n",
+    ),
     "presets-file-a-fifo": ({"PROMPTS_FILE": "fifo"}, "", "PROMPTS_FILE is invalid: fifo is not a regular file"),
     "presets-file-too-large": (
         {"PROMPTS_FILE": "huge.toml"},
@@ -217,6 +228,8 @@ def test_each_misconfiguration_is_one_line_and_exit_2(
     (tmp_path / "notes.txt").write_text("a file, not a folder")
     os.mkfifo(tmp_path / "fifo")  # reading it would block start-up for ever
     (tmp_path / "huge.toml").write_text('a = "' + "x" * 1_000_000 + '"\n')
+    (tmp_path / "environ.yaml").symlink_to("/proc/self/environ")
+    (tmp_path / "bad.yaml").write_text("SECRET=sk-do-not-show\nname: [unclosed\n")
     (tmp_path / ".env").write_text(env_file)
     for name in list(os.environ):
         if name.split("_")[0] in ("TELEGRAM", "OPENAI", "PROVIDERS", "DATABASE", "PROXY", "OLLAMA", "OPENROUTER"):
