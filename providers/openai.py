@@ -157,6 +157,14 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         #: The window llama-server's /props or LiteLLM's /model/info gave (per model; "" for the
         #: server's one model), asked once per model-list refresh; None until asked.
         self._served_context: dict[str, int] | None = None
+        #: The server's ``GET /models`` says it is llama-server (``owned_by: "llamacpp"``): only
+        #: such a server is asked ``GET /props``.
+        self._llama_server = False
+        #: The server refused ``GET {base_url}/model/info`` (a 4xx: it has no such endpoint, or the
+        #: key may not read it): it is not asked again.
+        self._no_model_info = False
+        #: Parallel requests the server says it serves (llama-server's ``total_slots``), or None.
+        self.served_slots: int | None = None
         #: False once the server refused ``stream_options`` (then it is not sent again).
         self.sends_stream_options = True
 
@@ -192,9 +200,11 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         """This backend's name (``openai``, ``openrouter``...), as given to the constructor."""
         return self._name
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, url: str | None = None) -> dict[str, str]:
+        """Request headers; the API key (``Authorization: Bearer``) only for a ``url`` under
+        ``base_url`` (None: a request to the API itself), never for another path of the host."""
         headers = {"Accept": "text/event-stream"}
-        if self.api_key:
+        if self.api_key and (url is None or url.startswith(self.base_url + "/")):
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
@@ -302,6 +312,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                 if value is not None
             }
             self._served_context = None
+            self._llama_server = any(item.get("owned_by") == "llamacpp" for item in entries)
             described = [item for item in entries if isinstance(item.get("architecture"), dict)]
             if described:
                 self._listed_vision = [
@@ -337,22 +348,37 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         return served or self.context_tokens
 
     async def _ask_context(self) -> dict[str, int]:
-        """Windows from llama-server's ``{root}/props`` (``"": n_ctx``) or LiteLLM's ``{base}/model/info``
-        (model name -> ``max_input_tokens``); {} when neither answers."""
-        root = re.sub(r"/v\d+[a-z]*$", "", self.base_url)
+        """Windows from llama-server's ``{root}/props`` (``"": n_ctx``; also :attr:`served_slots`) or
+        LiteLLM's ``{base}/model/info`` (model name -> ``max_input_tokens``); {} when neither answers.
+
+        Only servers that can answer are asked: ``/props`` when ``GET /models`` said llama-server,
+        ``/model/info`` until the server refuses it once (never OpenAI's own API). ``/props`` lies
+        outside ``base_url`` when that ends in ``/v1``: it is asked without the API key."""
+        timeout = aiohttp.ClientTimeout(total=self.models_timeout)
         found: dict[str, int] = {}
         try:
+            if self._llama_server:
+                props_url = re.sub(r"/v\d+[a-z]*$", "", self.base_url) + "/props"
+                async with open_session(self.proxy, self._headers(props_url)) as session:
+                    async with session.get(props_url, timeout=timeout) as response:
+                        if response.status == 200:
+                            props = await response.json(content_type=None)
+                            if isinstance(props, dict):
+                                slots = props.get("total_slots")
+                                self.served_slots = slots if isinstance(slots, int) and _positive(slots) else None
+                                settings = props.get("default_generation_settings")
+                                n_ctx = (settings if isinstance(settings, dict) else {}).get("n_ctx") or props.get(
+                                    "n_ctx"
+                                )
+                                if isinstance(n_ctx, int) and _positive(n_ctx):
+                                    return {"": n_ctx}
+            if self._no_model_info or self.base_url == type(self).url:
+                return found
             async with open_session(self.proxy, self._headers()) as session:
-                timeout = aiohttp.ClientTimeout(total=self.models_timeout)
-                async with session.get(f"{root}/props", timeout=timeout) as response:
-                    if response.status == 200:
-                        props = await response.json(content_type=None)
-                        settings = props.get("default_generation_settings") if isinstance(props, dict) else None
-                        n_ctx = (settings or {}).get("n_ctx") or props.get("n_ctx")
-                        if isinstance(n_ctx, int) and _positive(n_ctx):
-                            return {"": n_ctx}
                 async with session.get(f"{self.base_url}/model/info", timeout=timeout) as response:
-                    if response.status == 200:
+                    if 400 <= response.status < 500:
+                        self._no_model_info = True
+                    elif response.status == 200:
                         info = await response.json(content_type=None)
                         entries = (info.get("data") if isinstance(info, dict) else None) or []
                         for entry in entries:

@@ -111,6 +111,47 @@ async def test_each_server_tells_its_context_window_its_own_way(flavor: str) -> 
         assert await provider(llm).context_window("") is None, "else nothing"
 
 
+@pytest.mark.parametrize("base", ["/v1", ""], ids=["base-url-with-v1", "base-url-at-the-root"])
+async def test_the_api_key_goes_only_to_urls_under_the_base_url(base: str) -> None:
+    """llama-server's /props lies at the host's root: under ``http://host/v1`` it is asked without
+    the key (and, the key being required there, says nothing); under ``http://host`` with it."""
+    async with FakeOpenAI(flavor="llama-server", api_key="sk-local-secret") as llm:
+        llm.context_window = 3000
+        root = llm.base_url.removesuffix("/v1")
+        backend = OpenAI(base_url=root + base, api_key="sk-local-secret", models=["fake-small"], name="local")
+        if base == "":  # the fake serves the API under /v1 only: what this case needs is /props
+            backend._llama_server = True
+            assert await backend._ask_context() == {"": 3000} and backend.served_slots == 1
+            assert llm.metadata_requests == [("/props", "Bearer sk-local-secret")]
+            return
+        assert await backend.context_window("fake-small") is None
+        assert ("/props", None) in llm.metadata_requests, "asked, without the key"
+        assert all(auth is None for path, auth in llm.metadata_requests if path == "/props")
+        assert ("/v1/model/info", "Bearer sk-local-secret") in llm.metadata_requests  # under the base URL
+
+
+async def test_only_servers_that_can_answer_are_asked_for_metadata() -> None:
+    """An OpenAI-compatible host that is not llama-server is never asked /props, and /model/info
+    once: a 404 is remembered through later model-list refreshes."""
+    async with FakeOpenAI(flavor="vllm") as llm:
+        backend = provider(llm, models_ttl=0.0)
+        for _ in range(3):
+            assert await backend.context_window("fake-small") is None
+        assert llm.metadata_requests == [("/v1/model/info", "Bearer sk-test")]
+    async with FakeOpenAI(flavor="llama-server") as llm:
+        llm.context_window, llm.total_slots = 3000, 2
+        backend = provider(llm, models_ttl=0.0)
+        assert await backend.context_window("fake-small") == 3000 and backend.served_slots == 2
+        assert [path for path, _ in llm.metadata_requests] == ["/props"]
+    async with FakeOpenAI() as llm:
+
+        class Official(OpenAI):
+            url = llm.base_url  # a backend's own API (api.openai.com for OpenAI) has neither endpoint
+
+        assert await Official(api_key="sk-test", models=["fake-small"]).context_window("fake-small") is None
+        assert llm.metadata_requests == []
+
+
 async def test_a_server_that_says_nothing_uses_the_setting(llm: FakeOpenAI) -> None:
     llm.context_window = 3000  # OpenAI's /models has no window
     assert await provider(llm, context_tokens=4096).context_window("fake-small") == 4096

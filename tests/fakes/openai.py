@@ -138,6 +138,10 @@ class FakeOpenAI(LoopbackServer):
         #: and when a client stopped reading a stream before its end.
         self.timeline: list[tuple[float, str]] = []
         self.headers: list[dict[str, str]] = []
+        #: (path, Authorization header or None) of each GET /props and GET /v1/model/info.
+        self.metadata_requests: list[tuple[str, str | None]] = []
+        #: llama-server's ``total_slots`` in ``GET /props`` (its ``--parallel``).
+        self.total_slots = 1
         self._hangs: list[asyncio.Event] = []
         #: Models that take image parts; None: every model does. Others refuse an image as OpenAI does.
         self.vision_models: list[str] | None = None
@@ -238,7 +242,10 @@ class FakeOpenAI(LoopbackServer):
             return self._bad_key()
         if self.models_status is not None:
             return web.json_response({"error": {"message": "models unavailable"}}, status=self.models_status)
-        owner = {"ollama": "library", "openai": "system"}.get(self.flavor, "organization-owner")
+        # llama-server's /v1/models names itself: "owned_by": "llamacpp" (tools/server/server.cpp).
+        owner = {"ollama": "library", "openai": "system", "llama-server": "llamacpp"}.get(
+            self.flavor, "organization-owner"
+        )
         entries: list[dict[str, Any]] = [
             {"id": m, "object": "model", "created": 1_700_000_000, "owned_by": owner} for m in self.models
         ]
@@ -255,16 +262,24 @@ class FakeOpenAI(LoopbackServer):
         return web.json_response({"object": "list", "data": entries})
 
     async def _props(self, request: web.Request) -> web.Response:
-        """llama-server's ``GET /props`` (other servers have no such endpoint)."""
+        """llama-server's ``GET /props`` (other servers have no such endpoint); with ``--api-key`` it
+        wants the key like any endpoint but /health and /models."""
+        self.metadata_requests.append(("/props", request.headers.get("Authorization")))
         if self.flavor != "llama-server" or not self.tells_context:
             return web.Response(status=404, text="404: Not Found")
+        if self._unauthorized(request):  # llama-server's own 401 body
+            error = {"code": 401, "message": "Invalid API Key", "type": "authentication_error"}
+            return web.json_response({"error": error}, status=401)
         settings = {"n_ctx": self.context_window or 4096, "temperature": 0.8}
-        return web.json_response({"default_generation_settings": settings, "total_slots": 1})
+        return web.json_response({"default_generation_settings": settings, "total_slots": self.total_slots})
 
     async def _model_info(self, request: web.Request) -> web.Response:
         """The LiteLLM proxy's ``GET /v1/model/info``."""
+        self.metadata_requests.append(("/v1/model/info", request.headers.get("Authorization")))
         if self.flavor != "litellm" or not self.tells_context:
             return web.Response(status=404, text="404: Not Found")
+        if self._unauthorized(request):
+            return self._bad_key()
         data = [
             {
                 "model_name": m,
