@@ -69,8 +69,12 @@ STOPPED_NOTE = "⏹ Stopped."
 TYPING_INTERVAL = 4.0
 #: Consecutive non-flood failures of one reply before it gives up on Telegram.
 MAX_FAILURES = 5
-#: Message ids below the resent one tried when looking for a message whose send answer was lost.
+#: Message ids tried (each way) when looking for a message whose send answer was lost.
 LOST_SEND_PROBES = 8
+#: Seconds from a lost send within which Telegram may still carry it out (a request it received but
+#: processed late, after the client gave up and sent again): a copy not found by then is looked for
+#: once more at that time, above the resent message too.
+LOST_SEND_HORIZON = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +226,11 @@ class ReplyStream:
         self._drafting = streamer.drafts and not target.is_group
         self._draft_id = random.randint(1, 2**31 - 1)
         self._drafted: Part | None = None
-        #: A send whose answer was lost (it may have been carried out): its part, and the newest id known then.
-        self._lost: tuple[Part, InlineKeyboardMarkup | None, int] | None = None
+        #: A send whose answer was lost (it may have been carried out): its part, its keyboard, the
+        #: newest id known then, and when it was sent (monotonic seconds).
+        self._lost: tuple[Part, InlineKeyboardMarkup | None, int, float] | None = None
+        #: The same, once the resent copy went out and no earlier copy was found: looked for again at the end.
+        self._unfound: tuple[Part, InlineKeyboardMarkup | None, int, float] | None = None
         self._started = time.monotonic()
         self.result = StreamResult()
 
@@ -260,6 +267,8 @@ class ReplyStream:
             self._done = True
             self._dirty.set()
         await flusher
+        if self._unfound is not None and self.result.forbidden is None:
+            await self._sweep_lost()
         source = self._answer.text
         self.result.text = source if self.result.error is None or source else ""
         self.result.message_ids = [s.message_id for s in self._shown]
@@ -441,6 +450,7 @@ class ReplyStream:
             op = self._next_op()
             if op is None:
                 return
+            sent_at = time.monotonic()
             try:
                 await self._apply(*op)
                 failures = 0
@@ -460,7 +470,7 @@ class ReplyStream:
             except NetworkError as exc:
                 if op[0] == "send" and op[2] is not None and self._lost is None:
                     known = [s.message_id for s in self._shown] + [self.target.reply_to or 0, self.target.after or 0]
-                    self._lost = (op[2], op[3], max(known))
+                    self._lost = (op[2], op[3], max(known), sent_at)
                 failures += 1
                 logger.warning("Bot API request failed (%s/%s): %s", failures, MAX_FAILURES, exc)
                 if failures >= MAX_FAILURES:
@@ -561,17 +571,44 @@ class ReplyStream:
         knows, which can only be another lost copy); it is then deleted, with its Stop button still
         shown until then (a user sees the reply finished only once it is gone). Without
         ``bot.sent`` nothing is tried (another message of the bot could be overwritten). At most
-        :data:`LOST_SEND_PROBES` ids are tried, each a paced request."""
+        :data:`LOST_SEND_PROBES` ids are tried, each a paced request. A copy not found here may
+        still come (Telegram carrying the first send out after the second): :meth:`_sweep_lost`
+        looks again when the reply ends."""
         assert self._lost is not None
-        part, markup, floor = self._lost
+        part, markup, floor, lost_at = self._lost
         self._lost = None
+        if getattr(self._bot, "sent", None) is None or not floor:
+            return
+        below = range(newest - 1, max(floor, newest - 1 - LOST_SEND_PROBES), -1)
+        if not await self._probe_lost(part, markup, below):
+            self._unfound = (part, markup, floor, lost_at)
+
+    async def _sweep_lost(self) -> None:
+        """The reply has ended and a lost send's copy was not found: look for it among the ids from
+        the newest known before the loss up to :data:`LOST_SEND_PROBES` past the reply's newest
+        message (a copy carried out late has a higher id than the resent one), now and, if it is not
+        there yet, once more :data:`LOST_SEND_HORIZON` seconds after the loss."""
+        assert self._unfound is not None
+        part, markup, floor, lost_at = self._unfound
+        self._unfound = None
+        for _ in range(2):
+            top = max([floor, *(s.message_id for s in self._shown)]) + LOST_SEND_PROBES
+            if await self._probe_lost(part, markup, range(floor + 1, top + 1)):
+                return
+            wait = lost_at + LOST_SEND_HORIZON - time.monotonic()
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)
+        logger.info("chat %s: no copy of a lost send was found; Telegram did not carry it out", self.target.chat_id)
+
+    async def _probe_lost(self, part: Part, markup: InlineKeyboardMarkup | None, candidates: range) -> bool:
+        """Try the ``candidates`` (message ids) the bot does not know, at most :data:`LOST_SEND_PROBES`
+        of them, for the lost copy of ``part`` (see :meth:`_remove_lost`); delete it when found.
+        True when it was found (deleted or not), or when looking cannot go on."""
         sent = getattr(self._bot, "sent", None)
         chat_id = self.target.chat_id
-        if sent is None or not floor:
-            return
-        for candidate in range(newest - 1, max(floor, newest - 1 - LOST_SEND_PROBES), -1):
-            if (chat_id, candidate) in sent or self.shows(candidate):
-                continue
+        unknown = [c for c in candidates if not (sent is not None and (chat_id, c) in sent) and not self.shows(c)]
+        for candidate in unknown[:LOST_SEND_PROBES]:
             try:
                 await self._pacer.acquire(chat_id, self.target.is_group)
                 await self._bot.edit_message_text(
@@ -585,19 +622,20 @@ class ReplyStream:
                 )
             except BadRequest as exc:
                 if "not modified" not in exc.message.lower():
-                    continue  # not a message of the bot (or gone)
+                    continue  # not a message of the bot (or gone, or not sent yet)
             except TelegramError as exc:
                 logger.warning("chat %s: looking for a duplicate of a lost send failed: %s", chat_id, exc)
-                return
+                return True
             try:
                 await self._pacer.acquire(chat_id, self.target.is_group)
                 await self._bot.delete_message(chat_id, candidate, **self._paced)
             except TelegramError as exc:
                 logger.warning("chat %s: the duplicate %s of a lost send stays (%s)", chat_id, candidate, exc)
-                return
+                return True
             self.result.duplicates_removed += 1
             logger.info("chat %s: removed message %s, sent twice after its answer was lost", chat_id, candidate)
-            return
+            return True
+        return False
 
     def _mark_visible(self) -> None:
         if self.result.first_visible is None:

@@ -300,9 +300,10 @@ async def test_each_provider_is_checked_once_at_start_up(
     assert words in probe.getMessage() and key not in probe.getMessage()
 
 
+@pytest.mark.parametrize("how", ["garbled", "reset", "timeout"])
 @pytest.mark.parametrize("chat", [CHAT, GROUP])
 async def test_a_send_whose_answer_was_lost_leaves_no_duplicate_and_no_stop_button(
-    harness: BotHarness, lines: Lines, chat: int
+    harness: BotHarness, lines: Lines, chat: int, how: str
 ) -> None:
     # Telegram carried the sendMessage out, the answer never came back: the reply sends again and
     # the first copy, with its Stop button, is found among the ids the bot does not know and deleted.
@@ -313,10 +314,33 @@ async def test_a_send_whose_answer_was_lost_leaves_no_duplicate_and_no_stop_butt
         question = f"@{BOT_USERNAME} count"
     harness.llm.default = slow_answer()
     await harness.start()
-    telegram.lose("sendMessage")
+    telegram.lose("sendMessage", how=how)
     assert await harness.say(chat, question) == [ANSWER.strip()]
     copies = [m for (c, _), m in telegram.messages.items() if c == chat and m.from_bot]
     assert len(copies) == 2 and copies[0].deleted and not copies[1].deleted
     assert not copies[1].shows_stop()
     await lines.wait_for("sent twice after its answer was lost")
     assert [m.text for (c, _), m in telegram.messages.items() if c == chat and not m.from_bot] == [question]
+
+
+async def test_a_send_carried_out_after_its_resend_is_found_and_removed_when_the_reply_ends(
+    harness: BotHarness, lines: Lines
+) -> None:
+    """Telegram carries the first sendMessage out 11 s late: the client gave up after its 5 s read
+    timeout and sent again, so the first copy gets a higher id than the second, and it shows the
+    Stop button. The reply looks for it above its own messages when it ends, and once more
+    LOST_SEND_HORIZON seconds after the loss: the user is left with one answer and no Stop button."""
+    telegram = harness.telegram
+    harness.llm.default = slow_answer()
+    await harness.start()
+    telegram.slow("sendMessage", 11)
+    asked = telegram.user_message(CHAT, "count")
+
+    def copies() -> list[Any]:
+        return [m for (c, i), m in sorted(telegram.messages.items()) if c == CHAT and m.from_bot]
+
+    await telegram.wait_for(lambda: len(copies()) == 2 and copies()[1].deleted, timeout=40)
+    first, late = copies()
+    assert first.text == ANSWER.strip() and not first.deleted and first.reply_markup is None
+    assert late.deleted and late.message_id > first.message_id > asked["message_id"]
+    await lines.wait_for("sent twice after its answer was lost")

@@ -134,6 +134,9 @@ class FakeBotApi(LoopbackServer):
         self._slow: dict[str, list[float]] = {}
         self._garbled: dict[str, int] = {}
         self._lost: dict[str, int] = {}
+        self._lost_how: dict[str, str] = {}
+        #: Seconds a ``lose(how="timeout")`` answer is held: longer than PTB's 5 s read timeout.
+        self.late_answer = 7.0
         #: Answer getUpdates at once even when empty (a Bot API proxy ignoring the long-poll timeout).
         self.ignores_poll_timeout = False
         #: (chat id, how many of the bot's messages there show a Stop button) after each screen change.
@@ -168,10 +171,13 @@ class FakeBotApi(LoopbackServer):
         cutting the answer, a captive portal), and are not carried out."""
         self._garbled[method] = self._garbled.get(method, 0) + times
 
-    def lose(self, method: str, times: int = 1) -> None:
-        """The next ``times`` calls of ``method`` are carried out, but their answer is lost on the way
-        (a proxy cuts it: HTTP 200 with a body that is not JSON)."""
+    def lose(self, method: str, times: int = 1, how: str = "garbled") -> None:
+        """The next ``times`` calls of ``method`` are carried out, but their answer is lost on the way:
+        ``garbled`` (a proxy cuts it: HTTP 200 with a body that is not JSON), ``reset`` (the
+        connection is closed once the call is carried out, before any answer), or ``timeout`` (the
+        answer comes :attr:`late_answer` seconds later, after the client gave up waiting)."""
         self._lost[method] = self._lost.get(method, 0) + times
+        self._lost_how[method] = how
 
     def slow(self, method: str, seconds: float, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` take ``seconds`` before they are carried out."""
@@ -436,7 +442,13 @@ class FakeBotApi(LoopbackServer):
             return web.json_response(body, status=error.code)
         if self._lost.get(method):
             self._lost[method] -= 1
-            return web.Response(status=200, text="<html><body>Gateway", content_type="text/html")
+            how = self._lost_how.get(method, "garbled")
+            if how == "reset" and request.transport is not None:
+                request.transport.abort()  # carried out; the connection goes before any answer
+            elif how == "timeout":
+                await asyncio.sleep(self.late_answer)  # the client stopped waiting by then
+            else:
+                return web.Response(status=200, text="<html><body>Gateway", content_type="text/html")
         return web.json_response({"ok": True, "result": result})
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
