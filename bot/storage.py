@@ -7,6 +7,7 @@ reads do not block the single writer. The schema is versioned with
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -275,6 +276,25 @@ def _totals(row: sqlite3.Row | tuple[Any, ...], label: str = "") -> UsageTotals:
     return UsageTotals(int(row[0]), int(row[1]), int(row[2]), float(row[3]), bool(row[4]), bool(row[5]), label, first)
 
 
+async def _configure(db: aiosqlite.Connection) -> None:
+    """The connection settings: WAL (readers never wait for the writer), NORMAL sync, and 5 s of
+    waiting for another process's lock before SQLite answers "database is locked"."""
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA synchronous=NORMAL")
+    await db.execute("PRAGMA busy_timeout=5000")
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    """A configured connection to the database at ``path`` (see :func:`_configure`)."""
+    db = await aiosqlite.connect(str(path))
+    try:
+        await _configure(db)
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
 class ConversationStore:
     """Async access to the history database. Create with :meth:`open`, finish with :meth:`close`.
 
@@ -289,24 +309,64 @@ class ConversationStore:
         self._identity = _identity(path) if path is not None else None
         self._lost = False
         self._received = 0
+        #: Held while a deleted file is put back: every use of the connection waits for it.
+        self._restoring = asyncio.Lock()
 
-    def _check_file(self) -> None:
-        """Refuse to write when the database file was deleted or replaced since it was opened: SQLite
-        would go on writing into the unlinked file, and everything would be lost at the next start.
+    async def _check_file(self) -> None:
+        """Make sure the database file is still the one opened before using it.
+
+        A file deleted while the bot runs (SQLite would go on writing into the unlinked file, and
+        everything would be lost at the next start) is put back from the open connection, which
+        still holds every row (:meth:`_restore`: SQLite's online backup into the original path),
+        logged once as a warning. A file replaced by another one (an operator restoring a backup)
+        is not overwritten: nothing more is written.
 
         Raises:
-            StorageError: the file is gone or is another file (logged once, as an error).
+            StorageError: the file was replaced, or cannot be put back (logged once, as an error).
         """
         if self._path is None or _identity(self._path) == self._identity:
             return
-        message = (
-            f"the database file {self._path} was deleted or replaced while the bot runs; nothing more is"
-            " written. Restore it (or let a restart create a new one)"
-        )
-        if not self._lost:
-            self._lost = True
-            logger.error("%s", message)
-        raise StorageError(message)
+        async with self._restoring:
+            if _identity(self._path) == self._identity:
+                return  # put back meanwhile
+            if _identity(self._path) is None and not self._lost:
+                try:
+                    await self._restore()
+                except (sqlite3.Error, OSError, ValueError) as error:
+                    logger.error("cannot put the deleted database file %s back: %s", self._path, error)
+                else:
+                    logger.warning(
+                        "the database file %s was deleted while the bot runs; it was put back from the open"
+                        " connection with every row, and the bot goes on",
+                        self._path,
+                    )
+                    return
+            message = (
+                f"the database file {self._path} was deleted or replaced while the bot runs; nothing more is"
+                " written. Restore it (or let a restart create a new one)"
+            )
+            if not self._lost:
+                self._lost = True
+                logger.error("%s", message)
+            raise StorageError(message)
+
+    async def _restore(self) -> None:
+        """Put the deleted database file back: SQLite's online backup of the open connection into a
+        file beside it, the old connection closed (its last WAL frames go into the unlinked file,
+        and its ``-wal`` and ``-shm`` files go), the copy renamed into place and opened as today."""
+        assert self._path is not None
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        copy = self._path.with_name(f".{self._path.name}.restoring")
+        copy.unlink(missing_ok=True)
+        target = await aiosqlite.connect(str(copy))
+        try:
+            await self._db.backup(target)
+        finally:
+            await target.close()
+        await self._db.close()
+        os.replace(copy, self._path)
+        self._db = await _connect(self._path)
+        self._identity = _identity(self._path)
 
     @classmethod
     async def open(cls, path: Path | str) -> ConversationStore:
@@ -331,9 +391,7 @@ class ConversationStore:
         except sqlite3.Error as error:
             raise StorageError(f"cannot open {path}: {error}") from None
         try:
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=5000")
+            await _configure(db)
             store = cls(db, None if str(path) == ":memory:" else Path(path))
             await store._migrate()
         except sqlite3.Error as error:
@@ -346,7 +404,7 @@ class ConversationStore:
 
     async def _write(self, sql: str, parameters: Iterable[Any] = ()) -> sqlite3.Cursor | aiosqlite.Cursor:
         """Run one statement and commit; a failure is rolled back and raised as :class:`StorageError`."""
-        self._check_file()
+        await self._check_file()
         try:
             cursor = await self._db.execute(sql, tuple(parameters))
             await self._db.commit()
@@ -356,6 +414,7 @@ class ConversationStore:
         return cursor
 
     async def _rows(self, sql: str, parameters: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        await self._check_file()
         try:
             async with self._db.execute(sql, tuple(parameters)) as cursor:
                 return list(await cursor.fetchall())
@@ -407,7 +466,7 @@ class ConversationStore:
     async def replace(self, old_id: int, key: ConversationKey, role: Role, content: str) -> int:
         """Delete the turn ``old_id`` and append a new one in one transaction (/retry's new answer
         replacing the old): on a failure both stay as they were. Returns the new turn's row id."""
-        self._check_file()
+        await self._check_file()
         try:
             await self._db.execute("DELETE FROM messages WHERE id = ?", (old_id,))
             cursor = await self._db.execute(*_insert_turn(key, role, content))
@@ -577,7 +636,7 @@ class ConversationStore:
         """Move a chat's history, settings and replies in progress to a new id, in one transaction: a
         group upgraded to a supergroup gets a new chat id (Bot API ``migrate_to_chat_id``). Settings
         already stored for the new id are kept."""
-        self._check_file()
+        await self._check_file()
         try:
             await self._db.execute("BEGIN")
             for table in ("messages", "replies_in_progress", "usage", "received"):

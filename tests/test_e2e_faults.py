@@ -5,6 +5,8 @@ token, and a database that stops accepting writes. Each is survived; the user se
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -268,6 +270,26 @@ async def test_a_database_that_refuses_writes_gets_one_sentence_and_loses_nothin
     assert await harness.say(CHAT, "and now?") == ["Hello from the fake model."]
     contents = [m["content"] for m in harness.llm.requests[-1]["messages"][1:]]
     assert contents == ["kept question", "Hello from the fake model.", "and now?"]
+
+
+async def test_a_database_file_deleted_while_running_is_put_back_and_nothing_is_lost(
+    harness: BotHarness, lines: Lines
+) -> None:
+    """rm bot.sqlite3* while the bot runs: the next question is answered with the whole history,
+    the file is put back (one line in the log), and after a restart the model sees every turn."""
+    await harness.start()
+    assert await harness.say(CHAT, "first") == ["Hello from the fake model."]
+    await harness.telegram.wait_for(lambda: len(stored_roles(harness)) == 2)
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{harness.db_path}{suffix}")
+    assert await harness.say(CHAT, "second") == ["Hello from the fake model."]
+    await lines.wait_for("was deleted while the bot runs; it was put back")
+    await harness.telegram.wait_for(lambda: harness.db_path.exists() and len(stored_roles(harness)) == 4)
+    await harness.restart()
+    assert await harness.say(CHAT, "third") == ["Hello from the fake model."]
+    contents = [m["content"] for m in harness.llm.requests[-1]["messages"][1:]]
+    assert contents == ["first", "Hello from the fake model.", "second", "Hello from the fake model.", "third"]
 
 
 async def test_a_base_url_without_v1_is_diagnosed_at_start_up_and_the_user_is_told_it_is_a_setting(

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
 from bot.history import build_prompt
-from bot.storage import MIGRATIONS, ConversationKey, ConversationStore, SchemaTooNewError, StorageError, StoredMessage
+from bot.storage import (
+    MIGRATIONS,
+    ChatSettings,
+    ConversationKey,
+    ConversationStore,
+    SchemaTooNewError,
+    StorageError,
+    StoredMessage,
+)
 
 
 async def test_open_creates_folders_migrates_and_uses_wal(tmp_path: Path) -> None:
@@ -234,18 +243,48 @@ async def test_replacing_an_answer_is_one_transaction(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_a_database_file_deleted_while_running_is_noticed_once_and_nothing_is_written(
+async def test_a_database_file_deleted_while_running_is_put_back_with_every_row(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The open connection still holds every row: the file is put back from it (SQLite's online
+    backup), said once in the log, and the bot goes on writing there; a restart finds it all."""
+    path = tmp_path / "bot.sqlite3"
+    store = await ConversationStore.open(path)
+    key = ConversationKey(5)
+    for i in range(4):
+        await store.add(key, "user", f"kept {i}")
+    await store.save_chat_settings(5, ChatSettings(model="m"))
+    for suffix in ("", "-wal", "-shm"):  # rm bot.sqlite3* (the -wal and -shm too, or not)
+        (tmp_path / f"bot.sqlite3{suffix}").unlink(missing_ok=suffix != "")
+    await store.add(key, "user", "after")
+    assert path.is_file()
+    path.unlink()  # deleted again: put back again
+    await store.add(key, "user", "again")
+    restored = [r for r in caplog.records if "was deleted while the bot runs" in r.getMessage()]
+    assert len(restored) == 2 and all(r.levelname == "WARNING" for r in restored)
+    await store.close()
+    reopened = await ConversationStore.open(path)
+    assert [m.content for m in await reopened.recent(key, 10)] == [*(f"kept {i}" for i in range(4)), "after", "again"]
+    assert (await reopened.chat_settings(5)).model == "m"
+    assert not [name for name in os.listdir(tmp_path) if "restoring" in name], "no copy left beside it"
+    await reopened.close()
+
+
+async def test_a_database_file_replaced_while_running_is_noticed_once_and_nothing_is_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another file at the path (an operator restoring a backup) is not overwritten."""
     path = tmp_path / "bot.sqlite3"
     store = await ConversationStore.open(path)
     key = ConversationKey(5)
     await store.add(key, "user", "kept")
     path.unlink()
+    path.write_bytes(b"")  # another file at the same path
     for _ in range(3):
         with pytest.raises(StorageError, match="was deleted or replaced while the bot runs"):
             await store.add(key, "user", "lost")
     assert len([r for r in caplog.records if "deleted or replaced" in r.getMessage()]) == 1, "one error line"
+    assert path.read_bytes() == b""
     await store.close()
 
 
