@@ -158,6 +158,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
             logger.info("stopping: replies being written get %gs to finish", settings.shutdown_grace)
             await app.updater.stop()
             await deps.finish_active(settings.shutdown_grace)
+            await deps.streamer.aclose()
             await app.stop()
     finally:
         await store.close()

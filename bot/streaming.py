@@ -174,6 +174,20 @@ class ReplyStreamer:
         self.max_answer_chars = max_answer_chars
         #: With a rate limiter on the bot, the streamer's requests say they are paced already.
         self.paced: dict[str, Any] = {"rate_limit_args": PACED} if getattr(bot, "rate_limiter", None) else {}
+        #: Work left after replies ended (looking for a lost send's late copy): see :meth:`aclose`.
+        self._background: set[asyncio.Task[None]] = set()
+
+    def later(self, work: Awaitable[None]) -> None:
+        """Run ``work`` after a reply has ended, without holding the reply (or its chat's turn)."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def aclose(self) -> None:
+        """On shutdown: stop what :meth:`later` still runs."""
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
 
     def open(
         self,
@@ -204,6 +218,7 @@ class ReplyStream:
         on_message: Callable[[int], Awaitable[object]] | None = None,
     ) -> None:
         self._bot = streamer.bot
+        self._streamer = streamer
         self._on_message = on_message
         self._paced = streamer.paced
         self._pacer = streamer.pacer
@@ -268,7 +283,7 @@ class ReplyStream:
             self._dirty.set()
         await flusher
         if self._unfound is not None and self.result.forbidden is None:
-            await self._sweep_lost()
+            self._streamer.later(self._sweep_lost())
         source = self._answer.text
         self.result.text = source if self.result.error is None or source else ""
         self.result.message_ids = [s.message_id for s in self._shown]
@@ -584,7 +599,8 @@ class ReplyStream:
             self._unfound = (part, markup, floor, lost_at)
 
     async def _sweep_lost(self) -> None:
-        """The reply has ended and a lost send's copy was not found: look for it among the ids from
+        """Run in the background (:meth:`ReplyStreamer.later`) once the reply has ended and a lost
+        send's copy was not found: look for it among the ids from
         the newest known before the loss up to :data:`LOST_SEND_PROBES` past the reply's newest
         message (a copy carried out late has a higher id than the resent one), now and, if it is not
         there yet, once more :data:`LOST_SEND_HORIZON` seconds after the loss."""
