@@ -28,7 +28,7 @@ from .prompts import PresetsError, load_presets
 #: A bot token as @BotFather gives it: the bot's numeric id, a colon, a secret (Bot API "Authorizing your bot").
 TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 #: Per-backend settings, read by :func:`providers.registry.build_provider` for each name in PROVIDERS.
-BACKEND_SETTING = re.compile(r"^[A-Z0-9_]+?_(BASE_URL|API_KEY|MODELS|PROXY|URL|CONTEXT_TOKENS)$")
+BACKEND_SETTING = re.compile(r"^[A-Z0-9_]+?_(BASE_URL|API_KEY|MODELS|PROXY|URL|CONTEXT_TOKENS|MAX_PARALLEL)$")
 #: HISTORY_MAX_CHARS (before token budgets) is read as this many characters a token.
 CHARS_PER_TOKEN = 4
 TELEGRAM_PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
@@ -322,7 +322,8 @@ def describe_error(error: ValidationError) -> str:
 def misspelled_settings(env_file: str | Path = ".env", providers: Iterable[str] = ()) -> list[str]:
     """Lines about names in ``env_file`` that are no setting of the bot (a typo is otherwise silently
     ignored): "PROVIDRES is not a setting; did you mean PROVIDERS?". Per-backend names
-    (``{NAME}_BASE_URL``, ``_API_KEY``, ``_MODELS``, ``_PROXY``, ``_URL``, ``_CONTEXT_TOKENS``) are
+    (``{NAME}_BASE_URL``, ``_API_KEY``, ``_MODELS``, ``_PROXY``, ``_URL``, ``_CONTEXT_TOKENS``,
+    ``_MAX_PARALLEL``) are
     settings, unless one is a near miss of a setting of the bot and names no provider of
     ``providers`` (``TRANSCRIPTON_BASE_URL``: did you mean TRANSCRIPTION_BASE_URL?)."""
     if not os.path.exists(env_file):

@@ -17,7 +17,9 @@ For each reply, a :class:`ReplyStream`
   block and keeping each finished message once; :func:`~bot.rendering.render_parts` for the
   final answer, whose parts the growing ones already are but for rare cross-block Markdown);
 - on a :class:`~providers.Reset` event discards what it showed, so the user
-  sees one answer exactly once;
+  sees one answer exactly once, but only once the next attempt writes: until then, and for good
+  when every attempt failed, the text already shown stays (with "Cut off here." and the error
+  sentence at the end): text shown is never wiped;
 - remembers the last :class:`~providers.ProviderInfo` (who writes the answer) and
   the :class:`~providers.Finish` event, and ends the reply with the short notes the
   caller derives from them (a fallback model, an answer cut at the length limit);
@@ -65,6 +67,8 @@ logger = logging.getLogger(__name__)
 PLACEHOLDER = Part("…")
 EMPTY_ANSWER = Part("The model returned an empty answer.")
 STOPPED_NOTE = "⏹ Stopped."
+#: Said before the error sentence when an answer that was partly shown failed for good.
+CUT_NOTE = "Cut off here."
 #: Seconds between two "typing" actions (an action shows for 5 s: Bot API sendChatAction).
 TYPING_INTERVAL = 4.0
 #: Consecutive non-flood failures of one reply before it gives up on Telegram.
@@ -102,7 +106,8 @@ class StreamResult:
     """What a reply ended as.
 
     Attributes:
-        text: the answer's Markdown source ("" when it failed before any text).
+        text: the answer's Markdown source ("" when it failed before any text); when it failed after
+            some was shown, what was shown last (an earlier attempt's, if the last wrote nothing).
         error: the provider error that ended the stream, or None.
         stopped: True when the reply was stopped by the user.
         message_ids: the Telegram messages that show the reply, in order.
@@ -229,6 +234,9 @@ class ReplyStream:
         self._stop_markup = stop_markup
         self._notes = notes
         self._answer = Answer()
+        #: The text shown before the last Reset: still shown until the next attempt writes, and kept
+        #: (cut) when no attempt finishes.
+        self._held = ""
         #: The last rendering of :meth:`_desired`, with the state of the answer it was made from.
         self._rendered: tuple[tuple[object, ...], list[tuple[Part, InlineKeyboardMarkup | None]]] | None = None
         self._growing = GrowingRender(self._limit)
@@ -285,7 +293,9 @@ class ReplyStream:
         if self._unfound is not None and self.result.forbidden is None:
             self._streamer.later(self._sweep_lost())
         source = self._answer.text
-        self.result.text = source if self.result.error is None or source else ""
+        if self.result.error is not None:
+            source = source or self._held  # what the user saw, cut
+        self.result.text = source
         self.result.message_ids = [s.message_id for s in self._shown]
         return self.result
 
@@ -321,6 +331,8 @@ class ReplyStream:
     async def _read(self, chunks: AsyncIterator[Chunk], typing: asyncio.Task[None]) -> None:
         cap = self._max_answer_chars
         async for chunk in chunks:
+            if isinstance(chunk, Reset) and self._answer.text:
+                self._held = self._answer.text
             change = self._answer.add(chunk)
             if change is None:
                 continue
@@ -355,6 +367,7 @@ class ReplyStream:
         the answer (each paced request asks twice: before waiting for its slot and after)."""
         state = (
             len(self._answer.text),
+            len(self._held),
             self._answer.resets,
             self._done,
             self._plain,
@@ -372,11 +385,13 @@ class ReplyStream:
         return list(desired)
 
     def _render(self) -> list[tuple[Part, InlineKeyboardMarkup | None]]:
-        source = self._answer.text
+        # What was shown before a Reset stays until the next attempt writes, and for good when it fails.
+        held = self._held if not self._done or self.result.error is not None else ""
+        source = self._answer.text or held
         if self._done:
             if self.result.error is not None:
                 sentence = self._error_text(self.result.error)
-                source = f"{source}\n\n⚠️ {sentence}" if source else ""
+                source = f"{source}\n\n⚠️ {CUT_NOTE} {sentence}" if source else ""
                 if not source:
                     return [(Part(sentence), None)]
             elif self.result.stopped:

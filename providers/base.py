@@ -57,6 +57,21 @@ def context_setting(environ: Mapping[str, str], prefix: str) -> int | None:
     return int(value)
 
 
+def parallel_setting(environ: Mapping[str, str], prefix: str) -> int | None:
+    """``{prefix}_MAX_PARALLEL`` from ``environ``: requests the backend serves at once (its slots), or
+    None when unset.
+
+    Raises:
+        ValueError: the value is not a whole number of at least 1 (the message names the setting).
+    """
+    value = environ.get(f"{prefix}_MAX_PARALLEL", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{prefix}_MAX_PARALLEL must be a whole number of requests, at least 1 (got {value!r})")
+    return int(value)
+
+
 def has_images(messages: Messages) -> bool:
     """True when a message carries an ``image_url`` content part."""
     return any(
@@ -303,6 +318,15 @@ class BaseProvider:
     #: None: not configured.
     context_tokens: int | None = None
 
+    #: Requests this backend serves at once (``{NAME}_MAX_PARALLEL``); None: not configured.
+    max_parallel: int | None = None
+
+    async def parallel_limit(self) -> int | None:
+        """Requests a chain sends this backend at once (the rest wait their turn, see
+        :class:`~providers.slots.Slots`): :attr:`max_parallel`, else what the server says where it
+        says so; None: unlimited. This base has no server to ask."""
+        return self.max_parallel
+
     async def context_window(self, model: str) -> int | None:
         """The context window of ``model`` ("" = the default) in tokens (prompt and answer together):
         what the server says where it says so, else :attr:`context_tokens`; None when unknown.
@@ -411,6 +435,7 @@ class SiteProvider(BaseProvider):
         prefix = cls.env_name.upper()
         provider = cls(environ.get(f"{prefix}_URL") or None, environ.get(f"{prefix}_PROXY") or environ.get("PROXY"))
         provider.context_tokens = context_setting(environ, prefix)
+        provider.max_parallel = parallel_setting(environ, prefix)
         return provider
 
     @property

@@ -143,6 +143,12 @@ class ProviderConnectionError(ProviderError):
     """The connection could not be made, or was cut before the answer was complete."""
 
 
+class InterruptedStreamError(ProviderConnectionError):
+    """The stream ended (EOF or ``[DONE]``) without a ``finish_reason`` after text: the server stopped
+    the answer, as llama-cpp-python does to a running request when another one arrives for its one
+    slot (``interrupt_requests``). Retried after a longer wait than other errors."""
+
+
 class AnswerInterruptedError(ProviderError):
     """A streamed answer failed after part of it was delivered, and the consumer did not opt in
     to reset chunks (``Client(...).chat.completions.create(..., stream=True, reset_chunks=True)``):

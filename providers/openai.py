@@ -28,12 +28,22 @@ from typing import Any, ClassVar, Literal
 
 import aiohttp
 
-from .base import BaseProvider, Finish, Messages, ProviderModelMixin, Usage, context_setting, env_prefix
+from .base import (
+    BaseProvider,
+    Finish,
+    Messages,
+    ProviderModelMixin,
+    Usage,
+    context_setting,
+    env_prefix,
+    parallel_setting,
+)
 from .errors import (
     AuthenticationError,
     BadRequestError,
     ContentFilterError,
     ContextLengthError,
+    InterruptedStreamError,
     ProtocolError,
     ProviderConnectionError,
     ProviderError,
@@ -125,6 +135,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         models_retry: float = 30.0,
         context_tokens: int | None = None,
         usage_grace: float = 2.0,
+        max_parallel: int | None = None,
     ) -> None:
         self.base_url = (base_url or type(self).url or "").rstrip("/")
         self.api_key = api_key or None
@@ -152,6 +163,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         self._failed_at = 0.0
         self.context_tokens = context_tokens
         self.usage_grace = usage_grace
+        self.max_parallel = max_parallel
         #: Context windows the server's model list gives, by model id.
         self._listed_context: dict[str, int] = {}
         #: The window llama-server's /props or LiteLLM's /model/info gave (per model; "" for the
@@ -193,6 +205,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             vision_models=vision or None,
             proxy=environ.get(f"{prefix}_PROXY") or environ.get("PROXY") or None,
             context_tokens=context_setting(environ, prefix),
+            max_parallel=parallel_setting(environ, prefix),
         )
 
     @property
@@ -389,6 +402,19 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             logger.debug("provider=%s cannot tell its context window: %s", self.name, error)
         return found
 
+    async def parallel_limit(self) -> int | None:
+        """:attr:`max_parallel` (``{NAME}_MAX_PARALLEL``) when set, else llama-server's ``total_slots``
+        (``GET /props``, asked as for the context window); None: unlimited."""
+        if self.max_parallel is not None:
+            return self.max_parallel
+        try:
+            await self._fetch_models()
+        except ProviderError:
+            return self.served_slots
+        if self._llama_server and self._served_context is None:
+            self._served_context = await self._ask_context()
+        return self.served_slots
+
     async def offers(self, model: str) -> bool | None:
         """Whether the server lists ``model`` (``GET /models``, cached).
 
@@ -527,7 +553,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                 provider=self.name,
             )
         if not finished and wrote:
-            raise ProviderConnectionError(
+            raise InterruptedStreamError(
                 "the stream ended without a finish_reason: the answer is incomplete", provider=self.name
             )
         if usage is not None:

@@ -53,12 +53,14 @@ from .errors import (
     ContextLengthError,
     EmptyAnswerError,
     ImagesNotSupportedError,
+    InterruptedStreamError,
     ModelNotSupportedError,
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
     RetryProviderError,
 )
+from .slots import Slots
 from .tokens import answer_reserve, estimate_messages, trim_to_fit
 
 logger = logging.getLogger(__name__)
@@ -167,6 +169,15 @@ class RetryProvider(BaseProvider):
         context_reserve: tokens of a model's window kept for the answer when the chain leaves out
             older messages after a :class:`~providers.errors.ContextLengthError` (at most a quarter
             of the window).
+        interrupted_backoff: seconds waited at least before retrying a stream the server ended
+            without a finish reason (:class:`~providers.errors.InterruptedStreamError`: another
+            request took its slot), times the retry's number.
+
+    **Parallel requests**: each attempt holds one of its provider's slots
+    (:meth:`~providers.base.BaseProvider.parallel_limit`: ``{NAME}_MAX_PARALLEL`` or what the server
+    says; none: unlimited) from the request to the end of its stream; the others wait in arrival
+    order, at most ``timeouts.total`` seconds, before their deadlines start. The slots are shared
+    by every copy of the chain (:meth:`only`).
 
     Yields :class:`ProviderInfo` at the start of each attempt, ``str`` deltas, after a
     mid-answer failure :class:`Reset`, and last the :class:`Usage` of the answer kept (the
@@ -198,6 +209,7 @@ class RetryProvider(BaseProvider):
         health: ProviderHealth | None = None,
         model_fallback: bool = True,
         context_reserve: int = 1024,
+        interrupted_backoff: float = 2.0,
         rng: random.Random | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -215,6 +227,9 @@ class RetryProvider(BaseProvider):
         self.health = health or ProviderHealth(clock=clock)
         self.model_fallback = model_fallback
         self.context_reserve = context_reserve
+        self.interrupted_backoff = interrupted_backoff
+        #: Each provider's slots, by name (see "Parallel requests").
+        self._slots: dict[str, Slots] = {}
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._clock = clock
@@ -344,6 +359,8 @@ class RetryProvider(BaseProvider):
         delay = delay / 2 + self._rng.uniform(0, delay / 2)
         if isinstance(error, RateLimitError) and error.retry_after is not None:
             delay = max(delay, error.retry_after)
+        if isinstance(error, InterruptedStreamError):  # another request has the slot: let it finish
+            delay = max(delay, self.interrupted_backoff * (retry + 1))
         return delay
 
     async def stream(
@@ -470,6 +487,43 @@ class RetryProvider(BaseProvider):
         return trim_to_fit(messages, window - answer_reserve(window, self.context_reserve), scale=scale)
 
     async def _attempt(
+        self, provider: BaseProvider, model: str, messages: Messages, proxy: str | None, kwargs: dict[str, Any]
+    ) -> AsyncGenerator[Chunk, None]:
+        """One provider's stream under the three deadlines of :attr:`timeouts`, holding one of the
+        provider's slots (waited for first, in arrival order, at most ``timeouts.total`` seconds).
+
+        Raises:
+            ProviderTimeoutError: a deadline passed (``phase`` "queue" when no slot came free).
+        """
+        slots = self._slots.setdefault(provider.name, Slots())
+        slots.limit = await self._parallel_limit(provider, slots.limit)
+        try:
+            async with asyncio.timeout(self.timeouts.total):
+                await slots.acquire()
+        except TimeoutError as exc:
+            raise ProviderTimeoutError(
+                f"no free slot within {self.timeouts.total:.1f}s ({slots.limit} request(s) at once)",
+                provider=provider.name,
+                phase="queue",
+            ) from exc
+        try:
+            async with contextlib.aclosing(self._timed(provider, model, messages, proxy, kwargs)) as timed:
+                async for chunk in timed:
+                    yield chunk
+        finally:
+            slots.release()
+
+    async def _parallel_limit(self, provider: BaseProvider, known: int | None) -> int | None:
+        """``provider.parallel_limit()``, or ``known`` when it fails or takes longer than the
+        first-chunk timeout."""
+        try:
+            async with asyncio.timeout(self.timeouts.first_chunk):
+                return await provider.parallel_limit()
+        except Exception as error:  # noqa: BLE001 - the limit is a courtesy to the server, never a failure
+            logger.debug("provider=%s cannot tell how many requests it serves at once: %s", provider.name, error)
+            return known
+
+    async def _timed(
         self, provider: BaseProvider, model: str, messages: Messages, proxy: str | None, kwargs: dict[str, Any]
     ) -> AsyncGenerator[Chunk, None]:
         """One provider's stream under the three deadlines of :attr:`timeouts`."""

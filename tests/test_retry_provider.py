@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from providers import (
     AuthenticationError,
+    InterruptedStreamError,
     ProviderConnectionError,
     ProviderHealth,
     ProviderInfo,
@@ -93,6 +94,61 @@ async def test_backoff_is_exponential_with_jitter_and_honours_retry_after() -> N
     first, second, third = sleeps.calls
     assert 0.5 <= first <= 1.0 and 1.0 <= second <= 2.0
     assert third >= 5
+
+
+async def test_an_interrupted_stream_waits_longer_before_its_retry() -> None:
+    """Another request took the server's slot: retrying at once would cut that one in turn."""
+    a = ScriptedProvider("a", Run(["half"], error=InterruptedStreamError("no finish_reason")), Run(["whole"]))
+    retry, sleeps = chain(a, max_retries=2, backoff_base=0.5, interrupted_backoff=2.0)
+    text, _ = await collect(retry.create_async_generator("m", MESSAGES))
+    assert text == "whole" and sleeps.calls[0] >= 2.0
+
+
+async def test_a_provider_with_one_slot_serves_one_attempt_at_a_time_in_arrival_order() -> None:
+    a = ScriptedProvider("a", default=Run(["x", "y"], delay=0.02))
+    a.max_parallel = 1
+    retry, _ = chain(a)
+    running: list[int] = []
+    peak = 0
+
+    async def ask(n: int) -> str:
+        nonlocal peak
+        text = ""
+        async for chunk in retry.create_async_generator("m", MESSAGES):
+            if isinstance(chunk, str):
+                if not text:
+                    running.append(n)
+                text += chunk
+        return text
+
+    async def watch() -> None:
+        nonlocal peak
+        while True:
+            slots = retry._slots.get("a")
+            peak = max(peak, slots.busy if slots else 0)
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.create_task(watch())
+    texts = await asyncio.gather(*(ask(n) for n in range(3)))
+    watcher.cancel()
+    assert texts == ["xy"] * 3 and running == [0, 1, 2] and peak == 1
+
+
+async def test_no_free_slot_within_the_total_timeout_moves_on() -> None:
+    from providers.slots import Slots
+
+    a = ScriptedProvider("a", default=Run(["from a"]))
+    b = ScriptedProvider("b", default=Run(["from b"]))
+    a.max_parallel = 1
+    retry, _ = chain(a, b, timeouts=Timeouts(first_chunk=5, idle=5, total=0.2))
+    await retry._slots.setdefault("a", Slots(1)).acquire()  # another request holds a's one slot
+    infos: list[ProviderInfo] = []
+    text, _ = await collect(retry.only(["a", "b"]).create_async_generator("m", MESSAGES), infos)
+    assert text == "from b" and not a.calls, "a was never asked: its slot did not come free in time"
+    assert [info.provider for info in infos] == ["a", "b"]
+    retry._slots["a"].release()
+    text, _ = await collect(retry.create_async_generator("m", MESSAGES))
+    assert text == "from a"
 
 
 async def test_long_retry_after_moves_on_and_cools_the_provider_down() -> None:

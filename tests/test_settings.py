@@ -181,6 +181,16 @@ MISCONFIGURATIONS = {
         "",
         "OLLAMA_CONTEXT_TOKENS must be a whole number of tokens, at least 256 (got '4k')",
     ),
+    "backend-parallel-not-a-number": (
+        {"PROVIDERS": "local", "LOCAL_BASE_URL": "http://localhost:8000/v1", "LOCAL_MAX_PARALLEL": "0"},
+        "",
+        "LOCAL_MAX_PARALLEL must be a whole number of requests, at least 1 (got '0')",
+    ),
+    "backend-parallel-in-env-file": (
+        {},
+        "OLLAMA_BASE_URL=http://localhost:11434/v1\nOLLAMA_MAX_PARALLEL=1\n",
+        "",
+    ),
     "prices-file-not-toml": (
         {"PRICES_FILE": "notes.txt"},
         "",

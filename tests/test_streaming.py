@@ -96,8 +96,36 @@ async def test_provider_error_after_text_keeps_it_and_adds_the_sentence(bot: Bot
         raise ProviderConnectionError("cut")
 
     result = await streamer(bot).open(ReplyTarget(CHAT), sentence).run(failing())
-    assert telegram.bot_texts(CHAT) == ["Half an answer\n\n⚠️ Sorry, no answer."]
+    assert telegram.bot_texts(CHAT) == ["Half an answer\n\n⚠️ Cut off here. Sorry, no answer."]
     assert isinstance(result.error, ProviderConnectionError)
+
+
+async def test_text_shown_is_never_wiped_when_the_next_attempt_writes_nothing(bot: Bot, telegram: FakeBotApi) -> None:
+    """After a Reset the shown text stays until the next attempt writes; when that attempt fails
+    too, the user keeps what was shown, cut, and the result says what was shown."""
+    shown_after_reset: list[list[str]] = []
+
+    async def failing() -> AsyncIterator[Chunk]:
+        yield "A first attempt's half answer"
+        await asyncio.sleep(0.05)
+        yield Reset("local", "interrupted")
+        await asyncio.sleep(0.05)
+        shown_after_reset.append(telegram.bot_texts(CHAT))
+        raise ProviderConnectionError("interrupted again")
+
+    result = await streamer(bot).open(ReplyTarget(CHAT), sentence).run(failing())
+    assert shown_after_reset == [["A first attempt's half answer"]], "not wiped while the next attempt starts"
+    assert telegram.bot_texts(CHAT) == ["A first attempt's half answer\n\n⚠️ Cut off here. Sorry, no answer."]
+    assert result.text == "A first attempt's half answer" and isinstance(result.error, ProviderConnectionError)
+
+
+async def test_after_a_reset_the_next_attempts_text_replaces_the_shown_one(bot: Bot, telegram: FakeBotApi) -> None:
+    result = (
+        await streamer(bot)
+        .open(ReplyTarget(CHAT), sentence)
+        .run(chunks("Spliced? ", 0.05, Reset("a", "cut"), 0.05, "The whole answer."))
+    )
+    assert telegram.bot_texts(CHAT) == ["The whole answer."] and result.text == "The whole answer."
 
 
 async def test_provider_error_before_text_is_one_sentence(bot: Bot, telegram: FakeBotApi) -> None:

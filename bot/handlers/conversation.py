@@ -503,6 +503,8 @@ class ConversationHandlers:
             logger.warning("chat=%s thread=%s no answer: %s", key.chat_id, key.thread_id, result.error)
             if question_id is not None and texts.is_context_overflow(result.error):
                 await deps.store.delete(question_id)  # alone too long for every model: not kept to fail again
+            elif result.text.strip() and replacing is None:
+                await deps.store.add(key, "assistant", result.text)  # cut for good: kept as the user saw it
         elif result.text.strip():
             if replacing is not None:
                 await deps.store.replace(replacing.id, key, "assistant", result.text)

@@ -142,6 +142,13 @@ class FakeOpenAI(LoopbackServer):
         self.metadata_requests: list[tuple[str, str | None]] = []
         #: llama-server's ``total_slots`` in ``GET /props`` (its ``--parallel``).
         self.total_slots = 1
+        #: Streams being written now, and the most at once.
+        self.streaming = 0
+        self.peak_streaming = 0
+        #: llama-cpp-python's ``interrupt_requests`` (on by default there): a request that arrives while
+        #: a stream is written ends that stream with ``data: [DONE]`` and no finish chunk.
+        self.interrupt_requests = flavor == "llama-cpp-python"
+        self._interrupts: list[asyncio.Event] = []
         self._hangs: list[asyncio.Event] = []
         #: Models that take image parts; None: every model does. Others refuse an image as OpenAI does.
         self.vision_models: list[str] | None = None
@@ -391,7 +398,25 @@ class FakeOpenAI(LoopbackServer):
             raise
 
     async def _stream(self, request: web.Request, body: dict[str, Any], behaviour: Reply) -> web.StreamResponse:
-        """An SSE ``chat.completion.chunk`` stream of ``behaviour``'s text (OpenAI's streaming format)."""
+        """An SSE ``chat.completion.chunk`` stream of ``behaviour``'s text (OpenAI's streaming format);
+        with :attr:`interrupt_requests`, cut short by the next request (llama-cpp-python's server:
+        its event publisher sends ``[DONE]`` and stops when another request waits for the lock)."""
+        if self.interrupt_requests:
+            for running in self._interrupts:
+                running.set()
+        interrupted = asyncio.Event()
+        self._interrupts.append(interrupted)
+        self.streaming += 1
+        self.peak_streaming = max(self.peak_streaming, self.streaming)
+        try:
+            return await self._write_stream(request, body, behaviour, interrupted)
+        finally:
+            self.streaming -= 1
+            self._interrupts.remove(interrupted)
+
+    async def _write_stream(
+        self, request: web.Request, body: dict[str, Any], behaviour: Reply, interrupted: asyncio.Event
+    ) -> web.StreamResponse:
         text = behaviour.text
         headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         response = web.StreamResponse(headers=headers)
@@ -456,6 +481,11 @@ class FakeOpenAI(LoopbackServer):
                 self.timeline.append((time.monotonic(), "first_chunk"))
             if behaviour.delay:
                 await asyncio.sleep(behaviour.delay)
+            if interrupted.is_set():
+                self.timeline.append((time.monotonic(), "interrupted"))
+                await send("[DONE]")
+                await response.write_eof()
+                return response
         if not behaviour.no_finish:
             await send(chunk_event({}, behaviour.finish_reason))
         if behaviour.no_done:
