@@ -8,6 +8,7 @@ reads do not block the single writer. The schema is versioned with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import aiosqlite
+
+from .backlog import Backlog, BacklogFullError, PendingTurn, PendingWrite
 
 logger = logging.getLogger(__name__)
 
@@ -121,8 +124,9 @@ def _insert_turn(
     author: str | None = None,
     user_id: int | None = None,
     images: Sequence[str] = (),
+    created_at: float | None = None,
 ) -> tuple[str, tuple[Any, ...]]:
-    """The statement and parameters appending one turn."""
+    """The statement and parameters appending one turn (``created_at``: Unix time, default now)."""
     return (
         "INSERT INTO messages (chat_id, thread_id, role, content, author, created_at, user_id, images)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -132,7 +136,7 @@ def _insert_turn(
             role,
             content,
             author,
-            time.time(),
+            time.time() if created_at is None else created_at,
             user_id,
             json.dumps(list(images)) if images else None,
         ),
@@ -276,19 +280,38 @@ def _totals(row: sqlite3.Row | tuple[Any, ...], label: str = "") -> UsageTotals:
     return UsageTotals(int(row[0]), int(row[1]), int(row[2]), float(row[3]), bool(row[4]), bool(row[5]), label, first)
 
 
-async def _configure(db: aiosqlite.Connection) -> None:
-    """The connection settings: WAL (readers never wait for the writer), NORMAL sync, and 5 s of
-    waiting for another process's lock before SQLite answers "database is locked"."""
+#: Seconds SQLite waits for another process's write lock before a write waits in the backlog
+#: instead (:mod:`bot.backlog`): a short lock (a backup's moment) is waited out, a long one is not.
+BUSY_TIMEOUT = 1.0
+#: Seconds each try of the backlog's writer waits for the lock (reads wait as long: one connection).
+FLUSH_BUSY_TIMEOUT = 0.2
+#: Seconds between two tries of the backlog's writer, at most.
+FLUSH_RETRY_MAX = 1.0
+#: Seconds the database may stay locked before it is reported (an error line; writes go on waiting).
+LOCK_REPORT_AFTER = 30.0
+#: Seconds :meth:`ConversationStore.close` keeps trying to write the backlog before saving it.
+CLOSE_FLUSH_SECONDS = 5.0
+
+
+def _is_locked(error: sqlite3.Error) -> bool:
+    """True for SQLite's "database is locked" / "database is busy": another process holds a lock."""
+    return isinstance(error, sqlite3.OperationalError) and any(w in str(error) for w in ("locked", "busy"))
+
+
+async def _configure(db: aiosqlite.Connection, busy_timeout: float = BUSY_TIMEOUT) -> None:
+    """The connection settings: WAL (readers never wait for the writer), NORMAL sync, and
+    ``busy_timeout`` seconds of waiting for another process's lock before SQLite answers
+    "database is locked"."""
     await db.execute("PRAGMA journal_mode=WAL")
     await db.execute("PRAGMA synchronous=NORMAL")
-    await db.execute("PRAGMA busy_timeout=5000")
+    await db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
 
 
-async def _connect(path: Path) -> aiosqlite.Connection:
+async def _connect(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> aiosqlite.Connection:
     """A configured connection to the database at ``path`` (see :func:`_configure`)."""
     db = await aiosqlite.connect(str(path))
     try:
-        await _configure(db)
+        await _configure(db, busy_timeout)
     except BaseException:
         await db.close()
         raise
@@ -300,9 +323,17 @@ class ConversationStore:
 
     Every method raises :class:`StorageError` when SQLite fails (read-only file, full disk, corruption);
     a failed write changes nothing already stored (each write is one transaction).
+
+    **Another process holding the write lock** (an operator's ``sqlite3`` shell, a backup tool) for
+    longer than ``busy_timeout`` seconds does not fail writes: they wait in a :class:`~bot.backlog.Backlog`,
+    in order, reads see them (history, chat settings, received messages; not the usage ledger), and a
+    background writer puts them in once the lock is released. A lock held over
+    :data:`LOCK_REPORT_AFTER` seconds is reported (one error line); writes keep waiting, at most
+    :data:`~bot.backlog.MAX_PENDING` of them. Writes still waiting when the store closes are saved
+    beside the database (``NAME.pending.json``) and written at the next start.
     """
 
-    def __init__(self, db: aiosqlite.Connection, path: Path | None = None) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path | None = None, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self._db = db
         #: The database file and its identity (device, inode) when opened; None for ":memory:".
         self._path = path
@@ -311,6 +342,26 @@ class ConversationStore:
         self._received = 0
         #: Held while a deleted file is put back: every use of the connection waits for it.
         self._restoring = asyncio.Lock()
+        self._busy_timeout = busy_timeout
+        #: Writes waiting for another process's lock, and the task writing them.
+        self._backlog = Backlog()
+        self._flusher: asyncio.Task[None] | None = None
+        self._locked_since: float | None = None
+        self._reported = False
+        #: The backlog holds writes saved at the last stop: the file is kept up to date until it is empty.
+        self._from_file = False
+        #: When :meth:`close` stops waiting for the lock (monotonic seconds), or None.
+        self._close_by: float | None = None
+
+    @property
+    def pending_path(self) -> Path | None:
+        """Where writes still waiting at :meth:`close` are saved: ``NAME.pending.json`` beside the database."""
+        return self._path.with_name(self._path.name + ".pending.json") if self._path is not None else None
+
+    @property
+    def waiting_writes(self) -> int:
+        """Writes waiting for another process's lock on the database."""
+        return len(self._backlog)
 
     async def _check_file(self) -> None:
         """Make sure the database file is still the one opened before using it.
@@ -365,11 +416,11 @@ class ConversationStore:
             await target.close()
         await self._db.close()
         os.replace(copy, self._path)
-        self._db = await _connect(self._path)
+        self._db = await _connect(self._path, self._busy_timeout)
         self._identity = _identity(self._path)
 
     @classmethod
-    async def open(cls, path: Path | str) -> ConversationStore:
+    async def open(cls, path: Path | str, busy_timeout: float = BUSY_TIMEOUT) -> ConversationStore:
         """Open (creating folders and file as needed), enable WAL, and migrate to the latest schema.
 
         ``":memory:"`` opens a private in-memory database.
@@ -391,9 +442,10 @@ class ConversationStore:
         except sqlite3.Error as error:
             raise StorageError(f"cannot open {path}: {error}") from None
         try:
-            await _configure(db)
-            store = cls(db, None if str(path) == ":memory:" else Path(path))
+            await _configure(db, busy_timeout)
+            store = cls(db, None if str(path) == ":memory:" else Path(path), busy_timeout)
             await store._migrate()
+            store._load_pending()
         except sqlite3.Error as error:
             await db.close()
             raise StorageError(f"cannot use {path}: {error}") from None
@@ -402,16 +454,145 @@ class ConversationStore:
             raise
         return store
 
-    async def _write(self, sql: str, parameters: Iterable[Any] = ()) -> sqlite3.Cursor | aiosqlite.Cursor:
-        """Run one statement and commit; a failure is rolled back and raised as :class:`StorageError`."""
+    async def _write(self, sql: str, parameters: Iterable[Any] = (), **overlay: Any) -> int:
+        """Run one statement and commit (see :meth:`_submit`); returns the rows it changed, -1 when
+        it waits for another process's lock. ``overlay``: what reads see of it meanwhile
+        (:class:`~bot.backlog.PendingWrite`'s ``cleared``, ``settings``, ``received``)."""
+        _, changed = await self._submit(PendingWrite("sql", [(sql, tuple(parameters))], **overlay))
+        return changed
+
+    async def _submit(self, write: PendingWrite) -> tuple[int | None, int]:
+        """Run ``write`` in one transaction now, or queue it behind the writes waiting for another
+        process's lock (also when it meets that lock itself). Returns the row id of the turn it
+        appends (provisional while it waits) and the rows its last statement changed (-1: waits).
+
+        Raises:
+            StorageError: SQLite failed for another reason (rolled back), the file was replaced, or
+                :data:`~bot.backlog.MAX_PENDING` writes wait already.
+        """
         await self._check_file()
+        if not self._backlog:
+            try:
+                return await self._apply(write)
+            except sqlite3.Error as error:
+                await self._rollback()
+                if not _is_locked(error):
+                    raise StorageError(str(error)) from error
+                self._locked_since = time.monotonic()
+                logger.warning(
+                    "the database is locked by another process; writes wait in memory, in order, and go in"
+                    " once it is free"
+                )
         try:
-            cursor = await self._db.execute(sql, tuple(parameters))
-            await self._db.commit()
-        except sqlite3.Error as error:
-            await self._rollback()
-            raise StorageError(str(error)) from error
-        return cursor
+            self._backlog.append(write)
+        except BacklogFullError as error:
+            raise StorageError(str(error)) from None
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return (write.turn.id if write.turn is not None else None), -1
+
+    def _statements(self, write: PendingWrite) -> list[tuple[str, tuple[Any, ...]]]:
+        """The SQL of ``write``, with a provisional turn id resolved to its row id."""
+        statements = list(write.statements)
+        if write.target is not None:
+            statements.append(("DELETE FROM messages WHERE id = ?", (self._backlog.resolve(write.target),)))
+        turn = write.turn
+        if turn is not None:
+            key = ConversationKey(turn.chat_id, turn.thread_id)
+            statements.append(
+                _insert_turn(key, turn.role, turn.content, turn.author, turn.user_id, turn.images, turn.created_at)  # type: ignore[arg-type]
+            )
+        return statements
+
+    async def _apply(self, write: PendingWrite) -> tuple[int | None, int]:
+        """Run ``write`` in one transaction; (row id of its turn or None, rows its last statement changed).
+
+        Raises:
+            sqlite3.Error: it failed (the caller rolls back).
+        """
+        cursor = None
+        for sql, parameters in self._statements(write):
+            cursor = await self._db.execute(sql, parameters)
+        await self._db.commit()
+        if cursor is None:
+            return None, 0
+        return (int(cursor.lastrowid or 0) if write.turn is not None else None), cursor.rowcount
+
+    async def _flush(self) -> None:
+        """Write the waiting writes in order once the lock is released (retrying every
+        :data:`FLUSH_RETRY_MAX` seconds at most); report a lock held over :data:`LOCK_REPORT_AFTER`
+        seconds; stop at :meth:`close`'s deadline."""
+        written = 0
+        wait = 0.05
+        await self._db.execute(f"PRAGMA busy_timeout={int(FLUSH_BUSY_TIMEOUT * 1000)}")
+        try:
+            while (write := self._backlog.head()) is not None:
+                if self._close_by is not None and time.monotonic() > self._close_by:
+                    return
+                try:
+                    turn_id, _ = await self._apply(write)
+                except sqlite3.Error as error:
+                    await self._rollback()
+                    if not _is_locked(error):
+                        logger.error("a write that waited for the database's lock failed and is dropped: %s", error)
+                        self._backlog.done()
+                        continue
+                    self._report_lock()
+                    await asyncio.sleep(wait)
+                    wait = min(wait * 2, FLUSH_RETRY_MAX)
+                    continue
+                self._backlog.done(turn_id)
+                written += 1
+                wait = 0.05
+                self._save_pending()
+        finally:
+            with contextlib.suppress(sqlite3.Error, ValueError):
+                await self._db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
+        logger.warning("the database is free again: %d writes that waited went in, in order", written)
+        self._locked_since, self._reported = None, False
+
+    def _report_lock(self) -> None:
+        since = self._locked_since
+        if since is None:
+            self._locked_since = since = time.monotonic()
+        if not self._reported and time.monotonic() - since >= LOCK_REPORT_AFTER:
+            self._reported = True
+            logger.error(
+                "the database %s has been locked by another process for %.0f s; %d writes wait in memory"
+                " (at most %d) and go in once it is free; find what holds it (a sqlite3 shell, a backup tool)",
+                self._path,
+                time.monotonic() - since,
+                len(self._backlog),
+                self._backlog.limit,
+            )
+
+    def _save_pending(self) -> None:
+        """Keep the saved backlog file in step while it is being written (see :meth:`_load_pending`)."""
+        path = self.pending_path
+        if not self._from_file or path is None:
+            return
+        try:
+            if self._backlog:
+                self._backlog.dump(path)
+            else:
+                path.unlink(missing_ok=True)
+                self._from_file = False
+        except OSError as error:
+            logger.error("cannot update %s: %s", path, error)
+
+    def _load_pending(self) -> None:
+        """Queue the writes saved when the bot last stopped with the database locked."""
+        path = self.pending_path
+        if path is None or not path.exists():
+            return
+        try:
+            count = self._backlog.load(path)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            logger.error("cannot read the writes saved in %s (%s); the file is left as it is", path, error)
+            return
+        self._from_file = True
+        logger.warning("%d writes saved at the last stop (the database was locked) go in now", count)
+        self._flusher = asyncio.create_task(self._flush())
 
     async def _rows(self, sql: str, parameters: Iterable[Any] = ()) -> list[sqlite3.Row]:
         await self._check_file()
@@ -428,7 +609,23 @@ class ConversationStore:
             pass
 
     async def close(self) -> None:
-        """Close the database connection."""
+        """Write what waits for the lock (for :data:`CLOSE_FLUSH_SECONDS` at most, then save it beside
+        the database for the next start, see :attr:`pending_path`), and close the connection."""
+        if self._flusher is not None and not self._flusher.done():
+            self._close_by = time.monotonic() + CLOSE_FLUSH_SECONDS
+            await self._flusher
+        path = self.pending_path
+        if self._backlog and path is not None:
+            try:
+                self._backlog.dump(path)
+            except OSError as error:
+                logger.error("the database is still locked and %d writes are lost: %s", len(self._backlog), error)
+            else:
+                logger.error(
+                    "the database is still locked: %d writes are saved in %s and go in at the next start",
+                    len(self._backlog),
+                    path,
+                )
         await self._db.close()
 
     async def schema_version(self) -> int:
@@ -459,41 +656,59 @@ class ConversationStore:
         user_id: int | None = None,
         images: Sequence[str] = (),
     ) -> int:
-        """Append a turn and commit; returns its row id. ``images``: Telegram file_ids it showed."""
-        cursor = await self._write(*_insert_turn(key, role, content, author, user_id, images))
-        return int(cursor.lastrowid or 0)
+        """Append a turn and commit; returns its row id (provisional, negative, while writes wait for
+        another process's lock). ``images``: Telegram file_ids it showed."""
+        turn = PendingTurn(
+            key.chat_id,
+            key.thread_id,
+            self._backlog.provisional_id(),
+            role,
+            content,
+            author,
+            time.time(),
+            user_id,
+            tuple(images),
+        )
+        turn_id, _ = await self._submit(PendingWrite("add", turn=turn))
+        return int(turn_id or 0)
 
     async def replace(self, old_id: int, key: ConversationKey, role: Role, content: str) -> int:
         """Delete the turn ``old_id`` and append a new one in one transaction (/retry's new answer
         replacing the old): on a failure both stay as they were. Returns the new turn's row id."""
-        await self._check_file()
-        try:
-            await self._db.execute("DELETE FROM messages WHERE id = ?", (old_id,))
-            cursor = await self._db.execute(*_insert_turn(key, role, content))
-            await self._db.commit()
-        except sqlite3.Error as error:
-            await self._rollback()
-            raise StorageError(str(error)) from error
-        return int(cursor.lastrowid or 0)
+        turn = PendingTurn(key.chat_id, key.thread_id, self._backlog.provisional_id(), role, content, None, time.time())
+        turn_id, _ = await self._submit(PendingWrite("replace", turn=turn, target=old_id))
+        return int(turn_id or 0)
 
     async def recent(self, key: ConversationKey, limit: int) -> list[StoredMessage]:
-        """The newest ``limit`` turns of the conversation, oldest first."""
+        """The newest ``limit`` turns of the conversation, oldest first (with the writes that wait for
+        another process's lock applied)."""
+        waiting = len(self._backlog)
         rows = await self._rows(
             "SELECT id, role, content, author, created_at, user_id, images FROM messages"
             " WHERE chat_id = ? AND thread_id = ? ORDER BY id DESC LIMIT ?",
-            (key.chat_id, key.thread_id, limit),
+            (key.chat_id, key.thread_id, limit + waiting),
         )
-        return [
+        turns = [
             StoredMessage(int(r[0]), r[1], r[2], r[3], float(r[4]), r[5], tuple(json.loads(r[6])) if r[6] else ())
             for r in reversed(rows)
         ]
+        if waiting:
+            turns = [
+                t
+                if isinstance(t, StoredMessage)
+                else StoredMessage(t.id, t.role, t.content, t.author, t.created_at, t.user_id, t.images)  # type: ignore[arg-type]  # role: a Role
+                for t in self._backlog.history(key.chat_id, key.thread_id, turns)
+            ]
+        return turns[-limit:] if limit > 0 else []
 
     async def delete(self, message_id: int) -> None:
-        """Delete one stored turn by its row id."""
-        await self._write("DELETE FROM messages WHERE id = ?", (message_id,))
+        """Delete one stored turn by its row id (or the provisional id :meth:`add` gave)."""
+        await self._submit(PendingWrite("delete", target=message_id))
 
     async def count(self, key: ConversationKey) -> int:
         """How many turns the conversation holds."""
+        if self._backlog:
+            return len(await self.recent(key, 1_000_000))
         rows = await self._rows(
             "SELECT COUNT(*) FROM messages WHERE chat_id = ? AND thread_id = ?", (key.chat_id, key.thread_id)
         )
@@ -501,6 +716,9 @@ class ConversationStore:
 
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         """The chat's provider and model choices (defaults when none were made)."""
+        waiting = self._backlog.settings(chat_id)
+        if waiting is not None:
+            return ChatSettings(waiting[1], waiting[2], waiting[3])
         rows = await self._rows(
             "SELECT provider, model, system_prompt FROM chat_settings WHERE chat_id = ?", (chat_id,)
         )
@@ -513,14 +731,18 @@ class ConversationStore:
             " ON CONFLICT (chat_id) DO UPDATE SET provider = excluded.provider, model = excluded.model,"
             " system_prompt = excluded.system_prompt, updated_at = excluded.updated_at",
             (chat_id, settings.provider, settings.model, settings.system_prompt, time.time()),
+            settings=(chat_id, settings.provider, settings.model, settings.system_prompt),
         )
 
     async def clear(self, key: ConversationKey) -> int:
         """Delete the conversation's history; returns how many turns were removed."""
-        cursor = await self._write(
-            "DELETE FROM messages WHERE chat_id = ? AND thread_id = ?", (key.chat_id, key.thread_id)
+        held = await self.count(key)
+        removed = await self._write(
+            "DELETE FROM messages WHERE chat_id = ? AND thread_id = ?",
+            (key.chat_id, key.thread_id),
+            cleared=(key.chat_id, key.thread_id),
         )
-        return cursor.rowcount
+        return removed if removed >= 0 else held
 
     async def reply_started(self, key: ConversationKey, message_id: int) -> None:
         """Note that a reply to the user's message ``message_id`` is being written in ``key``."""
@@ -563,18 +785,31 @@ class ConversationStore:
     async def receive(self, key: ConversationKey, message_id: int) -> bool:
         """Note a message as received; False when it was already (Telegram or a proxy delivered it
         twice, in one batch or later, before a restart too): it is then not handled again."""
-        cursor = await self._write(
+        if self._backlog and (self._backlog.received(key.chat_id, message_id) or await self._known(key, message_id)):
+            return False
+        queued = bool(self._backlog)
+        changed = await self._write(
             "INSERT OR IGNORE INTO received (chat_id, message_id, thread_id, received_at) VALUES (?, ?, ?, ?)",
             (key.chat_id, message_id, key.thread_id, time.time()),
+            received=(key.chat_id, message_id),
         )
-        if cursor.rowcount == 0:
+        if changed == 0 or (changed < 0 and not queued and await self._known(key, message_id)):
             return False
+        if changed < 0:
+            return True
         self._received += 1
         if self._received % RECEIVED_PRUNE_EVERY == 0:
             await self._write(
                 "DELETE FROM received WHERE received_at < ? AND waiting = 0", (time.time() - RECEIVED_KEPT,)
             )
         return True
+
+    async def _known(self, key: ConversationKey, message_id: int) -> bool:
+        """True when the database notes ``message_id`` as received."""
+        rows = await self._rows(
+            "SELECT 1 FROM received WHERE chat_id = ? AND message_id = ?", (key.chat_id, message_id)
+        )
+        return bool(rows)
 
     async def waiting(self, key: ConversationKey, message_id: int, waiting: bool = True) -> None:
         """Note that the question ``message_id`` waits for its turn (``waiting``), or that its turn
@@ -636,18 +871,10 @@ class ConversationStore:
         """Move a chat's history, settings and replies in progress to a new id, in one transaction: a
         group upgraded to a supergroup gets a new chat id (Bot API ``migrate_to_chat_id``). Settings
         already stored for the new id are kept."""
-        await self._check_file()
-        try:
-            await self._db.execute("BEGIN")
-            for table in ("messages", "replies_in_progress", "usage", "received"):
-                await self._db.execute(
-                    f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
-                )
-            await self._db.execute(
-                "UPDATE OR IGNORE chat_settings SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
-            )
-            await self._db.execute("DELETE FROM chat_settings WHERE chat_id = ?", (old_chat_id,))
-            await self._db.commit()
-        except sqlite3.Error as error:
-            await self._rollback()
-            raise StorageError(str(error)) from error
+        moves = [
+            (f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+            for table in ("messages", "replies_in_progress", "usage", "received", "chat_settings")
+        ]
+        await self._submit(
+            PendingWrite("sql", [*moves, ("DELETE FROM chat_settings WHERE chat_id = ?", (old_chat_id,))])
+        )

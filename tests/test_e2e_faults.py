@@ -292,6 +292,43 @@ async def test_a_database_file_deleted_while_running_is_put_back_and_nothing_is_
     assert contents == ["first", "Hello from the fake model.", "second", "Hello from the fake model.", "third"]
 
 
+async def test_a_database_locked_by_another_process_still_answers_and_writes_everything_once_free(
+    harness: BotHarness, lines: Lines
+) -> None:
+    """An operator's sqlite3 shell holds the write lock (BEGIN IMMEDIATE): questions are answered
+    with the whole history (no storage sentence), and once the lock is released every turn is
+    written, in order; the next question sees them all."""
+    await harness.start()
+    assert await harness.say(CHAT, "before the lock") == ["Hello from the fake model."]
+    await harness.telegram.wait_for(lambda: len(stored_roles(harness)) == 2)
+    shell = sqlite3.connect(harness.db_path, timeout=0, isolation_level=None)
+    shell.execute("BEGIN IMMEDIATE")
+    try:
+        assert await harness.say(CHAT, "while locked") == ["Hello from the fake model."]
+        assert await harness.say(CHAT, "still locked") == ["Hello from the fake model."]
+        contents = [m["content"] for m in harness.llm.requests[-1]["messages"][1:]]
+        assert contents[-3:] == ["while locked", "Hello from the fake model.", "still locked"]
+        assert len(stored_roles(harness)) == 2, "nothing could be written meanwhile"
+        await lines.wait_for("is locked by another process")
+    finally:
+        shell.rollback()
+        shell.close()
+    await harness.telegram.wait_for(lambda: len(stored_roles(harness)) == 6)
+    await lines.wait_for("the database is free again")
+    assert texts.STORAGE_ERROR not in harness.telegram.bot_texts(CHAT)
+    assert await harness.say(CHAT, "after") == ["Hello from the fake model."]
+    contents = [m["content"] for m in harness.llm.requests[-1]["messages"][1:]]
+    assert contents == [
+        "before the lock",
+        "Hello from the fake model.",
+        "while locked",
+        "Hello from the fake model.",
+        "still locked",
+        "Hello from the fake model.",
+        "after",
+    ]
+
+
 async def test_a_base_url_without_v1_is_diagnosed_at_start_up_and_the_user_is_told_it_is_a_setting(
     harness: BotHarness, lines: Lines
 ) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
@@ -18,6 +20,8 @@ from bot.storage import (
     StorageError,
     StoredMessage,
 )
+
+from .fakes.server import wait_until
 
 
 async def test_open_creates_folders_migrates_and_uses_wal(tmp_path: Path) -> None:
@@ -307,3 +311,117 @@ def test_a_backup_into_a_folder_that_does_not_exist_yet(tmp_path: Path) -> None:
     assert nested.path == tmp_path / "deeper" / "still" / "copy.sqlite3" and nested.path.is_file()
     plain = backup_database(path, tmp_path / "plain-name")
     assert plain.path == tmp_path / "plain-name" and plain.path.is_file(), "without a slash: a file"
+
+
+# -- another process holding the write lock (issue 27, item 2) ------------------------------------
+
+
+def hold_write_lock(path: Path) -> sqlite3.Connection:
+    """Another process's write lock, as an operator's ``sqlite3`` shell inside BEGIN IMMEDIATE holds it."""
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def contents(path: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as db:
+        return [(r[0], r[1]) for r in db.execute("SELECT role, content FROM messages ORDER BY id")]
+
+
+async def drained(store: ConversationStore) -> None:
+    await wait_until(lambda: store.waiting_writes == 0, 10, lambda: f"{store.waiting_writes} writes still wait")
+
+
+async def test_writes_during_another_process_lock_wait_in_order_and_reads_see_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = await ConversationStore.open(path, busy_timeout=0.1)
+    key = ConversationKey(5)
+    await store.add(key, "user", "before")
+    other = hold_write_lock(path)
+    question = await store.add(key, "user", "question")
+    assert question < 0 and store.waiting_writes == 1, "kept in memory, with a provisional id"
+    answer = await store.add(key, "assistant", "first answer")
+    await store.replace(answer, key, "assistant", "better answer")  # /retry, on a provisional id
+    await store.save_chat_settings(5, ChatSettings(model="m"))
+    assert await store.receive(key, 77) and not await store.receive(key, 77), "a duplicate is still known"
+    assert [m.content for m in await store.recent(key, 10)] == ["before", "question", "better answer"]
+    assert [m.content for m in await store.recent(key, 2)] == ["question", "better answer"]
+    assert await store.count(key) == 3 and (await store.chat_settings(5)).model == "m"
+    assert contents(path) == [("user", "before")], "nothing written while the lock is held"
+    other.rollback()
+    await drained(store)
+    assert contents(path) == [("user", "before"), ("user", "question"), ("assistant", "better answer")]
+    assert [m.id > 0 for m in await store.recent(key, 10)] == [True] * 3
+    await store.delete(question)  # a provisional id given out while locked still names its turn
+    assert contents(path) == [("user", "before"), ("assistant", "better answer")]
+    assert (await store.chat_settings(5)).model == "m" and not await store.receive(key, 77)
+    assert len([r for r in caplog.records if "is locked by another process" in r.getMessage()]) == 1
+    assert [r for r in caplog.records if "free again: 5 writes" in r.getMessage()]
+    await store.close()
+
+
+async def test_a_reset_and_a_delete_wait_in_order_too(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = await ConversationStore.open(path, busy_timeout=0.1)
+    key, other_key = ConversationKey(5), ConversationKey(6)
+    await store.add(key, "user", "old")
+    await store.add(other_key, "user", "another chat")
+    lock = hold_write_lock(path)
+    assert await store.clear(key) == 1
+    kept = await store.add(key, "user", "after the reset")
+    dropped = await store.add(key, "user", "too long, deleted")
+    await store.delete(dropped)
+    assert [m.content for m in await store.recent(key, 10)] == ["after the reset"]
+    assert [m.content for m in await store.recent(other_key, 10)] == ["another chat"]
+    lock.rollback()
+    await drained(store)
+    assert contents(path) == [("user", "another chat"), ("user", "after the reset")] and kept < 0
+    await store.close()
+
+
+async def test_a_lock_held_long_is_reported_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import storage
+
+    monkeypatch.setattr(storage, "LOCK_REPORT_AFTER", 0.3)
+    path = tmp_path / "bot.sqlite3"
+    store = await ConversationStore.open(path, busy_timeout=0.05)
+    lock = hold_write_lock(path)
+    await store.add(ConversationKey(5), "user", "waits")
+    reported = lambda: [r for r in caplog.records if "has been locked by another process" in r.getMessage()]  # noqa: E731
+    await wait_until(reported, 10, lambda: "not reported")
+    assert reported()[0].levelname == "ERROR" and "1 writes wait" in reported()[0].getMessage()
+    await asyncio.sleep(0.5)
+    assert len(reported()) == 1
+    lock.rollback()
+    await drained(store)
+    await store.close()
+
+
+async def test_writes_still_waiting_at_the_stop_are_saved_and_written_at_the_next_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import storage
+
+    monkeypatch.setattr(storage, "CLOSE_FLUSH_SECONDS", 0.2)
+    path = tmp_path / "bot.sqlite3"
+    store = await ConversationStore.open(path, busy_timeout=0.05)
+    key = ConversationKey(5)
+    lock = hold_write_lock(path)
+    question = await store.add(key, "user", "answered while locked")
+    await store.add(key, "assistant", "the answer")
+    await store.delete(question)
+    await store.add(key, "user", "kept")
+    await store.close()
+    pending = tmp_path / "bot.sqlite3.pending.json"
+    assert pending.is_file() and [r for r in caplog.records if "4 writes are saved" in r.getMessage()]
+    lock.rollback()
+    lock.close()
+    reopened = await ConversationStore.open(path, busy_timeout=0.05)
+    await drained(reopened)
+    assert contents(path) == [("assistant", "the answer"), ("user", "kept")]
+    assert not pending.exists()
+    await reopened.close()
