@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from .fakes.openai import Reply
 from .harness import BotHarness
 
@@ -45,28 +47,19 @@ async def test_a_one_slot_server_gets_one_request_at_a_time_and_both_chats_get_w
     assert not [event for _, event in llm.timeline if event == "interrupted"]
 
 
-async def test_llama_server_says_how_many_slots_it_has(harness: BotHarness) -> None:
-    """No setting: llama-server's GET /props total_slots (1) is the limit."""
+@pytest.mark.parametrize("slots", [1, 2])
+async def test_llama_server_says_how_many_slots_it_has(harness: BotHarness, slots: int) -> None:
+    """No setting: llama-server's GET /props total_slots is the limit: with one slot B waits for A;
+    with two (exactly at the limit) nobody waits and both streams run together."""
     llm = harness.llm
-    llm.flavor, llm.total_slots = "llama-server", 1
+    llm.flavor, llm.total_slots = "llama-server", slots
     llm.default = Reply(ANSWER, chunk_size=20, delay=0.03)
     await harness.start()
     await ask_both(harness)
     await harness.wait_replies(B)
     await harness.wait_replies(A)
-    assert harness.telegram.bot_texts(B) == [ANSWER.strip()] and llm.peak_streaming == 1
-
-
-async def test_two_slots_serve_two_chats_at_once(harness: BotHarness) -> None:
-    """At the limit nobody waits: with two slots both streams run together."""
-    llm = harness.llm
-    llm.flavor, llm.total_slots = "llama-server", 2
-    llm.default = Reply(ANSWER, chunk_size=20, delay=0.03)
-    await harness.start()
-    await ask_both(harness)
-    await harness.wait_replies(B)
-    await harness.wait_replies(A)
-    assert llm.peak_streaming == 2
+    assert harness.telegram.bot_texts(A) == [ANSWER.strip()] and harness.telegram.bot_texts(B) == [ANSWER.strip()]
+    assert llm.peak_streaming == slots
 
 
 async def test_an_answer_cut_for_good_keeps_what_was_shown_with_a_note_and_is_stored(harness: BotHarness) -> None:
