@@ -24,7 +24,7 @@ RUN pip install --no-compile . \
 
 USER bot
 VOLUME ["/data"]
-# Healthy while getUpdates long polls keep completing (bot/health.py: a heartbeat file in /tmp).
+# Healthy while getUpdates long polls keep completing (bot/app/health.py: a heartbeat file in /tmp).
 HEALTHCHECK --interval=60s --timeout=10s --start-period=60s --retries=2 CMD ["python", "-m", "bot", "--health"]
 # `docker stop` sends SIGTERM: replies being written get SHUTDOWN_GRACE seconds, then the bot exits 0.
 STOPSIGNAL SIGTERM

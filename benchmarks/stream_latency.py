@@ -134,8 +134,8 @@ async def cpu_per_length() -> None:
     requests, one private chat, 20 ms pacing): flat when work grows with the answer, not faster."""
     from telegram import Bot
 
-    from bot.pacing import ChatPacer
-    from bot.streaming import ReplyStreamer, ReplyTarget
+    from bot.telegram.pacing import ChatPacer
+    from bot.telegram.streaming import ReplyStreamer, ReplyTarget
 
     text = "Streaming **replies** arrive by edits, paced per chat. " * 2000
     rows = []

@@ -20,16 +20,15 @@ from pathlib import Path
 
 from telegram.error import InvalidToken, NetworkError
 
+from bot.app.chain import ChainConfigError, build_chain
+from bot.app.health import heartbeat_file, is_alive
+from bot.app.logs import configure_logging, secrets_in
+from bot.app.polling import AnotherInstanceError
+from bot.app.wiring import run_bot
+from bot.config.settings import Settings, load_settings
+from bot.state.backup import BackupError, backup_database
+from bot.state.storage import StorageError
 from providers.registry import environment
-
-from .app import run_bot
-from .backup import BackupError, backup_database
-from .chain import ChainConfigError, build_chain
-from .health import heartbeat_file, is_alive
-from .logs import configure_logging, secrets_in
-from .polling import AnotherInstanceError
-from .settings import Settings, load_settings
-from .storage import StorageError
 
 
 def version() -> str:

@@ -5,8 +5,18 @@ async-iterator interface (``str`` deltas, :class:`ProviderInfo`, :class:`Reset`,
 :class:`Usage` events, folded by :class:`Answer`).
 """
 
-from .aichat import Aichat
+import sys as _sys
+
+from . import backends as _backends
 from .answer import Answer
+from .backends import aichat as _aichat
+from .backends import chatgpt as _chatgpt
+from .backends import opchatgpts as _opchatgpts
+from .backends import openai as _openai
+from .backends.aichat import Aichat
+from .backends.chatgpt import ChatGpt
+from .backends.opchatgpts import Opchatgpts
+from .backends.openai import OpenAI
 from .base import (
     AbstractProvider,
     AsyncGeneratorProvider,
@@ -24,7 +34,6 @@ from .base import (
     text_of,
     without_images,
 )
-from .chatgpt import ChatGpt
 from .client import AsyncClient, Client
 from .errors import (
     AnswerInterruptedError,
@@ -49,8 +58,6 @@ from .errors import (
     RetryProviderError,
     ServerError,
 )
-from .opchatgpts import Opchatgpts
-from .openai import OpenAI
 from .registry import PROVIDER_CLASSES, ProviderConfigError, build_provider, build_providers
 from .retry import IterListProvider, ProviderHealth, RetryProvider, Route, Timeouts
 from .transcription import Transcriber
@@ -110,3 +117,9 @@ __all__ = [
     "text_of",
     "without_images",
 ]
+
+# The module paths the seed documents (and gpt4free's users) import from: ``providers.chatgpt``,
+# ``providers.aichat``... are the backends' modules themselves, not copies.
+for _module in (_aichat, _chatgpt, _opchatgpts, _openai):
+    _sys.modules[f"{__name__}.{_module.__name__.rsplit('.', 1)[1]}"] = _module
+del _backends

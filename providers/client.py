@@ -33,9 +33,9 @@ from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from typing import Any
 
 from .answer import Answer
+from .backends.openai import OpenAI
 from .base import BaseProvider, Messages, Reset, run_sync
 from .errors import AnswerInterruptedError
-from .openai import OpenAI
 from .retry import RetryProvider
 from .types import (
     ChatCompletion,

@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from .aichat import Aichat
+from .backends.aichat import Aichat
+from .backends.chatgpt import ChatGpt
+from .backends.opchatgpts import Opchatgpts
+from .backends.openai import OpenAI
 from .base import BaseProvider, env_prefix
-from .chatgpt import ChatGpt
-from .opchatgpts import Opchatgpts
-from .openai import OpenAI
 
 PROVIDER_CLASSES: dict[str, type[OpenAI] | type[Opchatgpts] | type[Aichat] | type[ChatGpt]] = {
     "openai": OpenAI,

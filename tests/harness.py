@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from bot.app import run_bot
-from bot.settings import Settings
+from bot.app.wiring import run_bot
+from bot.config.settings import Settings
 
 from .fakes.openai import FakeOpenAI
 from .fakes.server import wait_until

@@ -7,9 +7,9 @@ from typing import Any
 from telegram import Chat, User
 from telegram.error import NetworkError
 
-from bot.access import AccessPolicy, AdminChecker
-from bot.history import build_prompt
-from bot.storage import StoredMessage
+from bot.state.storage import StoredMessage
+from bot.telegram.access import AccessPolicy, AdminChecker
+from bot.turns.history import build_prompt
 from providers import ProviderHealth
 
 from .harness import BotHarness

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.budgets import Budgets, day_start, month_start
-from bot.prices import Backend, ModelPrice, PriceBook, PricesError, backend_of, is_local, load_prices
-from bot.storage import ConversationKey, ConversationStore, UsageRecord
+from bot.config.prices import Backend, ModelPrice, PriceBook, PricesError, backend_of, is_local, load_prices
+from bot.state.storage import ConversationKey, ConversationStore, UsageRecord
 from bot.texts import budget_refusal, budgets_text, totals_text
+from bot.turns.budgets import Budgets, day_start, month_start
 from providers import Opchatgpts, OpenAI, Usage
 
 # 2026-12-03 15:00 UTC

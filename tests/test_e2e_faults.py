@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from bot import app as app_module
 from bot import texts
-from bot.polling import AnotherInstanceError
-from bot.storage import ConversationKey, ConversationStore
+from bot.app import wiring as app_module
+from bot.app.polling import AnotherInstanceError
+from bot.state.storage import ConversationKey, ConversationStore
 
 from .fakes.openai import FakeOpenAI, Reply
 from .fakes.telegram import BOT_USERNAME, FakeBotApi

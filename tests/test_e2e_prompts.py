@@ -139,7 +139,7 @@ async def test_prompt_rules_at_their_edges(harness: BotHarness, tmp_path: Path) 
 
 
 def test_a_preset_longer_than_max_prompt_chars_is_refused_at_its_edge(tmp_path: Path) -> None:
-    from bot.prompts import PresetsError, load_presets
+    from bot.config.prompts import PresetsError, load_presets
 
     (tmp_path / "p.toml").write_text(f'exact = "{"z" * 100}"\n')
     assert load_presets(tmp_path / "p.toml", 100) == {"exact": "z" * 100}

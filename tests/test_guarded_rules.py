@@ -10,11 +10,11 @@ import pytest
 from telegram import Chat, User
 from telegram.error import RetryAfter
 
-from bot.access import AccessPolicy, AdminChecker
-from bot.media import ImageCache, decode_text
-from bot.pacing import ChatPacer
-from bot.ratelimit import PACED, ChatRateLimiter
-from bot.storage import MIGRATIONS, ConversationStore, StorageError
+from bot.state.storage import MIGRATIONS, ConversationStore, StorageError
+from bot.telegram.access import AccessPolicy, AdminChecker
+from bot.telegram.media import ImageCache, decode_text
+from bot.telegram.pacing import ChatPacer
+from bot.telegram.ratelimit import PACED, ChatRateLimiter
 from providers import ModelNotSupportedError, OpenAI, ProviderHealth, RetryProvider
 from providers.errors import EndpointNotFoundError
 
@@ -72,7 +72,7 @@ async def test_a_failing_migration_step_leaves_the_last_good_version(
     path = tmp_path / "bot.sqlite3"
     store = await ConversationStore.open(path)
     await store.close()
-    monkeypatch.setattr("bot.storage.MIGRATIONS", [*MIGRATIONS, "CREATE TABLE broken (;"])
+    monkeypatch.setattr("bot.state.storage.MIGRATIONS", [*MIGRATIONS, "CREATE TABLE broken (;"])
     with pytest.raises(StorageError):
         await ConversationStore.open(path)
     with sqlite3.connect(path) as db:
@@ -155,7 +155,7 @@ def test_when_every_provider_cools_down_the_soonest_to_recover_goes_first() -> N
 async def test_a_persons_waiting_count_drops_once_their_question_is_answered() -> None:
     import asyncio
 
-    from bot.ordering import ConversationQueue
+    from bot.turns.ordering import ConversationQueue
 
     queue = ConversationQueue()
     release = asyncio.Event()
@@ -177,7 +177,7 @@ async def test_a_persons_waiting_count_drops_once_their_question_is_answered() -
 
 
 async def test_a_supergroup_upgrade_keeps_settings_already_stored_under_the_new_id(tmp_path: Path) -> None:
-    from bot.storage import ChatSettings
+    from bot.state.storage import ChatSettings
 
     store = await ConversationStore.open(tmp_path / "db.sqlite3")
     await store.save_chat_settings(-5, ChatSettings("old", "old-model"))
@@ -193,4 +193,4 @@ def test_settings_changes_are_refused_in_one_place() -> None:
     written nowhere else (six copies of check-then-refuse drifted apart before)."""
     root = Path(__file__).resolve().parent.parent / "bot"
     users = sorted(str(p.relative_to(root)) for p in root.rglob("*.py") if "ADMINS_ONLY" in p.read_text())
-    assert users == ["handlers/common.py", "texts.py"]
+    assert users == ["handlers/common.py", "texts/__init__.py"]

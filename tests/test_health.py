@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from bot.health import heartbeat, is_alive
+from bot.app.health import heartbeat, is_alive
 
 from .fakes.server import wait_until
 

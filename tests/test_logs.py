@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import REDACTED, RedactingFilter, configure_logging, secrets_in
+from bot.app.logs import REDACTED, RedactingFilter, configure_logging, secrets_in
 
 TOKEN = "123456789:AAE-very-secret-bot-token"
 KEY = "sk-or-v1-secret-openrouter-key"

@@ -130,7 +130,7 @@ async def test_runs_converses_and_stops_on_a_signal_without_logging_secrets(
             "usage",
             "settings",
         ]
-        from bot.health import heartbeat_file
+        from bot.app.health import heartbeat_file
 
         await telegram.wait_for(lambda: heartbeat_file(telegram.token, tmp_path).exists(), timeout=20)
         code, out = await _run(env, tmp_path, "--health")  # the image's HEALTHCHECK, while the bot polls

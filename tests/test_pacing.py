@@ -6,7 +6,7 @@ import asyncio
 import heapq
 import itertools
 
-from bot.pacing import ChatPacer
+from bot.telegram.pacing import ChatPacer
 
 
 class Clock:
@@ -140,7 +140,7 @@ async def test_a_reaction_takes_no_slot_of_its_chat_but_waits_for_a_429_block() 
 async def test_the_rate_limiter_paces_reactions_globally_only_and_never_retries_them() -> None:
     from telegram.error import RetryAfter
 
-    from bot.ratelimit import ChatRateLimiter
+    from bot.telegram.ratelimit import ChatRateLimiter
 
     clock = Clock()
     pacer = ChatPacer(1.0, 20, 1000, clock=clock, sleep=clock.sleep)

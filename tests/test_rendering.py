@@ -10,7 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from telegram import Bot
 
-from bot.rendering import plain_parts, render_markdown, render_parts, split_rendered, utf16_len
+from bot.telegram.rendering import plain_parts, render_markdown, render_parts, split_rendered, utf16_len
 
 TEXT = st.text(
     alphabet=st.sampled_from(list("abc xyz\n*_`#-[]()😀ж\t"))
@@ -77,14 +77,14 @@ def test_unbalanced_markdown_mid_stream_renders() -> None:
     ],
 )
 def test_a_partial_answer_never_shows_raw_markdown_markers(partial: str, shown: str) -> None:
-    from bot.rendering import close_open_markup, render_markdown
+    from bot.telegram.rendering import close_open_markup, render_markdown
 
     assert render_markdown(close_open_markup(partial))[0].strip() == shown
 
 
 async def test_the_stream_shows_no_raw_markers_while_the_model_writes() -> None:
-    from bot.pacing import ChatPacer
-    from bot.streaming import ReplyStreamer, ReplyTarget
+    from bot.telegram.pacing import ChatPacer
+    from bot.telegram.streaming import ReplyStreamer, ReplyTarget
 
     from .fakes.telegram import FakeBotApi
 
@@ -109,7 +109,7 @@ async def test_the_stream_shows_no_raw_markers_while_the_model_writes() -> None:
 def test_a_space_less_run_is_cut_between_grapheme_clusters(cluster: str) -> None:
     import regex
 
-    from bot.rendering import split_rendered, utf16_len
+    from bot.telegram.rendering import split_rendered, utf16_len
 
     text = "x" + cluster * (9000 // utf16_len(cluster))  # the odd "x" puts the 4096 boundary inside a cluster
     parts = split_rendered(text, (), 4096)
@@ -161,7 +161,7 @@ def test_a_growing_answer_keeps_only_the_parts_the_whole_answer_has(
 ) -> None:
     """Parts kept while the answer grows are never split again, so they must be the first parts of
     the whole answer rendered at once: else the streamer edits them all at the end."""
-    from bot.rendering import GrowingRender
+    from bot.telegram.rendering import GrowingRender
 
     answer = "".join(block + separator for block, separator in pieces)
     growing = GrowingRender(limit)
@@ -179,7 +179,7 @@ def test_a_growing_answer_converts_a_bounded_amount_per_edit(monkeypatch: pytest
     """Work per edit does not grow with the answer: 48,000 characters (one long paragraph, then
     paragraphs and code) arriving 40 at a time; each call converts only the open block or the last
     piece of a long paragraph, and all but the last part or two are kept."""
-    from bot import rendering
+    from bot.telegram import rendering
 
     converted: list[int] = []
     real = rendering.render_markdown

@@ -17,8 +17,8 @@ from providers import (
     ProviderConnectionError,
     ServerError,
 )
-from providers.aichat import format_prompt
-from providers.chatgpt import BROWSER_USER_AGENT, format_conversation
+from providers.backends.aichat import format_prompt
+from providers.backends.chatgpt import BROWSER_USER_AGENT, format_conversation
 
 from .fakes.sites import FakeAichatSite, FakeAiEngine, FakeChatGptSite
 from .scripted import collect

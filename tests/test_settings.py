@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.chain import ChainConfigError, build_chain
-from bot.settings import Settings, misspelled_settings
+from bot.app.chain import ChainConfigError, build_chain
+from bot.config.settings import Settings, misspelled_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,7 +87,7 @@ def test_backend_context_windows_are_configured_per_backend() -> None:
 
 
 def test_file_base_url() -> None:
-    from bot.app import file_base_url
+    from bot.app.wiring import file_base_url
 
     assert file_base_url("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
     assert file_base_url("https://botproxy.example/tg/bot") == "https://botproxy.example/tg/file/bot"
@@ -258,7 +258,9 @@ def test_each_misconfiguration_is_one_line_and_exit_2(
 
 def test_the_readme_file_tree_names_every_module() -> None:
     tree = (ROOT / "README.md").read_text().split("## Development", 1)[1]
-    for package in ("bot", "bot/handlers", "providers"):
-        for module in sorted((ROOT / package).glob("*.py")):
-            if module.name != "__init__.py" or package == "bot/handlers":
-                assert module.name in tree, f"{package}/{module.name} is missing from the README's tree"
+    for package in ("bot", "providers"):
+        for module in sorted((ROOT / package).rglob("*.py")):
+            if module.name != "__init__.py" or module.parent.name == "handlers":
+                assert module.name in tree, f"{module.relative_to(ROOT)} is missing from the README's tree"
+            elif module.parent != ROOT / package:
+                assert f"{module.parent.name}/" in tree, f"{module.parent.relative_to(ROOT)}/ is missing from the tree"

@@ -10,8 +10,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bot.history import build_prompt
-from bot.storage import (
+from bot.state.storage import (
     MIGRATIONS,
     ChatSettings,
     ConversationKey,
@@ -20,6 +19,7 @@ from bot.storage import (
     StorageError,
     StoredMessage,
 )
+from bot.turns.history import build_prompt
 
 from .fakes.server import wait_until
 
@@ -119,7 +119,7 @@ async def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None
 
 
 async def test_a_full_disk_refuses_the_write_with_a_storage_error_and_keeps_what_was_stored(tmp_path: Path) -> None:
-    from bot.storage import StorageError
+    from bot.state.storage import StorageError
 
     store = await ConversationStore.open(tmp_path / "db.sqlite3")
     key = ConversationKey(9)
@@ -135,7 +135,7 @@ async def test_a_full_disk_refuses_the_write_with_a_storage_error_and_keeps_what
 
 
 async def test_a_read_only_database_refuses_writes_with_a_storage_error(tmp_path: Path) -> None:
-    from bot.storage import StorageError
+    from bot.state.storage import StorageError
 
     store = await ConversationStore.open(tmp_path / "db.sqlite3")
     key = ConversationKey(9)
@@ -159,7 +159,7 @@ async def test_a_read_only_database_refuses_writes_with_a_storage_error(tmp_path
     ids=["corrupt", "folder", "file-in-the-way"],
 )
 async def test_an_unusable_database_path_is_one_storage_error(tmp_path: Path, make: object, words: str) -> None:
-    from bot.storage import StorageError
+    from bot.state.storage import StorageError
 
     path = tmp_path / "sub" / "db.sqlite3"
     path.parent.mkdir()
@@ -169,7 +169,7 @@ async def test_an_unusable_database_path_is_one_storage_error(tmp_path: Path, ma
 
 
 async def test_a_migrated_group_keeps_its_history_and_settings(tmp_path: Path) -> None:
-    from bot.storage import ChatSettings
+    from bot.state.storage import ChatSettings
 
     store = await ConversationStore.open(tmp_path / "db.sqlite3")
     await store.add(ConversationKey(-5), "user", "before the upgrade")
@@ -295,7 +295,7 @@ async def test_a_database_file_replaced_while_running_is_noticed_once_and_nothin
 def test_a_backup_into_a_folder_that_does_not_exist_yet(tmp_path: Path) -> None:
     import asyncio as _asyncio
 
-    from bot.backup import backup_database
+    from bot.state.backup import backup_database
 
     path = tmp_path / "bot.sqlite3"
 
@@ -384,7 +384,7 @@ async def test_a_reset_and_a_delete_wait_in_order_too(tmp_path: Path) -> None:
 async def test_a_lock_held_long_is_reported_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot import storage
+    from bot.state import storage
 
     monkeypatch.setattr(storage, "LOCK_REPORT_AFTER", 0.3)
     path = tmp_path / "bot.sqlite3"
@@ -404,7 +404,7 @@ async def test_a_lock_held_long_is_reported_once(
 async def test_writes_still_waiting_at_the_stop_are_saved_and_written_at_the_next_start(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot import storage
+    from bot.state import storage
 
     monkeypatch.setattr(storage, "CLOSE_FLUSH_SECONDS", 0.2)
     path = tmp_path / "bot.sqlite3"

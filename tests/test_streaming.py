@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.pacing import ChatPacer
-from bot.streaming import ReplyStreamer, ReplyTarget
+from bot.telegram.pacing import ChatPacer
+from bot.telegram.streaming import ReplyStreamer, ReplyTarget
 from providers import Chunk, ProviderConnectionError, Reset
 
 from .fakes.telegram import FakeBotApi
@@ -275,7 +275,7 @@ async def test_stop_sends_no_part_not_yet_shown(bot: Bot, telegram: FakeBotApi, 
 async def test_a_lost_send_is_looked_for_only_among_messages_nobody_knows(telegram: FakeBotApi) -> None:
     """Between the lost copy and its resend come a user's message and another message of the bot:
     the user's cannot be edited, the bot's own is known (``bot.sent``); only the copy is deleted."""
-    from bot.telegram_bot import TolerantBot, TolerantRequest
+    from bot.telegram.tolerant import TolerantBot, TolerantRequest
 
     async with TolerantBot(telegram.token, base_url=telegram.base_url, request=TolerantRequest()) as bot:
         question = telegram.user_message(CHAT, "question")

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.pacing import ChatPacer
-from bot.rendering import render_markdown, utf16_len
-from bot.streaming import ReplyStreamer, ReplyTarget
+from bot.telegram.pacing import ChatPacer
+from bot.telegram.rendering import render_markdown, utf16_len
+from bot.telegram.streaming import ReplyStreamer, ReplyTarget
 from providers import Chunk, Reset
 
 from .fakes.telegram import FakeBotApi

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bot.config.settings import Settings
 from providers import ProviderHealth, RetryProvider, Timeouts
 from providers.registry import ProviderConfigError, build_providers
-
-from .settings import Settings
 
 ChainConfigError = ProviderConfigError
 

@@ -12,25 +12,24 @@ from telegram import Bot, BotCommand, ReplyParameters, Update
 from telegram.error import NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
+from bot.app.chain import build_chain
+from bot.app.health import heartbeat, heartbeat_file
+from bot.app.polling import PollingWatch
+from bot.config.prices import PriceBook, backend_of
+from bot.config.settings import Settings
+from bot.handlers import Deps, register
+from bot.state.storage import ConversationStore, InterruptedReply
+from bot.telegram.access import AccessPolicy, AdminChecker
+from bot.telegram.pacing import ChatPacer
+from bot.telegram.ratelimit import ChatRateLimiter
+from bot.telegram.streaming import ReplyStreamer
+from bot.telegram.tolerant import TolerantBot, TolerantRequest
+from bot.texts import COMMANDS, INTERRUPTED, NOT_ANSWERED
+from bot.turns.budgets import Budgets
+from bot.turns.models import ModelCatalog
+from bot.turns.ordering import ConversationQueue
 from providers import BaseProvider, RetryProvider, Transcriber
 from providers.registry import environment
-
-from .access import AccessPolicy, AdminChecker
-from .budgets import Budgets
-from .chain import build_chain
-from .handlers import Deps, register
-from .health import heartbeat, heartbeat_file
-from .models import ModelCatalog
-from .ordering import ConversationQueue
-from .pacing import ChatPacer
-from .polling import PollingWatch
-from .prices import PriceBook, backend_of
-from .ratelimit import ChatRateLimiter
-from .settings import Settings
-from .storage import ConversationStore, InterruptedReply
-from .streaming import ReplyStreamer
-from .telegram_bot import TolerantBot, TolerantRequest
-from .texts import COMMANDS, INTERRUPTED, NOT_ANSWERED
 
 #: Replies interrupted longer ago than this (seconds) are not mentioned after a restart.
 INTERRUPTED_NOTICE_MAX_AGE = 24 * 3600.0

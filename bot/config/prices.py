@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bot.config.operator_files import OperatorFileError, read_operator_file
 from providers import BaseProvider, OpenAI, Usage
-
-from .operator_files import OperatorFileError, read_operator_file
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from .operator_files import OperatorFileError, read_operator_file
+from bot.config.operator_files import OperatorFileError, read_operator_file
 
 #: A preset's name is shown on a button: at most this many characters.
 MAX_PRESET_NAME = 40

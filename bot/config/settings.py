@@ -19,11 +19,10 @@ from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationI
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from telegram.constants import FloodLimit, MessageLimit
 
+from bot.config.prices import ModelPrice, PricesError, load_prices
+from bot.config.prompts import PresetsError, load_presets
 from providers.base import env_prefix
 from providers.registry import PROXY_SCHEMES
-
-from .prices import ModelPrice, PricesError, load_prices
-from .prompts import PresetsError, load_presets
 
 #: A bot token as @BotFather gives it: the bot's numeric id, a colon, a secret (Bot API "Authorizing your bot").
 TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")

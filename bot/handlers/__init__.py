@@ -1,4 +1,6 @@
-"""Telegram update handlers, registered on the Application by :func:`register`."""
+"""Telegram update handlers, registered on the Application by :func:`register`: thin PTB callbacks.
+May import: ``bot.texts``, ``bot.config``, ``bot.state``, ``bot.turns``, ``bot.telegram``, ``providers``,
+``telegram``."""
 
 from __future__ import annotations
 
@@ -13,15 +15,15 @@ from telegram.ext import (
     filters,
 )
 
-from .. import texts
-from ..keyboards import parse_callback
-from ..storage import ConversationKey
-from .choices import ChoiceHandlers
-from .common import ActiveReply, Deps
-from .conversation import ConversationHandlers
-from .gate import AccessGate, DuplicateGate
-from .prompts import PromptHandlers
-from .usage import UsageHandlers
+from bot import texts
+from bot.handlers.choices import ChoiceHandlers
+from bot.handlers.common import ActiveReply, Deps
+from bot.handlers.conversation import ConversationHandlers
+from bot.handlers.gate import AccessGate, DuplicateGate
+from bot.handlers.prompts import PromptHandlers
+from bot.handlers.usage import UsageHandlers
+from bot.state.storage import ConversationKey
+from bot.telegram.keyboards import parse_callback
 
 __all__ = [
     "ActiveReply",

@@ -8,15 +8,21 @@ from dataclasses import replace
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
+from bot import texts
+from bot.config.prompts import describe_prompt
+from bot.handlers.common import (
+    Deps,
+    command_with_settings,
+    confirm_choice,
+    conversation_key,
+    is_group,
+    refused_unless_admin,
+)
+from bot.state.storage import ChatSettings
+from bot.telegram.keyboards import AUTO, MODELS_PER_PAGE, model_keyboard, model_token, page_count, provider_keyboard
+from bot.turns.models import ModelEntry
 from providers import BaseProvider
 from providers.tokens import answer_reserve
-
-from .. import texts
-from ..keyboards import AUTO, MODELS_PER_PAGE, model_keyboard, model_token, page_count, provider_keyboard
-from ..models import ModelEntry
-from ..prompts import describe_prompt
-from ..storage import ChatSettings
-from .common import Deps, command_with_settings, confirm_choice, conversation_key, is_group, refused_unless_admin
 
 logger = logging.getLogger("bot.handlers")
 

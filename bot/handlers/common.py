@@ -10,18 +10,17 @@ from telegram import Bot, CallbackQuery, Message, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
+from bot import texts
+from bot.config.prices import PriceBook
+from bot.config.settings import Settings
+from bot.state.storage import ChatSettings, ConversationKey, ConversationStore
+from bot.telegram.access import AccessPolicy, AdminChecker
+from bot.telegram.media import ImageCache
+from bot.telegram.streaming import ReplyStream, ReplyStreamer, ReplyTarget
+from bot.turns.budgets import Budgets
+from bot.turns.models import ModelCatalog
+from bot.turns.ordering import ConversationQueue
 from providers import RetryProvider, Transcriber
-
-from .. import texts
-from ..access import AccessPolicy, AdminChecker
-from ..budgets import Budgets
-from ..media import ImageCache
-from ..models import ModelCatalog
-from ..ordering import ConversationQueue
-from ..prices import PriceBook
-from ..settings import Settings
-from ..storage import ChatSettings, ConversationKey, ConversationStore
-from ..streaming import ReplyStream, ReplyStreamer, ReplyTarget
 
 logger = logging.getLogger("bot.handlers")
 

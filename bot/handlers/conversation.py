@@ -11,18 +11,8 @@ from telegram import Message, MessageEntity, Update
 from telegram.error import ChatMigrated, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from providers import ProviderError
-from providers.tokens import answer_reserve
-
-from .. import texts
-from ..history import attach_images, build_prompt
-from ..keyboards import stop_keyboard
-from ..media import DOWNLOAD_LIMIT, FileTooBigError, data_url, decode_text, document_kind, download, pick_photo
-from ..pacing import duration_seconds
-from ..rendering import utf16_len
-from ..storage import ConversationKey, StorageError, StoredMessage, UsageRecord
-from ..streaming import StreamResult
-from .common import (
+from bot import texts
+from bot.handlers.common import (
     ActiveReply,
     Deps,
     addressed_text,
@@ -32,6 +22,23 @@ from .common import (
     refused_unless_admin,
     reply_target,
 )
+from bot.state.storage import ConversationKey, StorageError, StoredMessage, UsageRecord
+from bot.telegram.keyboards import stop_keyboard
+from bot.telegram.media import (
+    DOWNLOAD_LIMIT,
+    FileTooBigError,
+    data_url,
+    decode_text,
+    document_kind,
+    download,
+    pick_photo,
+)
+from bot.telegram.pacing import duration_seconds
+from bot.telegram.rendering import utf16_len
+from bot.telegram.streaming import StreamResult
+from bot.turns.history import attach_images, build_prompt
+from providers import ProviderError
+from providers.tokens import answer_reserve
 
 logger = logging.getLogger("bot.handlers")
 

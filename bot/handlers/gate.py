@@ -8,9 +8,9 @@ import logging
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from .. import texts
-from ..storage import StorageError
-from .common import Deps, conversation_key, is_addressed, is_group
+from bot import texts
+from bot.handlers.common import Deps, conversation_key, is_addressed, is_group
+from bot.state.storage import StorageError
 
 logger = logging.getLogger("bot.access")
 

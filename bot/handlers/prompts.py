@@ -8,11 +8,11 @@ from dataclasses import replace
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from .. import texts
-from ..keyboards import prompt_keyboard
-from ..prompts import describe_prompt, preset_name
-from ..storage import ChatSettings
-from .common import Deps, command_with_settings, confirm_choice, is_group, refused_unless_admin
+from bot import texts
+from bot.config.prompts import describe_prompt, preset_name
+from bot.handlers.common import Deps, command_with_settings, confirm_choice, is_group, refused_unless_admin
+from bot.state.storage import ChatSettings
+from bot.telegram.keyboards import prompt_keyboard
 
 logger = logging.getLogger("bot.handlers")
 

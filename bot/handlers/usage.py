@@ -5,10 +5,10 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from .. import texts
-from ..budgets import day_start, month_start
-from ..storage import UsageTotals
-from .common import Deps, is_group
+from bot import texts
+from bot.handlers.common import Deps, is_group
+from bot.state.storage import UsageTotals
+from bot.turns.budgets import day_start, month_start
 
 
 class UsageHandlers:

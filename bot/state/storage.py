@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import aiosqlite
 
-from .backlog import Backlog, BacklogFullError, PendingTurn, PendingWrite
+from bot.state.backlog import Backlog, BacklogFullError, PendingTurn, PendingWrite
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from .pacing import ChatPacer, duration_seconds
+from bot.telegram.pacing import ChatPacer, duration_seconds
 
 logger = logging.getLogger(__name__)
 

@@ -56,11 +56,18 @@ from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParamet
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from bot.telegram.pacing import ChatPacer, duration_seconds
+from bot.telegram.ratelimit import PACED
+from bot.telegram.rendering import (
+    TELEGRAM_TEXT_LIMIT,
+    GrowingRender,
+    Part,
+    plain_parts,
+    render_parts,
+    split_rendered,
+    utf16_len,
+)
 from providers import Answer, Chunk, Message, ProviderInfo, Reset, Usage
-
-from .pacing import ChatPacer, duration_seconds
-from .ratelimit import PACED
-from .rendering import TELEGRAM_TEXT_LIMIT, GrowingRender, Part, plain_parts, render_parts, split_rendered, utf16_len
 
 logger = logging.getLogger(__name__)
 

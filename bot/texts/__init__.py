@@ -1,4 +1,5 @@
-"""Everything the bot says to people, in one place."""
+"""Everything the bot says to people, in one place. Imports nothing of ``bot`` at run time (the
+layering test holds it); its type hints name a few types of the packages that use it."""
 
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ from providers import (
 )
 
 if TYPE_CHECKING:
-    from .budgets import BudgetState
-    from .storage import UsageTotals
-    from .streaming import StreamResult
+    from bot.state.storage import UsageTotals
+    from bot.telegram.streaming import StreamResult
+    from bot.turns.budgets import BudgetState
 
 START = (
     "Hi! I'm an AI assistant. Send me a message and I'll answer, streaming my reply as I write it.\n"

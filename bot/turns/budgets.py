@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from .storage import ConversationStore
+from bot.state.storage import ConversationStore
 
 HOUR = 3600.0
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from bot.state.storage import StoredMessage
 from providers import Message
 from providers.tokens import REPLY_OVERHEAD, message_tokens
-
-from .storage import StoredMessage
 
 #: How a stored image is named in a prompt until :func:`attach_images` fetches it: ``tg-file:{file_id}``.
 TELEGRAM_FILE = "tg-file:"

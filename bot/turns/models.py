@@ -13,9 +13,8 @@ import difflib
 import logging
 from dataclasses import dataclass
 
+from bot.state.storage import ChatSettings
 from providers import BaseProvider, ProviderError, ProviderModelMixin, RetryProvider
-
-from .storage import ChatSettings
 
 logger = logging.getLogger(__name__)
 

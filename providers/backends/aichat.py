@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 from yarl import URL
 
-from .base import Messages, ProviderModelMixin, SiteProvider
-from .errors import ProtocolError, ProviderError, ServerError
-from .http import TRANSPORT_ERRORS, connection_error, open_session, raise_for_status
+from ..base import Messages, ProviderModelMixin, SiteProvider
+from ..errors import ProtocolError, ProviderError, ServerError
+from ..http import TRANSPORT_ERRORS, connection_error, open_session, raise_for_status
 
 
 def format_prompt(messages: Messages) -> str:

@@ -25,9 +25,9 @@ from typing import Any, ClassVar, Literal
 
 import aiohttp
 
-from .base import Messages, ProviderModelMixin, SiteProvider
-from .errors import AuthenticationError, CaptchaRequiredError, ProtocolError, ProviderConnectionError, ProviderError
-from .http import TRANSPORT_ERRORS, connection_error, iter_sse_data, open_session, raise_for_status
+from ..base import Messages, ProviderModelMixin, SiteProvider
+from ..errors import AuthenticationError, CaptchaRequiredError, ProtocolError, ProviderConnectionError, ProviderError
+from ..http import TRANSPORT_ERRORS, connection_error, iter_sse_data, open_session, raise_for_status
 
 BROWSER_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/127.0.0.0 Safari/537.36"

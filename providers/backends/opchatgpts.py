@@ -16,9 +16,9 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from .base import Messages, ProviderModelMixin, SiteProvider
-from .errors import ProtocolError, ProviderConnectionError, ProviderError, ServerError
-from .http import TRANSPORT_ERRORS, connection_error, iter_sse_data, open_session, raise_for_status
+from ..base import Messages, ProviderModelMixin, SiteProvider
+from ..errors import ProtocolError, ProviderConnectionError, ProviderError, ServerError
+from ..http import TRANSPORT_ERRORS, connection_error, iter_sse_data, open_session, raise_for_status
 
 
 class Opchatgpts(ProviderModelMixin, SiteProvider):

@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Literal
 
 import aiohttp
 
-from .base import (
+from ..base import (
     BaseProvider,
     Finish,
     Messages,
@@ -38,7 +38,7 @@ from .base import (
     env_prefix,
     parallel_setting,
 )
-from .errors import (
+from ..errors import (
     AuthenticationError,
     BadRequestError,
     ContentFilterError,
@@ -49,7 +49,7 @@ from .errors import (
     ProviderError,
     QuotaExceededError,
 )
-from .http import (
+from ..http import (
     TRANSPORT_ERRORS,
     classify,
     connection_error,

@@ -1,0 +1,99 @@
+"""The layout shows the architecture: each package of ``bot`` imports (at run time) only the
+packages before it in the order of ``bot/__init__.py``, and ``providers`` never imports ``bot``
+nor ``telegram``."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Lowest first: a package may import those before it, never one after it.
+ORDER = ["texts", "config", "state", "turns", "telegram", "handlers", "app"]
+#: What else each may import besides the packages before it.
+EXTERNAL_ALLOWED = {
+    "texts": {"providers", "telegram"},  # PTB's escape_markdown
+    "config": {"providers", "telegram"},  # PTB's constants (message and flood limits)
+    "state": set(),
+    "turns": {"providers"},
+    "telegram": {"providers", "telegram"},
+    "handlers": {"providers", "telegram"},
+    "app": {"providers", "telegram"},
+}
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """The absolute module names ``path`` imports, leaving out ``if TYPE_CHECKING:`` blocks."""
+    tree = ast.parse(path.read_text())
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    if path.name == "__init__.py":
+        package = ".".join(path.relative_to(ROOT).parts[:-1])
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(n) for n in ast.walk(node))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "bot" and len(parts) > 1 and parts[1] in ORDER else None
+
+
+@pytest.mark.parametrize("package", ORDER)
+def test_a_package_imports_only_the_packages_before_it(package: str) -> None:
+    allowed = set(ORDER[: ORDER.index(package) + 1])
+    wrong = []
+    for path in sorted((ROOT / "bot" / package).rglob("*.py")):
+        for module in runtime_imports(path):
+            top = module.split(".")[0]
+            layer = layer_of(module)
+            if layer is not None and layer not in allowed:
+                wrong.append(f"{path.relative_to(ROOT)} imports {module}")
+            if top in {"telegram", "providers"} and top not in EXTERNAL_ALLOWED[package]:
+                wrong.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_bot_has_only_its_entry_point_outside_the_packages() -> None:
+    assert sorted(p.name for p in (ROOT / "bot").glob("*.py")) == ["__init__.py", "__main__.py"]
+    packages = sorted(p.name for p in (ROOT / "bot").iterdir() if (p / "__init__.py").exists())
+    assert packages == sorted(ORDER)
+
+
+def test_providers_never_import_bot_or_telegram() -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sorted((ROOT / "providers").rglob("*.py"))
+        for module in runtime_imports(path)
+        if module.split(".")[0] in {"bot", "telegram"}
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_layering_test_sees_a_wrong_import(tmp_path: Path) -> None:
+    """Break the rule once on purpose: an import of a later package is caught."""
+    module = ROOT / "bot" / "state" / "_probe_layering.py"
+    module.write_text("from bot.telegram.streaming import ReplyStreamer\n")
+    try:
+        with pytest.raises(AssertionError, match=re.escape("_probe_layering.py imports bot.telegram.streaming")):
+            test_a_package_imports_only_the_packages_before_it("state")
+    finally:
+        module.unlink()
