@@ -13,10 +13,8 @@ import argparse
 import asyncio
 import importlib.metadata
 import logging
-import os
 import signal
 import sys
-from pathlib import Path
 
 from telegram.error import InvalidToken, NetworkError
 
@@ -25,10 +23,9 @@ from bot.app.health import heartbeat_file, is_alive
 from bot.app.logs import configure_logging, secrets_in
 from bot.app.polling import AnotherInstanceError
 from bot.app.wiring import run_bot
-from bot.config.settings import Settings, load_settings
+from bot.config.settings import DatabaseSettings, load_settings, use_ptb_timedeltas
 from bot.state.backup import BackupError, backup_database
 from bot.state.storage import StorageError
-from providers.registry import environment
 
 
 def version() -> str:
@@ -46,7 +43,7 @@ def check_config() -> int:
     """
     settings = load_settings()
     try:
-        chain = build_chain(settings, environment())
+        chain = build_chain(settings)
     except ChainConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
@@ -57,15 +54,14 @@ def check_config() -> int:
 
 async def _main() -> int:
     settings = load_settings()
-    environ = environment()
-    configure_logging(settings.log_level, secrets_in(environ, settings.secrets()))
+    configure_logging(settings.log_level, secrets_in(settings.backends, settings.secrets()))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log = logging.getLogger("bot")
     try:
-        await run_bot(settings, stop, environ)
+        await run_bot(settings, stop)
     except ChainConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
@@ -91,8 +87,7 @@ async def _main() -> int:
 def backup(target: str) -> int:
     """``backup TARGET``: copy ``DATABASE_PATH`` (from the environment or .env) with SQLite's online
     backup API; print one line; 0 on success, 2 when it cannot be made."""
-    default = Settings.model_fields["database_path"].default
-    source = Path(environment().get("DATABASE_PATH") or default)
+    source = DatabaseSettings().database_path
     try:
         result = backup_database(source, target)  # as typed: a trailing "/" names a folder
     except BackupError as error:
@@ -133,9 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "backup":
         sys.exit(backup(args.target))
-    # python-telegram-bot 22's documented opt-in: durations such as RetryAfter.retry_after are
-    # timedeltas (the form PTB 23 will always use) instead of deprecated int seconds.
-    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    use_ptb_timedeltas()
     if args.check_config:
         sys.exit(check_config())
     if args.health:

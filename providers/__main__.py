@@ -17,16 +17,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import shutil
 import sys
 import time
 from collections.abc import Mapping
 from typing import TextIO
 
+from dotenv import dotenv_values
+
 from .answer import Answer
 from .base import BaseProvider, Reset
 from .errors import ProviderError
-from .registry import PROVIDER_CLASSES, ProviderConfigError, build_providers, environment
+from .registry import PROVIDER_CLASSES, ProviderConfigError, build_providers
 from .retry import RetryProvider, Timeouts
 
 
@@ -133,6 +136,15 @@ async def check(providers: list[BaseProvider], model: str, timeout: float) -> in
             reason = str(error) or f"no answer within {timeout:.0f}s"
             print(f"{provider.name:<12} FAILED {time.monotonic() - started:6.2f}s  {type(error).__name__}: {reason}")
     return 1 if failures else 0
+
+
+def environment(env_file: str = ".env") -> dict[str, str]:
+    """This command's settings: ``env_file`` values (if the file exists) overlaid by the process
+    environment. (The bot reads its own through ``bot.config``; a library user passes a mapping to
+    :func:`~providers.registry.build_providers` or calls a provider's ``from_env``.)"""
+    values = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if os.path.exists(env_file) else {}
+    values.update(os.environ)
+    return values
 
 
 def main(argv: list[str] | None = None) -> int:

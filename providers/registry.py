@@ -8,11 +8,8 @@ can be in one chain (say ``openrouter`` then ``ollama``).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
-
-from dotenv import dotenv_values
 
 from .backends.aichat import Aichat
 from .backends.chatgpt import ChatGpt
@@ -26,13 +23,6 @@ PROVIDER_CLASSES: dict[str, type[OpenAI] | type[Opchatgpts] | type[Aichat] | typ
     "aichat": Aichat,
     "chatgpt": ChatGpt,
 }
-
-
-def environment(env_file: str = ".env") -> dict[str, str]:
-    """``env_file`` values (if the file exists) overlaid by the process environment."""
-    values = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if os.path.exists(env_file) else {}
-    values.update(os.environ)
-    return values
 
 
 class ProviderConfigError(ValueError):

@@ -63,13 +63,14 @@ class BotHarness:
             "provider_idle_timeout": 5,
             "provider_max_retries": 1,
         }
+        values["backends"] = dict(self.environ)  # the backends' {NAME}_* settings, never the test's environment
         values.update(self.overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
     async def start(self) -> None:
         self._stop = asyncio.Event()
         before = len(self.telegram.calls_of("setMyCommands"))
-        self._task = asyncio.create_task(run_bot(self.settings(), self._stop, self.environ))
+        self._task = asyncio.create_task(run_bot(self.settings(), self._stop))
         await self.telegram.wait_for(
             lambda: len(self.telegram.calls_of("setMyCommands")) > before or self._task.done()  # type: ignore[union-attr]
         )

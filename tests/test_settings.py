@@ -32,35 +32,54 @@ def test_env_example_loads_with_every_default_once_the_token_and_key_are_filled_
     assert settings.proxy in (None, "")
     assert misspelled_settings() == []
     with pytest.raises(ChainConfigError, match=r"OPENAI_API_KEY is not set, and api\.openai\.com refuses"):
-        build_chain(settings, {})
+        build_chain(settings)
     settings = Settings(openai_api_key="sk-filled-in")  # type: ignore[call-arg]
-    assert [p.name for p in build_chain(settings, {}).providers] == ["openai"]
+    assert [p.name for p in build_chain(settings).providers] == ["openai"]
 
 
 def test_every_setting_is_documented_in_env_example() -> None:
     documented = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()
     for name in Settings.model_fields:
+        if name == "backends":  # each backend's {NAME}_* settings, documented under their names
+            continue
         assert f"{name.upper()}=" in documented, name
         assert f"`{name.upper()}`" in readme, name
 
 
 def test_extra_openai_compatible_backends(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, telegram_bot_token="1:x", providers="OpenRouter, ollama")  # type: ignore[call-arg]
-    chain = build_chain(
-        settings,
-        {
-            "OPENROUTER_BASE_URL": "https://openrouter.example/api/v1",
-            "OPENROUTER_API_KEY": "k",
-            "OLLAMA_BASE_URL": "http://127.0.0.1:11434/v1",
-            "OLLAMA_MODELS": "llama3.2, qwen2.5",
-        },
-    )
+    backends = {
+        "OPENROUTER_BASE_URL": "https://openrouter.example/api/v1",
+        "OPENROUTER_API_KEY": "k",
+        "OLLAMA_BASE_URL": "http://127.0.0.1:11434/v1",
+        "OLLAMA_MODELS": "llama3.2, qwen2.5",
+    }
+    settings = Settings(_env_file=None, telegram_bot_token="1:x", providers="OpenRouter, ollama", backends=backends)  # type: ignore[call-arg]
+    chain = build_chain(settings)
     openrouter, ollama = chain.providers
     assert openrouter.name == "openrouter" and openrouter.api_key == "k"  # type: ignore[attr-defined]
     assert ollama.models == ["llama3.2", "qwen2.5"] and ollama.default_model == "llama3.2"  # type: ignore[attr-defined]
     with pytest.raises(ChainConfigError, match="GROQ_BASE_URL"):
-        build_chain(Settings(_env_file=None, telegram_bot_token="1:x", providers="groq"), {})  # type: ignore[call-arg]
+        build_chain(Settings(_env_file=None, telegram_bot_token="1:x", providers="groq", backends={}))  # type: ignore[call-arg]
+
+
+def test_the_backends_settings_are_read_once_with_the_others_from_env_file_and_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings is the one reader of the environment and .env: each backend's {NAME}_* settings and
+    PROXY come with it (the environment wins over .env, as for every setting), and nothing else."""
+    (tmp_path / ".env").write_text(
+        "OLLAMA_BASE_URL=http://from-env-file:11434/v1\nOLLAMA_MODELS=llama3.2\nPROXY=socks5://127.0.0.1:1080\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OLLAMA_BASE_URL", "http://from-environment:11434/v1")
+    monkeypatch.setenv("HOME_NOT_A_BACKEND", "x")
+    settings = Settings(telegram_bot_token="1:x", providers="ollama")  # type: ignore[call-arg]
+    assert settings.backends["OLLAMA_BASE_URL"] == "http://from-environment:11434/v1"
+    assert settings.backends["OLLAMA_MODELS"] == "llama3.2" and settings.backends["PROXY"] == "socks5://127.0.0.1:1080"
+    assert "HOME_NOT_A_BACKEND" not in settings.backends
+    [ollama] = build_chain(settings).providers
+    assert ollama.base_url == "http://from-environment:11434/v1" and ollama.models == ["llama3.2"]  # type: ignore[attr-defined]
 
 
 def test_history_max_chars_is_read_as_tokens_with_a_warning_and_loses_to_history_max_tokens() -> None:
@@ -76,13 +95,19 @@ def test_history_max_chars_is_read_as_tokens_with_a_warning_and_loses_to_history
 
 
 def test_backend_context_windows_are_configured_per_backend() -> None:
-    settings = Settings(_env_file=None, telegram_bot_token="1:x", providers="openai,ollama,aichat", openai_api_key="sk")  # type: ignore[call-arg]
     environ = {
         "OLLAMA_BASE_URL": "http://localhost:11434/v1",
         "OLLAMA_CONTEXT_TOKENS": "4096",
         "AICHAT_CONTEXT_TOKENS": "2_048",
     }
-    chain = build_chain(settings, environ)
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        telegram_bot_token="1:x",
+        providers="openai,ollama,aichat",
+        openai_api_key="sk",
+        backends=environ,
+    )
+    chain = build_chain(settings)
     assert [p.context_tokens for p in chain.providers] == [None, 4096, 2048]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from telegram import Bot, BotCommand, ReplyParameters, Update
@@ -29,7 +29,6 @@ from bot.turns.budgets import Budgets
 from bot.turns.models import ModelCatalog
 from bot.turns.ordering import ConversationQueue
 from providers import BaseProvider, RetryProvider, Transcriber
-from providers.registry import environment
 
 #: Replies interrupted longer ago than this (seconds) are not mentioned after a restart.
 INTERRUPTED_NOTICE_MAX_AGE = 24 * 3600.0
@@ -74,7 +73,7 @@ def build_application(settings: Settings, pacer: ChatPacer) -> Application:
     return ApplicationBuilder().bot(bot).concurrent_updates(True).build()
 
 
-async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str, str] | None = None) -> None:
+async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
     """Run long polling until ``stop`` is set, then shut down cleanly.
 
     Opens the store (applying migrations), builds the provider chain, registers
@@ -88,7 +87,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event, environ: Mapping[str,
         bot.polling.AnotherInstanceError: another instance is polling with this token (409 Conflict).
         telegram.error.InvalidToken: Telegram refused the token.
     """
-    chain = build_chain(settings, environ if environ is not None else environment())
+    chain = build_chain(settings)
     for line in settings.deprecations():
         logger.warning("%s", line)
     for provider in chain.providers:

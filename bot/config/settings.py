@@ -12,11 +12,19 @@ import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 from telegram.constants import FloodLimit, MessageLimit
 
 from bot.config.prices import ModelPrice, PricesError, load_prices
@@ -42,10 +50,52 @@ def _split_commas(value: object) -> object:
     return value
 
 
+class BackendSettingsSource(PydanticBaseSettingsSource):
+    """The ``backends`` field of :class:`Settings`: every backend's ``{NAME}_*`` setting
+    (:data:`BACKEND_SETTING`: ``OLLAMA_BASE_URL``, ``OPENROUTER_API_KEY``...) and ``PROXY``, read from
+    the same ``.env`` and environment as the other settings (the environment wins)."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], env: PydanticBaseSettingsSource, dotenv: PydanticBaseSettingsSource
+    ) -> None:
+        super().__init__(settings_cls)
+        self._sources = [s for s in (dotenv, env) if isinstance(s, EnvSettingsSource | DotEnvSettingsSource)]
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, str] = {}
+        for source in self._sources:
+            for name, value in source.env_vars.items():
+                upper = name.upper()
+                if value is not None and (upper == "PROXY" or BACKEND_SETTING.match(upper)):
+                    found[upper] = value
+        return {"backends": found} if found else {}
+
+
 class Settings(BaseSettings):
     """All settings of the bot. Environment variable names are the field names in upper case."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """pydantic-settings' sources, and the backends' ``{NAME}_*`` settings from the same two places."""
+        backends = BackendSettingsSource(settings_cls, env_settings, dotenv_settings)
+        return init_settings, env_settings, dotenv_settings, backends, file_secret_settings
+
+    #: Every backend's own settings (``{NAME}_BASE_URL``, ``{NAME}_API_KEY``, ``{NAME}_MODELS``...,
+    #: and ``PROXY``) by their environment names, as given to the providers (see
+    #: :class:`BackendSettingsSource`); each is documented under its backend, not as BACKENDS.
+    backends: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     # Telegram
     telegram_bot_token: SecretStr = Field(description="Bot token from @BotFather.")
@@ -358,3 +408,18 @@ def load_settings(**overrides: object) -> Settings:
         print(f"Configuration error: {problems[0]}", file=sys.stderr)
         raise SystemExit(2)
     return settings
+
+
+class DatabaseSettings(BaseSettings):
+    """Only ``DATABASE_PATH``, from the same environment and ``.env`` as :class:`Settings`: what
+    ``python -m bot backup`` needs, without a bot token."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    database_path: Path = Settings.model_fields["database_path"].default
+
+
+def use_ptb_timedeltas() -> None:
+    """python-telegram-bot 22's documented opt-in (``PTB_TIMEDELTA``): durations such as
+    ``RetryAfter.retry_after`` are timedeltas (the form PTB 23 will always use), not deprecated int
+    seconds. Set for this process unless the operator set it."""
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
