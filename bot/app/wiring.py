@@ -12,6 +12,7 @@ from telegram import Bot, BotCommand, ReplyParameters, Update
 from telegram.error import NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
+from bot import texts
 from bot.app.chain import build_chain
 from bot.app.health import heartbeat, heartbeat_file
 from bot.app.polling import PollingWatch
@@ -155,7 +156,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
             beating.cancel()
             logger.info("stopping: replies being written get %gs to finish", settings.shutdown_grace)
             await app.updater.stop()
-            await deps.finish_active(settings.shutdown_grace)
+            await deps.replies.finish(settings.shutdown_grace, texts.STOPPED_FOR_RESTART)
             await deps.streamer.aclose()
             await app.stop()
     finally:

@@ -17,7 +17,7 @@ from telegram.ext import (
 
 from bot import texts
 from bot.handlers.choices import ChoiceHandlers
-from bot.handlers.common import ActiveReply, Deps
+from bot.handlers.common import Deps
 from bot.handlers.conversation import ConversationHandlers
 from bot.handlers.gate import AccessGate, DuplicateGate
 from bot.handlers.prompts import PromptHandlers
@@ -26,7 +26,6 @@ from bot.state.storage import ConversationKey
 from bot.telegram.keyboards import parse_callback
 
 __all__ = [
-    "ActiveReply",
     "ChoiceHandlers",
     "ConversationHandlers",
     "Deps",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -16,24 +15,16 @@ from bot.config.settings import Settings
 from bot.state.storage import ChatSettings, ConversationKey, ConversationStore
 from bot.telegram.access import AccessPolicy, AdminChecker
 from bot.telegram.media import ImageCache
-from bot.telegram.streaming import ReplyStream, ReplyStreamer, ReplyTarget
+from bot.telegram.streaming import ReplyStreamer, ReplyTarget
 from bot.turns.budgets import Budgets
 from bot.turns.models import ModelCatalog
 from bot.turns.ordering import ConversationQueue
+from bot.turns.replies import RepliesInProgress
 from providers import RetryProvider, Transcriber
 
 logger = logging.getLogger("bot.handlers")
 
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
-
-
-@dataclass(slots=True)
-class ActiveReply:
-    """A reply being generated: its stream and who asked for it."""
-
-    stream: ReplyStream
-    requester_id: int | None
-    finished: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass(slots=True)
@@ -53,22 +44,8 @@ class Deps:
     presets: dict[str, str] = field(default_factory=dict)
     images: ImageCache = field(default_factory=ImageCache)
     transcriber: Transcriber | None = None
-    active: dict[ConversationKey, ActiveReply] = field(default_factory=dict)
-    closing: bool = False
-
-    async def finish_active(self, grace: float) -> None:
-        """On shutdown: let replies being written finish for ``grace`` seconds, then stop the rest.
-
-        Messages still waiting for their turn are not started (see ``closing``).
-        """
-        self.closing = True
-        waiters = [asyncio.ensure_future(reply.finished.wait()) for reply in self.active.values()]
-        if waiters:
-            await asyncio.wait(waiters, timeout=grace)
-        for waiter in waiters:
-            waiter.cancel()
-        for reply in list(self.active.values()):
-            reply.stream.stop(note=texts.STOPPED_FOR_RESTART)
+    #: The reply being written in each conversation, and whether the bot is closing.
+    replies: RepliesInProgress = field(default_factory=RepliesInProgress)
 
 
 def is_group(message: Message) -> bool:

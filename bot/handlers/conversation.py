@@ -13,7 +13,6 @@ from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.handlers.common import (
-    ActiveReply,
     Deps,
     addressed_text,
     author_name,
@@ -295,7 +294,7 @@ class ConversationHandlers:
         noted = asyncio.create_task(self.deps.store.waiting(key, message.message_id))
         try:
             async with self.deps.queue.turn(key, member):
-                if self.deps.closing:
+                if self.deps.replies.closing:
                     await message.reply_text(texts.RESTARTING)
                     return
                 if not await self.within_budget(message):
@@ -384,7 +383,7 @@ class ConversationHandlers:
             return
         key = conversation_key(message)
         async with self.deps.queue.turn(key):
-            if self.deps.closing:
+            if self.deps.replies.closing:
                 await message.reply_text(texts.RESTARTING)
                 return
             history = await self.deps.store.recent(key, 2)
@@ -412,7 +411,7 @@ class ConversationHandlers:
         message = update.effective_message
         if message is None:
             return
-        active = self.deps.active.get(conversation_key(message))
+        active = self.deps.replies.get(conversation_key(message))
         if active is None:
             await message.reply_text(texts.NOTHING_TO_STOP)
             return
@@ -431,7 +430,7 @@ class ConversationHandlers:
         blocked and unblocked) stops nothing, not even the reply being written now: it is removed."""
         query = update.callback_query
         assert query is not None and query.message is not None
-        active = self.deps.active.get(key)
+        active = self.deps.replies.get(key)
         if active is None or not active.stream.shows(query.message.message_id):
             await query.answer(texts.STOP_STALE)
             try:
@@ -497,12 +496,8 @@ class ConversationHandlers:
             on_message=lambda message_id: deps.store.reply_shown(key, message_id),
         )
         await deps.store.reply_started(key, message.message_id)
-        active = deps.active[key] = ActiveReply(stream, message.from_user.id if message.from_user else None)
-        try:
+        with deps.replies.running(key, stream, message.from_user.id if message.from_user else None):
             result = await stream.run(chain.create_async_generator(model, prompt), prompt)
-        finally:
-            deps.active.pop(key, None)
-            active.finished.set()
         await deps.store.reply_finished(key)
         if result.forbidden is not None:
             pass  # the user can't see it: nothing stored beyond their question (logged by the stream)
