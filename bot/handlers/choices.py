@@ -17,6 +17,7 @@ from bot.handlers.common import (
     conversation_key,
     is_group,
     refused_unless_admin,
+    sender_id,
 )
 from bot.state.storage import ChatSettings
 from bot.telegram.keyboards import AUTO, MODELS_PER_PAGE, model_keyboard, model_token, page_count, provider_keyboard
@@ -193,7 +194,7 @@ class ChoiceHandlers:
             mode = f"the reply grows in one message, one edit every {settings.private_edit_interval:g}s"
         provider = choice.provider or "Auto (" + " → ".join(p.name for p in self.deps.chain.providers) + ")"
         window = await self.catalog.context_window(choice, settings.context_tokens)
-        user_id = message.from_user.id if message.from_user else None
+        user_id = sender_id(message)
         await message.reply_text(
             texts.SETTINGS.format(
                 provider=provider,

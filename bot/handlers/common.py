@@ -48,6 +48,12 @@ class Deps:
     replies: RepliesInProgress = field(default_factory=RepliesInProgress)
 
 
+def sender_id(message: Message) -> int | None:
+    """The Telegram user id of whoever sent ``message``; None for a channel or an anonymous admin
+    (``sender_chat``) and other messages without ``from``."""
+    return message.from_user.id if message.from_user else None
+
+
 def is_group(message: Message) -> bool:
     """True for groups and supergroups."""
     return message.chat.type in GROUP_TYPES

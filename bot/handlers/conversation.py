@@ -20,6 +20,7 @@ from bot.handlers.common import (
     is_group,
     refused_unless_admin,
     reply_target,
+    sender_id,
 )
 from bot.state.storage import ConversationKey, StorageError, StoredMessage, UsageRecord
 from bot.telegram.keyboards import stop_keyboard
@@ -280,7 +281,7 @@ class ConversationHandlers:
         bounded per person and group; when its turn comes, checked against the budgets (over one:
         a sentence, nothing stored, no provider asked), stored, then answered."""
         key = conversation_key(message)
-        member = message.from_user.id if message.from_user else None
+        member = sender_id(message)
         if self.too_many_pending(key, member, is_group(message)):
             self.refuse_in_burst(message, key, member)
             return
@@ -316,7 +317,7 @@ class ConversationHandlers:
     async def within_budget(self, message: Message) -> bool:
         """True when no budget of the sender or the chat is used up (:class:`~bot.budgets.Budgets`);
         else tell them which, and when it starts again, and return False."""
-        user_id = message.from_user.id if message.from_user else None
+        user_id = sender_id(message)
         refusal = await self.deps.budgets.refusal(user_id, message.chat_id)
         if refusal is None:
             return True
@@ -392,7 +393,7 @@ class ConversationHandlers:
             if asked is None:
                 await message.reply_text(texts.NOTHING_TO_RETRY)
                 return
-            user_id = message.from_user.id if message.from_user else None
+            user_id = sender_id(message)
             if (
                 is_group(message)
                 and (asked.user_id is None or asked.user_id != user_id)
@@ -415,7 +416,7 @@ class ConversationHandlers:
         if active is None:
             await message.reply_text(texts.NOTHING_TO_STOP)
             return
-        user_id = message.from_user.id if message.from_user else None
+        user_id = sender_id(message)
         if user_id != active.requester_id and not await self.deps.admins.can_change_settings(
             context.bot, message.chat, message.from_user, message.sender_chat
         ):
@@ -496,7 +497,7 @@ class ConversationHandlers:
             on_message=lambda message_id: deps.store.reply_shown(key, message_id),
         )
         await deps.store.reply_started(key, message.message_id)
-        with deps.replies.running(key, stream, message.from_user.id if message.from_user else None):
+        with deps.replies.running(key, stream, sender_id(message)):
             result = await stream.run(chain.create_async_generator(model, prompt), prompt)
         await deps.store.reply_finished(key)
         if result.forbidden is not None:

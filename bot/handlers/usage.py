@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import texts
-from bot.handlers.common import Deps, is_group
+from bot.handlers.common import Deps, is_group, sender_id
 from bot.state.storage import UsageTotals
 from bot.turns.budgets import day_start, month_start
 
@@ -27,7 +27,7 @@ class UsageHandlers:
         store, budgets = self.deps.store, self.deps.budgets
         now = budgets.clock()
         today, month = day_start(now), month_start(now)
-        user_id = message.from_user.id if message.from_user else None
+        user_id = sender_id(message)
         shown: list[UsageTotals] = []
 
         def line(template: str, day: UsageTotals, this_month: UsageTotals) -> str:
