@@ -52,9 +52,9 @@ def build_transcriber(settings: Settings) -> Transcriber | None:
 
 
 def build_application(settings: Settings, pacer: ChatPacer) -> Application:
-    """The PTB Application on a :class:`~bot.telegram_bot.TolerantBot` pointed at ``TELEGRAM_BASE_URL``,
-    every request paced by a :class:`~bot.ratelimit.ChatRateLimiter` over ``pacer``, handling updates
-    concurrently (each conversation stays in order, see :mod:`bot.ordering`).
+    """The PTB Application on a :class:`~bot.telegram.tolerant.TolerantBot` pointed at ``TELEGRAM_BASE_URL``,
+    every request paced by a :class:`~bot.telegram.ratelimit.ChatRateLimiter` over ``pacer``, handling updates
+    concurrently (each conversation stays in order, see :mod:`bot.turns.ordering`).
 
     Every reply is sent with ``allow_sending_without_reply`` (PTB ``Defaults``): when the user's
     message was deleted before the answer, the answer arrives without the reply link instead of
@@ -83,9 +83,9 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
     Replies that a killed instance left unfinished are announced first (:func:`announce_interrupted`).
 
     Raises:
-        bot.chain.ChainConfigError: a provider in ``PROVIDERS`` is not configured.
-        bot.storage.StorageError: ``DATABASE_PATH`` cannot be opened or is not a usable database.
-        bot.polling.AnotherInstanceError: another instance is polling with this token (409 Conflict).
+        bot.app.chain.ChainConfigError: a provider in ``PROVIDERS`` is not configured.
+        bot.state.storage.StorageError: ``DATABASE_PATH`` cannot be opened or is not a usable database.
+        bot.app.polling.AnotherInstanceError: another instance is polling with this token (409 Conflict).
         telegram.error.InvalidToken: Telegram refused the token.
     """
     chain = build_chain(settings)
@@ -216,7 +216,7 @@ async def probe_providers(chain: RetryProvider) -> None:
 
 async def announce_interrupted(bot: Bot, replies: list[InterruptedReply]) -> None:
     """Tell each conversation whose answer was cut off by a crash or ``kill -9`` (the reply was never
-    finished, see :meth:`~bot.storage.ConversationStore.reply_started`) to send /retry: the question is
+    finished, see :meth:`~bot.state.storage.ConversationStore.reply_started`) to send /retry: the question is
     in the history, the half answer is not. The half answer's Stop button, which would stop nothing,
     is removed first. A question that was still waiting for its turn (never stored) is asked to be
     sent again (:data:`~bot.texts.NOT_ANSWERED`). Older than a day: only logged. Send failures are logged."""

@@ -50,7 +50,7 @@ def load_prices(path: Path) -> dict[str, ModelPrice]:
         output = 0.60   # ... per million answer tokens
 
     Raises:
-        PricesError: the file cannot be read (:func:`~bot.operator_files.read_operator_file`: not a
+        PricesError: the file cannot be read (:func:`~bot.config.operator_files.read_operator_file`: not a
             regular file, over 1 MB...), is not valid TOML, or a price is missing, negative or not a number.
     """
     try:

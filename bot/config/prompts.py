@@ -34,7 +34,7 @@ def load_presets(path: Path, max_chars: int) -> dict[str, str]:
     """The presets in ``path``, name -> prompt, in the file's order.
 
     Raises:
-        PresetsError: the file cannot be read (:func:`~bot.operator_files.read_operator_file`: missing,
+        PresetsError: the file cannot be read (:func:`~bot.config.operator_files.read_operator_file`: missing,
             a FIFO or device, over 1 MB, not UTF-8), is neither valid TOML nor YAML, is not a
             mapping of names to text, has an empty prompt, a name longer than
             :data:`MAX_PRESET_NAME` characters, or a prompt longer than ``max_chars`` characters.

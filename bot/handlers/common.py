@@ -29,7 +29,7 @@ GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
 
 @dataclass(slots=True)
 class Deps:
-    """Everything the handlers use, built once at start-up (see :func:`bot.app.run_bot`)."""
+    """Everything the handlers use, built once at start-up (see :func:`bot.app.wiring.run_bot`)."""
 
     settings: Settings
     store: ConversationStore
@@ -158,7 +158,7 @@ async def refused_unless_admin(deps: Deps, update: Update, bot: Bot) -> bool:
     """The one guard of settings changes (/model, /provider, /prompt, /reset and their buttons):
     False when the sender may change this chat's settings (anyone in a private chat; in groups its
     admins, the group itself posting anonymously, and ``BOT_ADMIN_IDS``: see
-    :meth:`~bot.access.AdminChecker.can_change_settings`, Bot API getChatMember). Else True, after
+    :meth:`~bot.telegram.access.AdminChecker.can_change_settings`, Bot API getChatMember). Else True, after
     telling the sender ``texts.ADMINS_ONLY``: a reply to a command, an alert on a button."""
     query = update.callback_query
     if query is not None and query.message is not None:

@@ -315,7 +315,7 @@ class ConversationHandlers:
             logger.warning("chat=%s could not note the end of a question's turn: %s", key.chat_id, error)
 
     async def within_budget(self, message: Message) -> bool:
-        """True when no budget of the sender or the chat is used up (:class:`~bot.budgets.Budgets`);
+        """True when no budget of the sender or the chat is used up (:class:`~bot.turns.budgets.Budgets`);
         else tell them which, and when it starts again, and return False."""
         user_id = sender_id(message)
         refusal = await self.deps.budgets.refusal(user_id, message.chat_id)
@@ -470,7 +470,7 @@ class ConversationHandlers:
     ) -> None:
         """Stream the chain's answer to the conversation's history; store it once complete (or stopped)
         and note its usage in the ledger. The history sent fits the answering model's context window
-        (:meth:`~bot.models.ModelCatalog.context_window`) with room for the answer.
+        (:meth:`~bot.turns.models.ModelCatalog.context_window`) with room for the answer.
 
         ``replacing`` is an earlier answer that the new one replaces in the history (/retry);
         ``question_id`` the stored question, removed when it alone is too long for every model (so

@@ -41,7 +41,7 @@ class AccessGate:
 
 class DuplicateGate:
     """Drops a message delivered a second time (the same chat and ``message_id``, in one getUpdates
-    batch or a later one, before a restart too: :meth:`~bot.storage.ConversationStore.receive`), so
+    batch or a later one, before a restart too: :meth:`~bot.state.storage.ConversationStore.receive`), so
     it is answered and stored once. When the store cannot tell, the message goes on (logged)."""
 
     def __init__(self, deps: Deps) -> None:

@@ -3,7 +3,7 @@
 An operator's ``sqlite3`` shell inside ``BEGIN IMMEDIATE``, a backup or migration tool: while
 another process holds SQLite's write lock, every write fails with "database is locked" once the
 connection's busy timeout passes. Rather than refusing questions for as long as the lock lasts,
-:class:`~bot.storage.ConversationStore` keeps such writes here, in order, answers its reads with them
+:class:`~bot.state.storage.ConversationStore` keeps such writes here, in order, answers its reads with them
 applied (the history a question is answered with includes the question, a chat's settings the
 change just made), and writes them, in order, once the lock is released. Reads still work meanwhile:
 the database is in WAL mode, where readers never wait for the writer.
@@ -32,7 +32,7 @@ MAX_RESOLVED = 10_000
 
 @dataclass(frozen=True, slots=True)
 class PendingTurn:
-    """A turn appended while writes wait (the fields of :class:`~bot.storage.StoredMessage`, plus where)."""
+    """A turn appended while writes wait (the fields of :class:`~bot.state.storage.StoredMessage`, plus where)."""
 
     chat_id: int
     thread_id: int

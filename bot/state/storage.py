@@ -281,7 +281,7 @@ def _totals(row: sqlite3.Row | tuple[Any, ...], label: str = "") -> UsageTotals:
 
 
 #: Seconds SQLite waits for another process's write lock before a write waits in the backlog
-#: instead (:mod:`bot.backlog`): a short lock (a backup's moment) is waited out, a long one is not.
+#: instead (:mod:`bot.state.backlog`): a short lock (a backup's moment) is waited out, a long one is not.
 BUSY_TIMEOUT = 1.0
 #: Seconds each try of the backlog's writer waits for the lock (reads wait as long: one connection).
 FLUSH_BUSY_TIMEOUT = 0.2
@@ -325,11 +325,11 @@ class ConversationStore:
     a failed write changes nothing already stored (each write is one transaction).
 
     **Another process holding the write lock** (an operator's ``sqlite3`` shell, a backup tool) for
-    longer than ``busy_timeout`` seconds does not fail writes: they wait in a :class:`~bot.backlog.Backlog`,
+    longer than ``busy_timeout`` seconds does not fail writes: they wait in a :class:`~bot.state.backlog.Backlog`,
     in order, reads see them (history, chat settings, received messages; not the usage ledger), and a
     background writer puts them in once the lock is released. A lock held over
     :data:`LOCK_REPORT_AFTER` seconds is reported (one error line); writes keep waiting, at most
-    :data:`~bot.backlog.MAX_PENDING` of them. Writes still waiting when the store closes are saved
+    :data:`~bot.state.backlog.MAX_PENDING` of them. Writes still waiting when the store closes are saved
     beside the database (``NAME.pending.json``) and written at the next start.
     """
 
@@ -457,7 +457,7 @@ class ConversationStore:
     async def _write(self, sql: str, parameters: Iterable[Any] = (), **overlay: Any) -> int:
         """Run one statement and commit (see :meth:`_submit`); returns the rows it changed, -1 when
         it waits for another process's lock. ``overlay``: what reads see of it meanwhile
-        (:class:`~bot.backlog.PendingWrite`'s ``cleared``, ``settings``, ``received``)."""
+        (:class:`~bot.state.backlog.PendingWrite`'s ``cleared``, ``settings``, ``received``)."""
         _, changed = await self._submit(PendingWrite("sql", [(sql, tuple(parameters))], **overlay))
         return changed
 
@@ -468,7 +468,7 @@ class ConversationStore:
 
         Raises:
             StorageError: SQLite failed for another reason (rolled back), the file was replaced, or
-                :data:`~bot.backlog.MAX_PENDING` writes wait already.
+                :data:`~bot.state.backlog.MAX_PENDING` writes wait already.
         """
         await self._check_file()
         if not self._backlog:

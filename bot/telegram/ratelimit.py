@@ -3,7 +3,7 @@
 PTB calls :meth:`ChatRateLimiter.process_request` for each request the bot makes
 (``ExtBot(rate_limiter=...)``). Requests that post to a chat (sends, edits,
 deletes, drafts) take a slot of that chat's pace and of the global one
-(:class:`~bot.pacing.ChatPacer`: about one a second in a private chat, a group's 20
+(:class:`~bot.telegram.pacing.ChatPacer`: about one a second in a private chat, a group's 20
 a minute, 30 a second in all; Bot API FAQ, "My bot is hitting limits"). A reaction
 (setMessageReaction) is no message: it waits only for the global pace, and takes none of
 the chat's slots, so the 👀 on queued group questions never delays their answers. A 429

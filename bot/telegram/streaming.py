@@ -4,7 +4,7 @@ For each reply, a :class:`ReplyStream`
 
 - shows "typing" (sendChatAction, which lasts 5 s) until the first text arrives;
 - sends the first text as a message, then edits it as text arrives, paced per
-  chat by :class:`~bot.pacing.ChatPacer` (each send/edit/delete takes a slot,
+  chat by :class:`~bot.telegram.pacing.ChatPacer` (each send/edit/delete takes a slot,
   and the content is computed *after* the slot is granted, so every edit
   carries everything received so far);
 - never sends an edit whose content is unchanged (Bot API: "message is not
@@ -13,8 +13,8 @@ For each reply, a :class:`ReplyStream`
   messages already shown get the text they had reached and the stop note;
 - on ``RetryAfter`` (HTTP 429) blocks only this chat for ``retry_after`` seconds;
 - continues past 4096 UTF-16 code units in further messages
-  (:class:`~bot.rendering.GrowingRender` while the answer grows, converting each finished
-  block and keeping each finished message once; :func:`~bot.rendering.render_parts` for the
+  (:class:`~bot.telegram.rendering.GrowingRender` while the answer grows, converting each finished
+  block and keeping each finished message once; :func:`~bot.telegram.rendering.render_parts` for the
   final answer, whose parts the growing ones already are but for rare cross-block Markdown);
 - on a :class:`~providers.Reset` event discards what it showed, so the user
   sees one answer exactly once, but only once the next attempt writes: until then, and for good
@@ -602,7 +602,7 @@ class ReplyStream:
 
         The Bot API has no idempotent send and no way to read a message, so the copy is looked for
         among the ids between the newest known before the loss and ``newest``, skipping every
-        message the bot knows it sent (``bot.sent``, see :class:`~bot.telegram_bot.SentMessages`):
+        message the bot knows it sent (``bot.sent``, see :class:`~bot.telegram.tolerant.SentMessages`):
         an edit to the lost part's very content fails on a user's message ("message can't be edited")
         and is "not modified" on the lost copy (or succeeds on another message of the bot nobody
         knows, which can only be another lost copy); it is then deleted, with its Stop button still

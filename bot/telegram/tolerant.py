@@ -16,7 +16,7 @@ it), and logged.
 
 It also remembers the messages it has sent (:class:`SentMessages`): a send whose answer was lost
 (Telegram carried it out, the response never came) leaves a message whose id nobody knows; the
-streamer finds it among the ids it does not know (see :mod:`bot.streaming`).
+streamer finds it among the ids it does not know (see :mod:`bot.telegram.streaming`).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class SentMessages:
 
 class TolerantBot(ExtBot[dict[str, Any]]):
     """An ``ExtBot`` whose :meth:`get_updates` survives unparsable updates and counts completed polls
-    (``polls_completed``, for :class:`~bot.polling.PollingWatch`), and which notes the messages it
+    (``polls_completed``, for :class:`~bot.app.polling.PollingWatch`), and which notes the messages it
     sends (``sent``)."""
 
     __slots__ = ("_polls", "sent")

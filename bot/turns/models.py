@@ -1,6 +1,6 @@
 """Which models a chat can choose, and which model a chat's request asks the chain for.
 
-A chat's choices (:class:`~bot.storage.ChatSettings`) name a provider (None: the whole
+A chat's choices (:class:`~bot.state.storage.ChatSettings`) name a provider (None: the whole
 chain, "Auto") and a model (None: the operator's ``DEFAULT_MODEL``, else each
 provider's own default). The chain routes the requested model to the providers
 that offer it (see :class:`providers.RetryProvider`); this module answers the
