@@ -425,3 +425,21 @@ async def test_writes_still_waiting_at_the_stop_are_saved_and_written_at_the_nex
     assert contents(path) == [("assistant", "the answer"), ("user", "kept")]
     assert not pending.exists()
     await reopened.close()
+
+
+async def test_a_failed_write_never_takes_a_concurrent_one_down_with_it(tmp_path: Path) -> None:
+    """Writes share one connection: a write that fails is rolled back alone (the writes are one at a
+    time), so another written at the same moment is kept, not rolled back with it."""
+    store = await ConversationStore.open(tmp_path / "bot.sqlite3")
+    await store._db.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.content = 'refused'"
+        " BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"
+    )
+    key = ConversationKey(5)
+    outcomes = await asyncio.gather(
+        store.add(key, "user", "refused"), store.add(key, "user", "kept"), return_exceptions=True
+    )
+    assert isinstance(outcomes[0], StorageError) and isinstance(outcomes[1], int)
+    assert [m.content for m in await store.recent(key, 10)] == ["kept"]
+    await store.close()
+    assert contents(tmp_path / "bot.sqlite3") == [("user", "kept")]

@@ -343,6 +343,9 @@ class ConversationStore:
         #: Held while a deleted file is put back: every use of the connection waits for it.
         self._restoring = asyncio.Lock()
         self._busy_timeout = busy_timeout
+        #: Writes go one at a time: they share the connection, so a write's rollback would also undo
+        #: another one's statements not committed yet.
+        self._writing = asyncio.Lock()
         #: Writes waiting for another process's lock, and the task writing them.
         self._backlog = Backlog()
         self._flusher: asyncio.Task[None] | None = None
@@ -409,15 +412,16 @@ class ConversationStore:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         copy = self._path.with_name(f".{self._path.name}.restoring")
         copy.unlink(missing_ok=True)
-        target = await aiosqlite.connect(str(copy))
-        try:
-            await self._db.backup(target)
-        finally:
-            await target.close()
-        await self._db.close()
-        os.replace(copy, self._path)
-        self._db = await _connect(self._path, self._busy_timeout)
-        self._identity = _identity(self._path)
+        async with self._writing:  # no write is half done on the connection being closed
+            target = await aiosqlite.connect(str(copy))
+            try:
+                await self._db.backup(target)
+            finally:
+                await target.close()
+            await self._db.close()
+            os.replace(copy, self._path)
+            self._db = await _connect(self._path, self._busy_timeout)
+            self._identity = _identity(self._path)
 
     @classmethod
     async def open(cls, path: Path | str, busy_timeout: float = BUSY_TIMEOUT) -> ConversationStore:
@@ -473,9 +477,13 @@ class ConversationStore:
         await self._check_file()
         if not self._backlog:
             try:
-                return await self._apply(write)
+                async with self._writing:
+                    try:
+                        return await self._apply(write)
+                    except sqlite3.Error:
+                        await self._rollback()
+                        raise
             except sqlite3.Error as error:
-                await self._rollback()
                 if not _is_locked(error):
                     raise StorageError(str(error)) from error
                 self._locked_since = time.monotonic()
@@ -530,9 +538,13 @@ class ConversationStore:
                 if self._close_by is not None and time.monotonic() > self._close_by:
                     return
                 try:
-                    turn_id, _ = await self._apply(write)
+                    async with self._writing:
+                        try:
+                            turn_id, _ = await self._apply(write)
+                        except sqlite3.Error:
+                            await self._rollback()
+                            raise
                 except sqlite3.Error as error:
-                    await self._rollback()
                     if not _is_locked(error):
                         logger.error("a write that waited for the database's lock failed and is dropped: %s", error)
                         self._backlog.done()
