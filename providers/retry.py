@@ -450,8 +450,10 @@ class RetryProvider(BaseProvider):
                             self._add_fallback(routes, position, provider)
                     wait = error.retry_after if isinstance(error, RateLimitError) else None
                     too_long = wait is not None and wait > self.max_retry_after
-                    if not isinstance(error, BadRequestError):
-                        # A refused request (say, a model this provider lacks) says nothing of its health.
+                    queued = isinstance(error, ProviderTimeoutError) and error.phase == "queue"
+                    if not isinstance(error, BadRequestError) and not queued:
+                        # A refused request (say, a model this provider lacks) says nothing of its health,
+                        # nor does a wait for one of its slots (it is busy with this chain's requests).
                         self.health.failure(provider.name, cool_for=wait if too_long else None)
                     # A provider that timed out is likely to again: with another provider left, move on.
                     timed_out_with_fallback = isinstance(error, ProviderTimeoutError) and position < len(routes)
