@@ -7,7 +7,6 @@ async-iterator interface (``str`` deltas, :class:`ProviderInfo`, :class:`Reset`,
 
 import sys as _sys
 
-from . import backends as _backends
 from .answer import Answer
 from .backends import aichat as _aichat
 from .backends import chatgpt as _chatgpt
@@ -122,4 +121,3 @@ __all__ = [
 # ``providers.aichat``... are the backends' modules themselves, not copies.
 for _module in (_aichat, _chatgpt, _opchatgpts, _openai):
     _sys.modules[f"{__name__}.{_module.__name__.rsplit('.', 1)[1]}"] = _module
-del _backends
