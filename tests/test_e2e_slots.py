@@ -22,11 +22,16 @@ def answers_of(harness: BotHarness, chat: int) -> list[str]:
 
 
 async def ask_both(harness: BotHarness) -> None:
-    """Chat A asks; once A's answer shows, chat B asks (so B arrives while A is being written)."""
+    """Start the bot; chat A asks, and once A's answer shows, chat B asks (so B arrives while A is
+    being written); return once both replies are finished."""
     telegram = harness.telegram
+    harness.llm.default = Reply(ANSWER, chunk_size=20, delay=0.03)
+    await harness.start()
     telegram.user_message(A, "first question")
     await telegram.wait_for(lambda: bool(telegram.bot_messages(A)))
     telegram.user_message(B, "second question")
+    await harness.wait_replies(B)
+    await harness.wait_replies(A)
 
 
 async def test_a_one_slot_server_gets_one_request_at_a_time_and_both_chats_get_whole_answers(
@@ -36,12 +41,8 @@ async def test_a_one_slot_server_gets_one_request_at_a_time_and_both_chats_get_w
     A instead of cutting it; 2 requests for 2 questions."""
     llm = harness.llm
     llm.flavor, llm.interrupt_requests = "llama-cpp-python", True
-    llm.default = Reply(ANSWER, chunk_size=20, delay=0.03)
     harness.environ["OPENAI_MAX_PARALLEL"] = "1"
-    await harness.start()
     await ask_both(harness)
-    await harness.wait_replies(B)
-    await harness.wait_replies(A)
     assert harness.telegram.bot_texts(A) == [ANSWER.strip()] and harness.telegram.bot_texts(B) == [ANSWER.strip()]
     assert len(llm.requests) == 2 and llm.peak_streaming == 1
     assert not [event for _, event in llm.timeline if event == "interrupted"]
@@ -53,11 +54,7 @@ async def test_llama_server_says_how_many_slots_it_has(harness: BotHarness, slot
     with two (exactly at the limit) nobody waits and both streams run together."""
     llm = harness.llm
     llm.flavor, llm.total_slots = "llama-server", slots
-    llm.default = Reply(ANSWER, chunk_size=20, delay=0.03)
-    await harness.start()
     await ask_both(harness)
-    await harness.wait_replies(B)
-    await harness.wait_replies(A)
     assert harness.telegram.bot_texts(A) == [ANSWER.strip()] and harness.telegram.bot_texts(B) == [ANSWER.strip()]
     assert llm.peak_streaming == slots
 
@@ -68,11 +65,7 @@ async def test_an_answer_cut_for_good_keeps_what_was_shown_with_a_note_and_is_st
     keeps it as shown."""
     llm = harness.llm
     llm.flavor, llm.interrupt_requests = "llama-cpp-python", True
-    llm.default = Reply(ANSWER, chunk_size=20, delay=0.03)
-    await harness.start()
     await ask_both(harness)
-    await harness.wait_replies(B)
-    await harness.wait_replies(A)
     [cut] = harness.telegram.bot_texts(A)
     shown, _, note = cut.partition("\n\n⚠️ ")
     assert shown and ANSWER.startswith(shown) and len(shown) < len(ANSWER.strip())

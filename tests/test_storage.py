@@ -351,6 +351,7 @@ async def test_writes_during_another_process_lock_wait_in_order_and_reads_see_th
     assert await store.count(key) == 3 and (await store.chat_settings(5)).model == "m"
     assert contents(path) == [("user", "before")], "nothing written while the lock is held"
     other.rollback()
+    other.close()
     await drained(store)
     assert contents(path) == [("user", "before"), ("user", "question"), ("assistant", "better answer")]
     assert [m.id > 0 for m in await store.recent(key, 10)] == [True] * 3
@@ -376,6 +377,7 @@ async def test_a_reset_and_a_delete_wait_in_order_too(tmp_path: Path) -> None:
     assert [m.content for m in await store.recent(key, 10)] == ["after the reset"]
     assert [m.content for m in await store.recent(other_key, 10)] == ["another chat"]
     lock.rollback()
+    lock.close()
     await drained(store)
     assert contents(path) == [("user", "another chat"), ("user", "after the reset")] and kept < 0
     await store.close()
@@ -397,6 +399,7 @@ async def test_a_lock_held_long_is_reported_once(
     await asyncio.sleep(0.5)
     assert len(reported()) == 1
     lock.rollback()
+    lock.close()
     await drained(store)
     await store.close()
 
