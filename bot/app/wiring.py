@@ -28,7 +28,7 @@ from bot.telegram.tolerant import TolerantBot, TolerantRequest
 from bot.texts import COMMANDS, INTERRUPTED, NOT_ANSWERED
 from bot.turns.budgets import Budgets
 from bot.turns.models import ModelCatalog
-from bot.turns.ordering import ConversationQueue
+from bot.turns.service import TurnService
 from providers import BaseProvider, RetryProvider, Transcriber
 
 #: Replies interrupted longer ago than this (seconds) are not mentioned after a restart.
@@ -102,6 +102,16 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
         assert isinstance(bot, TolerantBot)
         watch = PollingWatch(stop, lambda: bot.polls_completed)
         access = AccessPolicy(settings.allowed_user_ids, settings.allowed_chat_ids, settings.bot_admin_ids)
+        budgets = Budgets(
+            store,
+            messages_per_hour=settings.user_messages_per_hour,
+            tokens_per_day=settings.user_tokens_per_day,
+            cost_per_month=settings.user_cost_per_month,
+            chat_tokens_per_day=settings.chat_tokens_per_day,
+            exempt=settings.bot_admin_ids,
+        )
+        catalog = ModelCatalog(chain, settings.default_model)
+        prices = PriceBook(settings.prices(), {p.name: backend_of(p) for p in chain.providers})
         deps = Deps(
             settings=settings,
             store=store,
@@ -109,19 +119,11 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
             streamer=ReplyStreamer(
                 app.bot, pacer, drafts=settings.stream_mode == "draft", max_answer_chars=settings.max_answer_chars
             ),
-            queue=ConversationQueue(),
             access=access,
             admins=AdminChecker(access),
-            budgets=Budgets(
-                store,
-                messages_per_hour=settings.user_messages_per_hour,
-                tokens_per_day=settings.user_tokens_per_day,
-                cost_per_month=settings.user_cost_per_month,
-                chat_tokens_per_day=settings.chat_tokens_per_day,
-                exempt=settings.bot_admin_ids,
-            ),
-            prices=PriceBook(settings.prices(), {p.name: backend_of(p) for p in chain.providers}),
-            catalog=ModelCatalog(chain, settings.default_model),
+            budgets=budgets,
+            catalog=catalog,
+            turns=TurnService(settings, store, catalog, budgets, prices),
             presets=settings.presets(),
             transcriber=build_transcriber(settings),
         )
@@ -156,7 +158,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
             beating.cancel()
             logger.info("stopping: replies being written get %gs to finish", settings.shutdown_grace)
             await app.updater.stop()
-            await deps.replies.finish(settings.shutdown_grace, texts.STOPPED_FOR_RESTART)
+            await deps.turns.finish(settings.shutdown_grace, texts.STOPPED_FOR_RESTART)
             await deps.streamer.aclose()
             await app.stop()
     finally:

@@ -10,7 +10,6 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot import texts
-from bot.config.prices import PriceBook
 from bot.config.settings import Settings
 from bot.state.storage import ChatSettings, ConversationKey, ConversationStore
 from bot.telegram.access import AccessPolicy, AdminChecker
@@ -18,8 +17,7 @@ from bot.telegram.media import ImageCache
 from bot.telegram.streaming import ReplyStreamer, ReplyTarget
 from bot.turns.budgets import Budgets
 from bot.turns.models import ModelCatalog
-from bot.turns.ordering import ConversationQueue
-from bot.turns.replies import RepliesInProgress
+from bot.turns.service import TurnService
 from providers import RetryProvider, Transcriber
 
 logger = logging.getLogger("bot.handlers")
@@ -35,17 +33,15 @@ class Deps:
     store: ConversationStore
     chain: RetryProvider
     streamer: ReplyStreamer
-    queue: ConversationQueue
     access: AccessPolicy
     admins: AdminChecker
     budgets: Budgets
-    prices: PriceBook
     catalog: ModelCatalog
+    #: The turns: questions answered in order, /retry, /stop, /reset, the replies in progress and shutdown.
+    turns: TurnService
     presets: dict[str, str] = field(default_factory=dict)
     images: ImageCache = field(default_factory=ImageCache)
     transcriber: Transcriber | None = None
-    #: The reply being written in each conversation, and whether the bot is closing.
-    replies: RepliesInProgress = field(default_factory=RepliesInProgress)
 
 
 def sender_id(message: Message) -> int | None:

@@ -49,7 +49,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters
@@ -67,7 +67,8 @@ from bot.telegram.rendering import (
     split_rendered,
     utf16_len,
 )
-from providers import Answer, Chunk, Message, ProviderInfo, Reset, Usage
+from bot.turns.port import StreamResult
+from providers import Answer, Chunk, Message, Reset
 
 logger = logging.getLogger(__name__)
 
@@ -106,50 +107,6 @@ class ReplyTarget:
     thread_id: int | None = None
     reply_to: int | None = None
     after: int | None = None
-
-
-@dataclass(slots=True)
-class StreamResult:
-    """What a reply ended as.
-
-    Attributes:
-        text: the answer's Markdown source ("" when it failed before any text); when it failed after
-            some was shown, what was shown last (an earlier attempt's, if the last wrote nothing).
-        error: the provider error that ended the stream, or None.
-        stopped: True when the reply was stopped by the user.
-        message_ids: the Telegram messages that show the reply, in order.
-        sends, edits, drafts, deletes: Bot API requests made for it.
-        flood_waits: 429 answers met.
-        resets: provider failovers that discarded shown text.
-        first_visible: seconds from the start of the reply to the first message with text.
-        answered_by: the provider and model that wrote the answer kept (the last
-            ProviderInfo), or None when the stream named none.
-        finish: the answer's :class:`~providers.Finish` reason (``"length"``...), or None.
-        forbidden: Telegram's 403 description when the bot may no longer write to the chat
-            ("Forbidden: bot was blocked by the user"); the reply was abandoned.
-        usage: the tokens of the answer kept (the server's count, else an estimate), or None
-            when no text was received.
-        capped: the cap (``MAX_ANSWER_CHARS``) when the answer was longer and was cut there, else None.
-        duplicates_removed: messages a send left behind when its answer was lost and it was sent again.
-    """
-
-    text: str = ""
-    error: BaseException | None = None
-    stopped: bool = False
-    message_ids: list[int] = field(default_factory=list)
-    sends: int = 0
-    edits: int = 0
-    drafts: int = 0
-    deletes: int = 0
-    flood_waits: int = 0
-    resets: int = 0
-    first_visible: float | None = None
-    answered_by: ProviderInfo | None = None
-    finish: str | None = None
-    forbidden: str | None = None
-    usage: Usage | None = None
-    capped: int | None = None
-    duplicates_removed: int = 0
 
 
 @dataclass(slots=True)

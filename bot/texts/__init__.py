@@ -27,8 +27,8 @@ from providers import (
 
 if TYPE_CHECKING:
     from bot.state.storage import UsageTotals
-    from bot.telegram.streaming import StreamResult
     from bot.turns.budgets import BudgetState
+    from bot.turns.port import StreamResult
 
 START = (
     "Hi! I'm an AI assistant. Send me a message and I'll answer, streaming my reply as I write it.\n"
