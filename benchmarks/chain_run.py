@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from providers import Answer, Chunk, OpenAI, ProviderInfo, Reset, RetryProvider, Timeouts
+from providers import Answer, Chunk, Finish, OpenAI, ProviderInfo, Reset, RetryProvider, Timeouts, Usage
 from tests.fakes.openai import FakeOpenAI
 
 
@@ -35,17 +35,35 @@ class Outcome:
     info: ProviderInfo | None = None
 
 
+class _Display:
+    """When a display would start showing the answer (an AnswerListener): reset by a failover."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        self.started = time.monotonic()
+
+    def on_text(self, text: str) -> None:
+        self.outcome.starts_after = self.outcome.starts_after or time.monotonic() - self.started
+
+    def on_reset(self, reset: Reset) -> None:
+        self.outcome.starts_after = None
+
+    def on_info(self, info: ProviderInfo) -> None:
+        """Who answered: read from the answer at the end."""
+
+    def on_finish(self, finish: Finish) -> None:
+        """Not measured."""
+
+    def on_usage(self, usage: Usage) -> None:
+        """Not measured."""
+
+
 async def consume(stream: AsyncIterator[Chunk]) -> Outcome:
     """Read a chain's stream as a display would."""
-    started = time.monotonic()
     outcome = Outcome()
-    answer = Answer()
+    answer = Answer(listener=_Display(outcome))
     async for chunk in stream:
-        change = answer.add(chunk)
-        if isinstance(change, Reset):
-            outcome.starts_after = None
-        elif change:
-            outcome.starts_after = outcome.starts_after or time.monotonic() - started
+        answer.add(chunk)
     outcome.text, outcome.resets, outcome.info = answer.text, answer.resets, answer.info
     return outcome
 

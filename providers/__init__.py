@@ -7,7 +7,7 @@ async-iterator interface (``str`` deltas, :class:`ProviderInfo`, :class:`Reset`,
 
 import sys as _sys
 
-from .answer import Answer
+from .answer import Answer, AnswerListener, dispatch
 from .backends import aichat as _aichat
 from .backends import chatgpt as _chatgpt
 from .backends import opchatgpts as _opchatgpts
@@ -67,6 +67,7 @@ __all__ = [
     "Aichat",
     "Answer",
     "AnswerInterruptedError",
+    "AnswerListener",
     "AsyncClient",
     "AsyncGeneratorProvider",
     "AsyncProvider",
@@ -112,6 +113,7 @@ __all__ = [
     "Usage",
     "build_provider",
     "build_providers",
+    "dispatch",
     "has_images",
     "text_of",
     "without_images",

@@ -27,7 +27,7 @@ from typing import TextIO
 from dotenv import dotenv_values
 
 from .answer import Answer
-from .base import BaseProvider, Reset
+from .base import BaseProvider, Finish, ProviderInfo, Reset, Usage
 from .errors import ProviderError
 from .registry import PROVIDER_CLASSES, ProviderConfigError, build_providers
 from .retry import RetryProvider, Timeouts
@@ -80,6 +80,25 @@ class AnswerWriter:
             self.out.flush()
         self.text = ""
 
+    # -- the chain's events (providers.AnswerListener) ------------------------------------------
+
+    def on_text(self, text: str) -> None:
+        self.write(text)
+
+    def on_reset(self, reset: Reset) -> None:
+        """A failover: the answer starts over, and stderr says why."""
+        self.reset()
+        print(f"[{reset.provider} failed mid-answer ({reset.reason}); starting over]", file=sys.stderr)
+
+    def on_info(self, info: ProviderInfo) -> None:
+        """Who answers: printed at the end, from the answer."""
+
+    def on_finish(self, finish: Finish) -> None:
+        """Why it ended: printed at the end, from the answer."""
+
+    def on_usage(self, usage: Usage) -> None:
+        """The tokens: printed at the end, from the answer."""
+
     def finish(self) -> None:
         """End the answer with a newline (written whole when not on a terminal)."""
         self.out.write(("" if self.live else self.text) + "\n")
@@ -91,16 +110,11 @@ async def ask(provider: BaseProvider, prompt: str, model: str, out: TextIO | Non
     failover notice and which provider and model answered (from the chain's
     :class:`~providers.ProviderInfo`). Exit code 0, or 1 on failure."""
     messages = [{"role": "user", "content": prompt}]
-    answer = Answer(messages)
     writer = AnswerWriter(out or sys.stdout)
+    answer = Answer(messages, writer)
     try:
         async for chunk in provider.create_async_generator(model, messages):
-            change = answer.add(chunk)
-            if isinstance(change, Reset):
-                writer.reset()
-                print(f"[{change.provider} failed mid-answer ({change.reason}); starting over]", file=sys.stderr)
-            elif change:
-                writer.write(change)
+            answer.add(chunk)
     except ProviderError as error:
         if writer.live and writer.text:
             print(file=writer.out)

@@ -1,31 +1,97 @@
-"""The one fold of a stream's events into the answer a consumer keeps.
+"""The one switch on a stream's event types, and the one fold of them into the answer a consumer keeps.
 
 Every consumer of a chain (the bot's streamer, :class:`~providers.client.Client`, the command
-line, the benchmarks) feeds each chunk to :meth:`Answer.add` and reads the answer from it, so a
-new event type is handled here once, not in one ``isinstance`` switch per consumer::
+line, the benchmarks, the chain's own watchdog) implements :class:`AnswerListener`, one method per
+event type, and gets its events from :func:`dispatch` or, folded, from :class:`Answer`. A new event
+type is added here once (to :data:`EVENTS` and the listener), and every consumer must then handle it
+(``tests/test_layout.py`` fails until each does)::
 
-    answer = Answer(messages)
+    class Display:                              # an AnswerListener
+        def on_text(self, text): show(text)     # new text
+        def on_reset(self, reset): clear()      # what was shown is discarded
+        def on_info(self, info): ...            # who answers
+        def on_finish(self, finish): ...        # why it ended
+        def on_usage(self, usage): ...          # the tokens it took
+
+    answer = Answer(messages, Display())
     async for chunk in chain.create_async_generator(model, messages):
-        change = answer.add(chunk)
-        if isinstance(change, Reset): ...   # clear what was shown
-        elif change: show(change)           # new text
+        answer.add(chunk)
     answer.text, answer.usage, answer.info, answer.finish
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
 
 from .base import Chunk, Finish, Message, ProviderInfo, Reset, Usage
 from .tokens import estimate_usage
+
+
+class AnswerListener(Protocol):
+    """What a consumer does with each event of a stream (:data:`~providers.base.Chunk`)."""
+
+    def on_text(self, text: str) -> None:
+        """Text of the answer: from :class:`Answer`, new text (non-empty, valid Unicode); from
+        :func:`dispatch`, the chunk as sent ("" is a heartbeat: progress without text)."""
+
+    def on_reset(self, reset: Reset) -> None:
+        """The text so far is discarded (a provider failed mid-answer; the next one starts over)."""
+
+    def on_info(self, info: ProviderInfo) -> None:
+        """Who answers from now on (the chain's attempt: provider, model, fallback)."""
+
+    def on_finish(self, finish: Finish) -> None:
+        """Why the answer ended (``"stop"``, ``"length"``...)."""
+
+    def on_usage(self, usage: Usage) -> None:
+        """The tokens the answer took, as the server counted them (or the chain's estimate)."""
+
+
+#: Each event type of :data:`~providers.base.Chunk` and the :class:`AnswerListener` method it goes to.
+EVENTS: dict[type, str] = {
+    str: "on_text",
+    Reset: "on_reset",
+    ProviderInfo: "on_info",
+    Finish: "on_finish",
+    Usage: "on_usage",
+}
+
+
+def dispatch(chunk: Chunk, listener: AnswerListener) -> None:
+    """Hand ``chunk`` to the ``listener`` method of its type (:data:`EVENTS`): the only switch on
+    event types. Anything else a provider yields (``None``...) is a heartbeat: ``on_text("")``.
+    Whatever the listener raises propagates."""
+    if isinstance(chunk, str):
+        listener.on_text(chunk)
+    elif isinstance(chunk, Reset):
+        listener.on_reset(chunk)
+    elif isinstance(chunk, ProviderInfo):
+        listener.on_info(chunk)
+    elif isinstance(chunk, Finish):
+        listener.on_finish(chunk)
+    elif isinstance(chunk, Usage):
+        listener.on_usage(chunk)
+    else:  # no event (None, or an object of a provider's own): progress without text, a heartbeat
+        listener.on_text("")
+
+
+def text_deltas(chunks: Iterable[Chunk]) -> Iterator[str]:
+    """The non-empty text chunks of ``chunks``, events and heartbeats left out (for a consumer that
+    wants text only and handles no event, as gpt4free's sync ``create_completion``)."""
+    return (chunk for chunk in chunks if isinstance(chunk, str) and chunk)
 
 
 class Answer:
     """The answer being received: its text (one attempt's, never spliced), who writes it, why it
     ended, and its usage.
 
+    It is itself an :class:`AnswerListener` (:meth:`add` dispatches each chunk to it), and passes
+    each event on to ``listener`` once folded.
+
     Args:
         messages: the request's messages, for an estimate of the usage when the stream reports none.
+        listener: the consumer told of each event, or None.
 
     Attributes:
         text: the text kept so far.
@@ -33,11 +99,16 @@ class Answer:
         finish: the :class:`~providers.base.Finish` reason (``"length"``...), or None for a natural stop.
         resets: how many times the text was discarded.
         reported: the last :class:`~providers.base.Usage` event, or None when the stream had none.
+        discarded: the text the last reset discarded ("" before any).
+        text_chunks: the non-empty text chunks received, over every attempt.
     """
 
-    def __init__(self, messages: Sequence[Message] = ()) -> None:
+    def __init__(self, messages: Sequence[Message] = (), listener: AnswerListener | None = None) -> None:
         self.messages = list(messages)
+        self.listener = listener
         self.text = ""
+        self.discarded = ""
+        self.text_chunks = 0
         self.info: ProviderInfo | None = None
         self.finish: str | None = None
         self.resets = 0
@@ -57,33 +128,49 @@ class Answer:
             chunk, self._pending = chunk[:-1], chunk[-1]
         return chunk.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
-    def add(self, chunk: Chunk) -> str | Reset | None:
-        """Take one chunk of the stream.
+    def add(self, chunk: Chunk) -> None:
+        """Take one chunk of the stream: fold it into the answer, then pass it on to the listener
+        (new text only when there is some; a heartbeat goes nowhere)."""
+        dispatch(chunk, self)
 
-        Returns:
-            The new text (a non-empty ``str``) to show; the :class:`~providers.base.Reset` event when
-            the text so far was discarded (a provider failed mid-answer); None for an event that shows nothing
-            (who answers, why it ended, usage, a heartbeat).
-        """
-        if isinstance(chunk, str):
-            text = self._valid(chunk)
-            if not text:
-                return None
-            self.text += text
-            return text
-        if isinstance(chunk, Reset):
-            self.text = self._pending = ""
-            self.finish = None
-            self.reported = None
-            self.resets += 1
-            return chunk
-        if isinstance(chunk, ProviderInfo):
-            self.info = chunk
-        elif isinstance(chunk, Finish):
-            self.finish = None if chunk.reason == "stop" else chunk.reason
-        elif isinstance(chunk, Usage):
-            self.reported = chunk
-        return None
+    def on_text(self, text: str) -> None:
+        """Append ``text`` (as valid Unicode) and pass on what was appended."""
+        if text:
+            self.text_chunks += 1
+        text = self._valid(text)
+        if not text:
+            return
+        self.text += text
+        if self.listener is not None:
+            self.listener.on_text(text)
+
+    def on_reset(self, reset: Reset) -> None:
+        """Discard the text (kept in :attr:`discarded`), the finish reason and the usage."""
+        self.discarded = self.text
+        self.text = self._pending = ""
+        self.finish = None
+        self.reported = None
+        self.resets += 1
+        if self.listener is not None:
+            self.listener.on_reset(reset)
+
+    def on_info(self, info: ProviderInfo) -> None:
+        """Note who writes the answer from now on."""
+        self.info = info
+        if self.listener is not None:
+            self.listener.on_info(info)
+
+    def on_finish(self, finish: Finish) -> None:
+        """Note why the answer ended (None for a natural stop)."""
+        self.finish = None if finish.reason == "stop" else finish.reason
+        if self.listener is not None:
+            self.listener.on_finish(finish)
+
+    def on_usage(self, usage: Usage) -> None:
+        """Note the server's count of the answer's tokens."""
+        self.reported = usage
+        if self.listener is not None:
+            self.listener.on_usage(usage)
 
     def cut(self, length: int) -> None:
         """Keep only the first ``length`` characters of the text (a consumer's cap on an answer)."""

@@ -288,8 +288,10 @@ class BaseProvider:
         Raises:
             providers.errors.ProviderError: a subclass naming the failure.
         """
+        from .answer import text_deltas  # answer.py builds on this module
+
         chunks = run_sync(self.create_async_generator(model, messages, proxy=proxy, **kwargs))
-        texts = (chunk for chunk in chunks if isinstance(chunk, str) and chunk)  # events are not text
+        texts = text_deltas(chunks)  # events are not text
         return texts if stream else iter(["".join(texts)])
 
     async def offers(self, model: str) -> bool | None:

@@ -34,7 +34,7 @@ from typing import Any
 
 from .answer import Answer
 from .backends.openai import OpenAI
-from .base import BaseProvider, Messages, Reset, run_sync
+from .base import BaseProvider, Finish, Messages, ProviderInfo, Reset, Usage, run_sync
 from .errors import AnswerInterruptedError
 from .retry import RetryProvider
 from .types import (
@@ -108,6 +108,47 @@ class _Cut:
         return out
 
 
+class _Deltas:
+    """What a client call passes on of a chain's events (an :class:`~providers.answer.AnswerListener`
+    of the folded :class:`~providers.answer.Answer`): the text within the client-side limits, and
+    each reset (None in :attr:`out`), or :class:`~providers.errors.AnswerInterruptedError` for a
+    reset when ``reset_chunks`` is False."""
+
+    def __init__(self, cut: _Cut, reset_chunks: bool) -> None:
+        self.cut = cut
+        self.reset_chunks = reset_chunks
+        self.out: list[str | None] = []
+
+    def take(self) -> list[str | None]:
+        """What to pass on since the last call."""
+        out, self.out = self.out, []
+        return out
+
+    def on_text(self, text: str) -> None:
+        content = self.cut.feed(text)
+        if content:
+            self.out.append(content)
+
+    def on_reset(self, reset: Reset) -> None:
+        if not self.reset_chunks:
+            raise AnswerInterruptedError(
+                f"{reset.provider} failed mid-answer ({reset.reason}); the text so far is incomplete."
+                " Pass reset_chunks=True to get a reset chunk and the next provider's whole answer.",
+                provider=reset.provider,
+            )
+        self.cut.reset()
+        self.out.append(None)
+
+    def on_info(self, info: ProviderInfo) -> None:
+        """Who answers: read from the answer (each chunk names them)."""
+
+    def on_finish(self, finish: Finish) -> None:
+        """Why it ended: read from the answer (the last chunk's ``finish_reason``)."""
+
+    def on_usage(self, usage: Usage) -> None:
+        """The tokens: read from the answer (``usage``)."""
+
+
 def _options(kwargs: dict[str, Any], stream: bool) -> tuple[dict[str, Any], _Cut]:
     """The provider's keyword arguments for one call (``stream`` among them, as gpt4free's providers
     take it) and the client-side limits from ``max_tokens`` and ``stop`` (both also passed on)."""
@@ -142,31 +183,21 @@ async def _chunks(
     name, used = provider.name, model
     if not isinstance(provider, RetryProvider):
         used = await provider.resolve_model(model)
-    answer = Answer(messages)
+    deltas = _Deltas(cut, reset_chunks)
+    answer = Answer(messages, deltas)
     role: str | None = "assistant"
     stream = provider.create_async_generator(model, messages, proxy=proxy, **options)
     async with contextlib.aclosing(stream):  # type: ignore[type-var]
         async for chunk in stream:
-            change = answer.add(chunk)
+            answer.add(chunk)
             if answer.info is not None:
                 name, used = answer.info.provider, answer.info.model
-            if isinstance(change, Reset):
-                if not reset_chunks:
-                    raise AnswerInterruptedError(
-                        f"{change.provider} failed mid-answer ({change.reason}); the text so far is incomplete."
-                        " Pass reset_chunks=True to get a reset chunk and the next provider's whole answer.",
-                        provider=change.provider,
-                    )
-                cut.reset()
-                yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(role=role))], reset=True)
+            for content in deltas.take():
+                delta = Delta(role=role) if content is None else Delta(content=content, role=role)
+                yield ChatCompletionChunk(cid, used, name, [ChunkChoice(delta)], reset=content is None)
                 role = None
-            elif change:
-                content = cut.feed(change)
-                if content:
-                    yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(content=content, role=role))])
-                    role = None
-                if cut.finish:
-                    break
+            if cut.finish:
+                break
     rest = cut.flush()
     if rest:
         yield ChatCompletionChunk(cid, used, name, [ChunkChoice(Delta(content=rest, role=role))])
@@ -186,23 +217,20 @@ async def _complete(
     name, used = provider.name, model
     if not isinstance(provider, RetryProvider):
         used = await provider.resolve_model(model)
-    answer = Answer(messages)
-    parts: list[str] = []
+    deltas = _Deltas(cut, reset_chunks=True)
+    answer = Answer(messages, deltas)
     stream = provider.create_async_generator(model, messages, proxy=proxy, **options)
     async with contextlib.aclosing(stream):  # type: ignore[type-var]
         async for chunk in stream:
-            change = answer.add(chunk)
-            if isinstance(change, Reset):
-                parts.clear()
-                cut.reset()
-            elif change:
-                parts.append(cut.feed(change))
-                if cut.finish:
-                    break
-    parts.append(cut.flush())
+            answer.add(chunk)
+            if cut.finish:
+                break
+    text = ""
+    for content in [*deltas.take(), cut.flush()]:
+        text = "" if content is None else text + content  # a reset starts the text over
     if answer.info is not None:
         name, used = answer.info.provider, answer.info.model
-    choice = Choice(ChatMessage("".join(parts)), finish_reason=cut.finish or answer.finish or "stop")
+    choice = Choice(ChatMessage(text), finish_reason=cut.finish or answer.finish or "stop")
     return ChatCompletion(completion_id(), used, name, [choice], usage=_usage(answer))
 
 

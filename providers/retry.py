@@ -45,7 +45,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, S
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .answer import Answer
+from .answer import Answer, dispatch
 from .base import BaseProvider, Chunk, Finish, Messages, ProviderInfo, Reset, Usage, has_images, without_images
 from .errors import (
     Attempt,
@@ -419,9 +419,8 @@ class RetryProvider(BaseProvider):
                     answer = Answer(given)
                     async with contextlib.aclosing(self._attempt(provider, sent, given, proxy, kwargs)) as attempt:
                         async for chunk in attempt:
-                            if isinstance(chunk, str):
-                                chunks += 1
                             answer.add(chunk)
+                            chunks = answer.text_chunks
                             yield chunk
                     if not answer.text:
                         raise EmptyAnswerError("the answer had no text", provider=provider.name)
@@ -533,9 +532,10 @@ class RetryProvider(BaseProvider):
         stream = provider.create_async_generator(model, messages, proxy=proxy, **{"stream": True, **kwargs})
         iterator = stream.__aiter__()
         deadline = self._clock() + self.timeouts.total
-        got_text = finished = False
+        progress = _Progress()
         try:
             while True:
+                got_text = progress.got_text
                 phase = "idle" if got_text else "first_chunk"
                 limit = self.timeouts.idle if got_text else self.timeouts.first_chunk
                 remaining = deadline - self._clock()
@@ -547,28 +547,49 @@ class RetryProvider(BaseProvider):
                 except StopAsyncIteration:
                     return
                 except TimeoutError as exc:
-                    if finished:
+                    if progress.finished:
                         return  # the answer is whole; only its usage did not come in time
                     raise ProviderTimeoutError(
                         f"no {'chunk' if got_text else 'first chunk'} within {limit:.1f}s ({phase} timeout)",
                         provider=provider.name,
                         phase=phase,
                     ) from exc
-                if isinstance(chunk, Finish):
-                    finished = True
-                elif isinstance(chunk, (ProviderInfo, Usage)):
-                    pass  # a nested chain's attempt, what the answer took: not text
-                elif isinstance(chunk, Reset):
-                    got_text = False
-                elif chunk:
-                    got_text = True
-                else:
-                    continue  # a heartbeat: the deadline above starts again, nothing to pass on
+                progress.heartbeat = False
+                dispatch(chunk, progress)
+                if progress.heartbeat:
+                    continue  # the deadline above starts again, nothing to pass on
                 yield chunk
         finally:
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+class _Progress:
+    """How far one provider's stream got, for its deadlines: an
+    :class:`~providers.answer.AnswerListener` of the raw chunks (:func:`~providers.answer.dispatch`)."""
+
+    def __init__(self) -> None:
+        self.got_text = self.finished = self.heartbeat = False
+
+    def on_text(self, text: str) -> None:
+        """Text starts the idle deadline; "" is a heartbeat (progress, nothing to pass on)."""
+        self.heartbeat = not text
+        self.got_text = self.got_text or bool(text)
+
+    def on_reset(self, reset: Reset) -> None:
+        """A nested chain starts over: its first chunk is awaited again."""
+        self.got_text = False
+
+    def on_info(self, info: ProviderInfo) -> None:
+        """A nested chain's attempt: not text."""
+
+    def on_finish(self, finish: Finish) -> None:
+        """The answer is whole: only its usage may still come."""
+        self.finished = True
+
+    def on_usage(self, usage: Usage) -> None:
+        """What the answer took: not text."""
 
 
 class IterListProvider(RetryProvider):

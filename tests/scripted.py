@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers import BaseProvider, Messages
+from providers import Answer, BaseProvider, Finish, Messages, ProviderInfo, Reset, Usage
 
 
 @dataclass
@@ -46,16 +46,35 @@ class ScriptedProvider(BaseProvider):
             raise run.error
 
 
+class Recorder:
+    """A display's record of a stream (an AnswerListener): text and Reset events in order, and the
+    ProviderInfo events in ``infos``."""
+
+    def __init__(self, infos: list[Any] | None = None) -> None:
+        self.events: list[Any] = []
+        self.infos = infos if infos is not None else []
+
+    def on_text(self, text: str) -> None:
+        self.events.append(text)
+
+    def on_reset(self, reset: Reset) -> None:
+        self.events.append(reset)
+
+    def on_info(self, info: ProviderInfo) -> None:
+        self.infos.append(info)
+
+    def on_finish(self, finish: Finish) -> None:
+        """Read from the answer."""
+
+    def on_usage(self, usage: Usage) -> None:
+        """Read from the answer."""
+
+
 async def collect(stream: AsyncIterator[Any], infos: list[Any] | None = None) -> tuple[str, list[Any]]:
     """Consume like a display would (through :class:`providers.Answer`): text appends, Reset clears.
     Returns (final text, text and Reset events); ProviderInfo events go to ``infos`` when given."""
-    from providers import Answer, ProviderInfo
-
-    answer, events = Answer(), []
+    recorder = Recorder(infos)
+    answer = Answer(listener=recorder)
     async for chunk in stream:
-        if isinstance(chunk, ProviderInfo) and infos is not None:
-            infos.append(chunk)
-        change = answer.add(chunk)
-        if change is not None:
-            events.append(change)
-    return answer.text, events
+        answer.add(chunk)
+    return answer.text, recorder.events

@@ -111,3 +111,63 @@ def test_the_handlers_stay_thin() -> None:
     before the turn service, one class with 31 methods)."""
     lines = len((ROOT / "bot" / "handlers" / "conversation.py").read_text().splitlines())
     assert lines < 320, f"bot/handlers/conversation.py has {lines} lines"
+
+
+#: The names of the stream's event types (besides ``str``), as code spells them.
+EVENT_TYPES = {"Reset", "ProviderInfo", "Finish", "Usage"}
+
+
+def python_files() -> list[Path]:
+    return [p for folder in ("bot", "providers", "benchmarks", "tests") for p in sorted((ROOT / folder).rglob("*.py"))]
+
+
+def test_every_event_type_has_a_listener_method() -> None:
+    """A new event type added to ``Chunk`` fails here until :data:`providers.answer.EVENTS` and the
+    listener protocol name it (and then :func:`test_every_consumer_handles_every_event` fails until
+    each consumer handles it)."""
+    from typing import get_args
+
+    from providers.answer import EVENTS, AnswerListener
+    from providers.base import Chunk
+
+    assert set(get_args(Chunk)) == set(EVENTS)
+    assert {name for name in vars(AnswerListener) if name.startswith("on_")} == set(EVENTS.values())
+    assert {t.__name__ for t in EVENTS} - {"str"} == EVENT_TYPES
+
+
+def test_every_consumer_handles_every_event() -> None:
+    """A class that handles one event of a chain (an ``on_*`` method of AnswerListener) handles them all."""
+    from providers.answer import EVENTS
+
+    methods = set(EVENTS.values())
+    consumers, missing = [], []
+    for path in python_files():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                defined = {n.name for n in node.body if isinstance(n, ast.FunctionDef)} & methods
+                if defined:
+                    consumers.append(node.name)
+                    if defined != methods:
+                        missing.append(f"{path.relative_to(ROOT)}: {node.name} lacks {sorted(methods - defined)}")
+    assert not missing, "\n".join(missing)
+    assert {"ReplyStream", "Answer", "AnswerWriter", "_Deltas", "_Progress", "_Display"} <= set(consumers)
+
+
+def test_only_the_answer_module_switches_on_event_types() -> None:
+    """Consumers get events through ``providers.answer`` (dispatch, Answer); no ``isinstance`` on an
+    event type elsewhere (five consumers branched on Reset, and the chain had a switch of its own)."""
+    found = []
+    for path in python_files():
+        if path.parent.name == "tests" and path.name.startswith("test_"):
+            continue  # assertions about events are no consumers
+        if path.relative_to(ROOT) == Path("providers/answer.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance":
+                types = ast.unparse(node.args[1]) if len(node.args) > 1 else ""
+                subject = ast.unparse(node.args[0]) if node.args else ""
+                if any(name in types.replace("(", " ").replace(",", " ").split() for name in EVENT_TYPES) or (
+                    types == "str" and subject in {"chunk", "change"}
+                ):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} isinstance({subject}, {types})")
+    assert not found, "\n".join(found)

@@ -68,7 +68,7 @@ from bot.telegram.rendering import (
     utf16_len,
 )
 from bot.turns.port import StreamResult
-from providers import Answer, Chunk, Message, Reset
+from providers import Answer, Chunk, Finish, Message, ProviderInfo, Reset, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +209,7 @@ class ReplyStream:
         self._done = False
         self._dirty = asyncio.Event()
         self._consumer: asyncio.Task[None] | None = None
+        self._typing_task: asyncio.Task[None] | None = None
         self._stop_note = STOPPED_NOTE
         self._drafting = streamer.drafts and not target.is_group
         self._draft_id = random.randint(1, 2**31 - 1)
@@ -231,7 +232,7 @@ class ReplyStream:
         which is logged). Provider errors do not propagate: they end up in
         ``result.error`` and the user sees ``error_text(error)``.
         """
-        self._answer = Answer(prompt)
+        self._answer = Answer(prompt, self)
         self._started = time.monotonic()
         typing = asyncio.create_task(self._typing())
         flusher = asyncio.create_task(self._flush_loop())
@@ -293,20 +294,39 @@ class ReplyStream:
                 await aclose()
 
     async def _read(self, chunks: AsyncIterator[Chunk], typing: asyncio.Task[None]) -> None:
-        cap = self._max_answer_chars
+        self._typing_task = typing
         async for chunk in chunks:
-            if isinstance(chunk, Reset) and self._answer.text:
-                self._held = self._answer.text
-            change = self._answer.add(chunk)
-            if change is None:
-                continue
-            if not isinstance(change, Reset):
-                typing.cancel()
-            self._dirty.set()
-            if cap is not None and len(self._answer.text) > cap:
-                self._answer.cut(cap)
-                self.result.capped = cap
+            self._answer.add(chunk)  # to the on_* methods below, once folded
+            if self.result.capped is not None:
                 return  # read no more: the provider's stream is closed
+
+    # -- the chain's events (providers.AnswerListener) ------------------------------------------
+
+    def on_text(self, text: str) -> None:
+        """New text: the typing action ends, the messages catch up; past ``MAX_ANSWER_CHARS`` the
+        answer is cut there and no more is read."""
+        if self._typing_task is not None:
+            self._typing_task.cancel()
+        self._dirty.set()
+        cap = self._max_answer_chars
+        if cap is not None and len(self._answer.text) > cap:
+            self._answer.cut(cap)
+            self.result.capped = cap
+
+    def on_reset(self, reset: Reset) -> None:
+        """A failover: what was shown stays (held) until the next attempt writes."""
+        if self._answer.discarded:
+            self._held = self._answer.discarded
+        self._dirty.set()
+
+    def on_info(self, info: ProviderInfo) -> None:
+        """Who answers: read from the answer at the end (the reply's notes)."""
+
+    def on_finish(self, finish: Finish) -> None:
+        """Why it ended: read from the answer at the end (the reply's notes)."""
+
+    def on_usage(self, usage: Usage) -> None:
+        """The tokens it took: read from the answer at the end (the usage ledger)."""
 
     async def _typing(self) -> None:
         while True:
