@@ -135,13 +135,14 @@ async def cpu_per_length() -> None:
     from telegram import Bot
 
     from bot.telegram.pacing import ChatPacer
+    from bot.telegram.ratelimit import ChatRateLimiter
     from bot.telegram.streaming import ReplyStreamer, ReplyTarget
 
     text = "Streaming **replies** arrive by edits, paced per chat. " * 2000
     rows = []
     for size in (3_000, 12_000, 48_000):
         async with FakeBotApi() as telegram, Bot(telegram.token, base_url=telegram.base_url) as bot:
-            streamer = ReplyStreamer(bot, ChatPacer(private_interval=0.02, global_per_second=1000))
+            streamer = ReplyStreamer(bot, ChatRateLimiter(ChatPacer(private_interval=0.02, global_per_second=1000)))
 
             async def chunks(answer: str = text[:size]) -> AsyncIterator[str]:
                 for start in range(0, len(answer), 40):

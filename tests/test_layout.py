@@ -171,3 +171,18 @@ def test_only_the_answer_module_switches_on_event_types() -> None:
                 ):
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno} isinstance({subject}, {types})")
     assert not found, "\n".join(found)
+
+
+def test_only_the_rate_limiter_asks_the_pacer_for_slots_or_blocks_a_chat() -> None:
+    """One pacing mechanism: ``bot/telegram/ratelimit.py`` is the only caller of the pacer's
+    acquire/penalize (the streamer paced itself and handled a 429 a second time before)."""
+    calls = []
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        if path.name in {"ratelimit.py", "pacing.py"}:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in {"acquire", "acquire_global", "penalize"}:
+                owner = ast.unparse(node.value)
+                if "pacer" in owner.lower():
+                    calls.append(f"{path.relative_to(ROOT)}:{node.lineno} {owner}.{node.attr}")
+    assert not calls, "\n".join(calls)

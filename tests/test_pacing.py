@@ -191,3 +191,74 @@ async def test_a_first_message_held_by_its_own_chat_holds_no_one_else() -> None:
 
     await asyncio.gather(request(7, True), request(8, False))
     assert order == [8, 7], "another chat's edit is not held behind a first message its own chat blocks"
+
+
+class CountingPacer(ChatPacer):
+    """A pacer that counts the 429s it is told of."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(1.0, 20, 1000, clock=clock, sleep=clock.sleep)
+        self.penalties: list[tuple[int, float, bool]] = []
+
+    def penalize(self, chat_id: int, retry_after: float, messages: bool = True) -> None:
+        self.penalties.append((chat_id, retry_after, messages))
+        super().penalize(chat_id, retry_after, messages)
+
+
+async def test_a_429_to_a_streamed_request_is_handled_once_by_the_slot_it_took() -> None:
+    from telegram.error import RetryAfter
+
+    from bot.telegram.ratelimit import PACED, ChatRateLimiter
+
+    clock = Clock()
+    pacer = CountingPacer(clock)
+    limiter = ChatRateLimiter(pacer, sleep=clock.sleep)
+
+    async def refused() -> bool:
+        raise RetryAfter(9)
+
+    try:
+        async with limiter.slot(5, first=True):
+            await limiter.process_request(refused, (), {}, "editMessageText", {"chat_id": 5}, PACED)
+    except RetryAfter:
+        pass
+    else:
+        raise AssertionError("the streamer is told of the 429: it decides what to send next")
+    assert pacer.penalties == [(5, 9.0, True)], "the chat is blocked once, by the limiter"
+    assert pacer.delay(5) == 9.0
+    async with limiter.slot(5):
+        pass
+    assert clock.now == 9.0, "the next slot comes after the wait"
+
+
+async def test_a_chat_action_is_paced_globally_and_its_429_holds_back_only_actions() -> None:
+    from telegram.error import RetryAfter
+
+    from bot.telegram.ratelimit import ChatRateLimiter
+
+    clock = Clock()
+    pacer = CountingPacer(clock)
+    limiter = ChatRateLimiter(pacer, sleep=clock.sleep)
+    calls: list[str] = []
+
+    async def refused() -> bool:
+        calls.append("refused")
+        raise RetryAfter(10)
+
+    async def send(name: str) -> bool:
+        calls.append(name)
+        return True
+
+    await limiter.process_request(send, ("typing",), {}, "sendChatAction", {"chat_id": 5}, None)
+    await limiter.process_request(send, ("answer",), {}, "sendMessage", {"chat_id": 5}, None)
+    assert clock.now < 0.01, "an action takes no slot of the chat: the answer is not held back"
+    try:
+        await limiter.process_request(refused, (), {}, "sendChatAction", {"chat_id": 5}, None)
+    except RetryAfter:
+        refused_at = clock.now
+    assert calls == ["typing", "answer", "refused"], "a refused action is not retried"
+    assert pacer.penalties == [(5, 10.0, False)]
+    await limiter.process_request(send, ("next answer",), {}, "sendMessage", {"chat_id": 5}, None)
+    assert clock.now < 1.1, "the answer goes at its slot (1 s after the first), not after the action's 429"
+    await limiter.process_request(send, ("typing again",), {}, "sendChatAction", {"chat_id": 5}, None)
+    assert clock.now == refused_at + 10.0, "the next action waits out the 429's retry_after"

@@ -84,6 +84,7 @@ def test_a_partial_answer_never_shows_raw_markdown_markers(partial: str, shown: 
 
 async def test_the_stream_shows_no_raw_markers_while_the_model_writes() -> None:
     from bot.telegram.pacing import ChatPacer
+    from bot.telegram.ratelimit import ChatRateLimiter
     from bot.telegram.streaming import ReplyStreamer, ReplyTarget
 
     from .fakes.telegram import FakeBotApi
@@ -94,7 +95,7 @@ async def test_the_stream_shows_no_raw_markers_while_the_model_writes() -> None:
             await asyncio.sleep(0.03)
 
     async with FakeBotApi() as telegram, Bot(telegram.token, base_url=telegram.base_url) as bot:
-        streamer = ReplyStreamer(bot, ChatPacer(private_interval=0.0, global_per_second=1000))
+        streamer = ReplyStreamer(bot, ChatRateLimiter(ChatPacer(private_interval=0.0, global_per_second=1000)))
         await streamer.open(ReplyTarget(5), str).run(answer())
         shown = [c.params["text"] for c in telegram.calls if c.method in ("sendMessage", "editMessageText")]
     assert len(shown) >= 3 and telegram.bot_texts(5) == ["Here is bold and code and a link done."]

@@ -10,6 +10,7 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram.pacing import ChatPacer
+from bot.telegram.ratelimit import ChatRateLimiter
 from bot.telegram.streaming import ReplyStreamer, ReplyTarget
 from providers import Chunk, ProviderConnectionError, Reset
 
@@ -25,7 +26,9 @@ async def bot(telegram: FakeBotApi) -> AsyncIterator[Bot]:
 
 
 def streamer(bot: Bot, interval: float = 0.0, limit: int = 4096) -> ReplyStreamer:
-    return ReplyStreamer(bot, ChatPacer(private_interval=interval, global_per_second=1000), limit=limit)
+    return ReplyStreamer(
+        bot, ChatRateLimiter(ChatPacer(private_interval=interval, global_per_second=1000)), limit=limit
+    )
 
 
 async def chunks(*items: Chunk | float) -> AsyncIterator[Chunk]:
@@ -209,7 +212,9 @@ async def test_edits_carry_everything_received_so_far(bot: Bot, telegram: FakeBo
 
 
 def drafting(bot: Bot, limit: int = 4096) -> ReplyStreamer:
-    return ReplyStreamer(bot, ChatPacer(private_interval=0.0, global_per_second=1000), limit=limit, drafts=True)
+    return ReplyStreamer(
+        bot, ChatRateLimiter(ChatPacer(private_interval=0.0, global_per_second=1000)), limit=limit, drafts=True
+    )
 
 
 async def test_draft_mode_streams_drafts_then_sends_the_message(bot: Bot, telegram: FakeBotApi) -> None:
@@ -251,7 +256,9 @@ async def test_stop_sends_no_part_not_yet_shown(bot: Bot, telegram: FakeBotApi, 
     """A long answer already read but not yet delivered (pacing holds it back) is not delivered
     after /stop: the messages shown keep their text and end with the note; no further part is sent."""
     pacer = ChatPacer(private_interval=0.3, global_per_second=1000)
-    stream = ReplyStreamer(bot, pacer, limit=60, drafts=drafts).open(ReplyTarget(CHAT), sentence, stop_markup=STOP)
+    stream = ReplyStreamer(bot, ChatRateLimiter(pacer), limit=60, drafts=drafts).open(
+        ReplyTarget(CHAT), sentence, stop_markup=STOP
+    )
     read = 0
 
     async def answer() -> AsyncIterator[Chunk]:

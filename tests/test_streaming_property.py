@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram.pacing import ChatPacer
+from bot.telegram.ratelimit import ChatRateLimiter
 from bot.telegram.rendering import render_markdown, utf16_len
 from bot.telegram.streaming import ReplyStreamer, ReplyTarget
 from providers import Chunk, Reset
@@ -35,7 +36,7 @@ def test_the_user_sees_exactly_the_last_answer(events: list[str], limit: int, pl
         async with FakeBotApi(reject_entities=plain) as telegram:
             async with Bot(telegram.token, base_url=telegram.base_url) as bot:
                 pacer = ChatPacer(private_interval=0.0, global_per_second=10_000)
-                streamer = ReplyStreamer(bot, pacer, limit=limit, drafts=drafts)
+                streamer = ReplyStreamer(bot, ChatRateLimiter(pacer), limit=limit, drafts=drafts)
 
                 async def chunks() -> AsyncIterator[Chunk]:
                     for event in events:

@@ -51,9 +51,9 @@ def build_transcriber(settings: Settings) -> Transcriber | None:
     return Transcriber(settings.transcription_base_url, key, settings.transcription_model, proxy=settings.proxy)
 
 
-def build_application(settings: Settings, pacer: ChatPacer) -> Application:
+def build_application(settings: Settings, limiter: ChatRateLimiter) -> Application:
     """The PTB Application on a :class:`~bot.telegram.tolerant.TolerantBot` pointed at ``TELEGRAM_BASE_URL``,
-    every request paced by a :class:`~bot.telegram.ratelimit.ChatRateLimiter` over ``pacer``, handling updates
+    every request paced by ``limiter`` (one for the whole bot, the streamer's too), handling updates
     concurrently (each conversation stays in order, see :mod:`bot.turns.ordering`).
 
     Every reply is sent with ``allow_sending_without_reply`` (PTB ``Defaults``): when the user's
@@ -63,7 +63,7 @@ def build_application(settings: Settings, pacer: ChatPacer) -> Application:
     bot = TolerantBot(
         settings.telegram_bot_token.get_secret_value(),
         defaults=Defaults(allow_sending_without_reply=True),
-        rate_limiter=ChatRateLimiter(pacer),
+        rate_limiter=limiter,
         base_url=settings.telegram_base_url,
         base_file_url=file_base_url(settings.telegram_base_url),
         request=TolerantRequest(connection_pool_size=64, proxy=proxy),
@@ -96,8 +96,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
             logger.warning("provider %s is marked as not working; it stays in the chain as configured", provider.name)
     store = await ConversationStore.open(settings.database_path)
     try:
-        pacer = ChatPacer(settings.private_edit_interval, settings.group_messages_per_minute)
-        app = build_application(settings, pacer)
+        limiter = ChatRateLimiter(ChatPacer(settings.private_edit_interval, settings.group_messages_per_minute))
+        app = build_application(settings, limiter)
         bot = app.bot
         assert isinstance(bot, TolerantBot)
         watch = PollingWatch(stop, lambda: bot.polls_completed)
@@ -117,7 +117,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
             store=store,
             chain=chain,
             streamer=ReplyStreamer(
-                app.bot, pacer, drafts=settings.stream_mode == "draft", max_answer_chars=settings.max_answer_chars
+                app.bot, limiter, drafts=settings.stream_mode == "draft", max_answer_chars=settings.max_answer_chars
             ),
             access=access,
             admins=AdminChecker(access),

@@ -17,10 +17,18 @@ from dataclasses import dataclass, field
 from telegram.constants import FloodLimit
 
 
+def is_group_chat(chat_id: int) -> bool:
+    """True for a chat paced at a group's rate: every chat but a private one (Bot API: a private
+    chat's id is the user's, positive; groups, supergroups and channels have negative ids)."""
+    return chat_id < 0
+
+
 @dataclass(slots=True)
 class _ChatState:
     next_slot: float = 0.0
     blocked_until: float = 0.0
+    #: Until when requests that are no message (chat actions, reactions) wait, after a 429 of theirs.
+    actions_until: float = 0.0
     turn: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -97,27 +105,36 @@ class ChatPacer:
         self._prune(now)
 
     async def acquire_global(self, chat_id: int) -> None:
-        """Wait for a request to ``chat_id`` that is no message (a reaction): only the global pace
-        and a 429 that blocks the chat hold it; it takes no slot of the chat, so it never delays the
-        chat's answers."""
+        """Wait for a request to ``chat_id`` that is no message (a reaction, a chat action): only the
+        global pace and a 429 that blocks the chat (or such requests of it) hold it; it takes no slot
+        of the chat, so it never delays the chat's answers."""
         while True:
             state = self._chats.get(chat_id)
             now = self._clock()
-            wait = max(0.0, self._global_next - now, state.blocked_until - now if state else 0.0)
+            blocked = max(state.blocked_until, state.actions_until) if state else 0.0
+            wait = max(0.0, self._global_next - now, blocked - now)
             if wait <= 0:
                 break
             await self._sleep(wait)
         self._global_next = now + self.global_interval
 
-    def penalize(self, chat_id: int, retry_after: float) -> None:
-        """Block ``chat_id`` for ``retry_after`` seconds (a 429's ``retry_after``); other chats go on."""
+    def penalize(self, chat_id: int, retry_after: float, messages: bool = True) -> None:
+        """Block ``chat_id`` for ``retry_after`` seconds (a 429's ``retry_after``); other chats go on.
+        ``messages=False``: the 429 answered a request that is no message (a chat action, a
+        reaction): only such requests wait (:meth:`acquire_global`), the chat's answers do not."""
         state = self._chats.setdefault(chat_id, _ChatState())
-        state.blocked_until = max(state.blocked_until, self._clock() + retry_after)
+        until = self._clock() + retry_after
+        if messages:
+            state.blocked_until = max(state.blocked_until, until)
+        else:
+            state.actions_until = max(state.actions_until, until)
 
     def _prune(self, now: float) -> None:
         if len(self._chats) > 4096:
             idle = [
-                c for c, s in self._chats.items() if max(s.next_slot, s.blocked_until) < now and not s.turn.locked()
+                c
+                for c, s in self._chats.items()
+                if max(s.next_slot, s.blocked_until, s.actions_until) < now and not s.turn.locked()
             ]
             for chat_id in idle:
                 del self._chats[chat_id]

@@ -1,33 +1,37 @@
-"""Flood control for every Bot API request: python-telegram-bot's rate-limiter hook.
+"""Flood control for every Bot API request, in one place: python-telegram-bot's rate-limiter hook.
 
 PTB calls :meth:`ChatRateLimiter.process_request` for each request the bot makes
 (``ExtBot(rate_limiter=...)``). Requests that post to a chat (sends, edits,
 deletes, drafts) take a slot of that chat's pace and of the global one
 (:class:`~bot.telegram.pacing.ChatPacer`: about one a second in a private chat, a group's 20
 a minute, 30 a second in all; Bot API FAQ, "My bot is hitting limits"). A reaction
-(setMessageReaction) is no message: it waits only for the global pace, and takes none of
-the chat's slots, so the 👀 on queued group questions never delays their answers. A 429
-(``RetryAfter``) blocks only that chat for ``retry_after`` seconds and the request
-is tried again, up to ``max_retries`` times; unlike PTB's ``AIORateLimiter``, other
-chats go on.
+(setMessageReaction) or a chat action (sendChatAction, "typing") is no message: it waits only for
+the global pace, and takes none of the chat's slots, so the 👀 on queued group questions and the
+typing action never delay answers. A 429 (``RetryAfter``) blocks only that chat for
+``retry_after`` seconds and the request is tried again, up to ``max_retries`` times; unlike PTB's
+``AIORateLimiter``, other chats go on. A 429 to a reaction or an action holds back only the
+chat's further reactions and actions, and is not retried (best effort).
 
-The streamer paces its own requests (it computes an edit's content only once its
-slot is granted, so edits merge instead of queueing); it marks them with
-``rate_limit_args={"paced": True}``: they are not paced or retried here, but a
-429 still blocks their chat for every other request.
+The streamer takes its slot before it computes what to send (:meth:`ChatRateLimiter.slot`), so
+an edit carries everything received while it waited and edits merge instead of queueing; the
+request it then makes is marked ``rate_limit_args={"paced": True}`` and passes
+:meth:`~ChatRateLimiter.process_request` untouched. A 429 to it is handled by :meth:`slot`: the
+chat is blocked, and the streamer, told by the ``RetryAfter`` it gets, tries again with its
+next slot. This module is the only one that asks the pacer for a slot or blocks a chat.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from bot.telegram.pacing import ChatPacer, duration_seconds
+from bot.telegram.pacing import ChatPacer, duration_seconds, is_group_chat
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +57,7 @@ PACED_METHODS = frozenset(
 )
 
 #: Bot API methods about a chat that are no message: paced globally, never per chat.
-GLOBAL_ONLY_METHODS = frozenset({"setMessageReaction"})
+GLOBAL_ONLY_METHODS = frozenset({"setMessageReaction", "sendChatAction"})
 
 #: ``rate_limit_args`` of a request its caller has paced already (the streamer).
 PACED = {"paced": True}
@@ -78,6 +82,29 @@ class ChatRateLimiter(BaseRateLimiter[dict[str, Any]]):
         self.max_retries = max_retries
         self._sleep = sleep
 
+    @contextlib.asynccontextmanager
+    async def slot(self, chat_id: int, first: bool = False) -> AsyncIterator[None]:
+        """Wait for ``chat_id``'s next slot and hold it for the body, which makes one request to the
+        chat marked with :data:`PACED`. A 429 to it blocks the chat for ``retry_after`` seconds
+        and propagates (the caller decides what to send with its next slot).
+
+        ``first``: the first message of a reply (see :meth:`~bot.telegram.pacing.ChatPacer.acquire`).
+        """
+        await self.pacer.acquire(chat_id, is_group=is_group_chat(chat_id), first=first)
+        try:
+            yield
+        except RetryAfter as error:
+            self._flooded(chat_id, error, "a streamed reply")
+            raise
+
+    def _flooded(self, chat_id: int, error: RetryAfter, what: str, messages: bool = True) -> float:
+        """Block ``chat_id`` for the 429's ``retry_after`` (only its requests that are no message,
+        when ``messages`` is False); one log line. Returns the seconds."""
+        seconds = duration_seconds(error.retry_after)
+        self.pacer.penalize(chat_id, seconds, messages=messages)
+        logger.info("flood control in chat %s: %s waits %.0fs", chat_id, what, seconds)
+        return seconds
+
     async def initialize(self) -> None:
         """Nothing to set up."""
 
@@ -98,17 +125,19 @@ class ChatRateLimiter(BaseRateLimiter[dict[str, Any]]):
 
         Raises:
             telegram.error.RetryAfter: still refused after ``max_retries`` waits, a request the
-                caller paces itself (it decides what to do), or a reaction (not retried).
+                caller paces itself (:meth:`slot` blocks the chat; the caller decides what to
+                do), or a reaction or chat action (not retried).
         """
         chat_id = data.get("chat_id")
         chat = chat_id if isinstance(chat_id, int) else None
-        paced_by_caller = bool(rate_limit_args and rate_limit_args.get("paced"))
-        paced_here = endpoint in PACED_METHODS and chat is not None and not paced_by_caller
+        if rate_limit_args and rate_limit_args.get("paced"):
+            return await callback(*args, **kwargs)  # its slot and its 429 are :meth:`slot`'s
+        paced_here = endpoint in PACED_METHODS and chat is not None
         global_only = endpoint in GLOBAL_ONLY_METHODS and chat is not None
         for attempt in range(self.max_retries + 1):
             if paced_here:
                 assert chat is not None
-                await self.pacer.acquire(chat, is_group=chat < 0)
+                await self.pacer.acquire(chat, is_group=is_group_chat(chat))
             elif global_only:
                 assert chat is not None
                 await self.pacer.acquire_global(chat)
@@ -116,13 +145,15 @@ class ChatRateLimiter(BaseRateLimiter[dict[str, Any]]):
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
                 if global_only:
-                    raise  # best effort: a reaction refused for flooding neither waits nor blocks the chat
-                seconds = duration_seconds(error.retry_after)
+                    assert chat is not None
+                    self._flooded(chat, error, endpoint, messages=False)
+                    raise  # best effort: not retried, and the chat's answers are not held back
                 if chat is not None:
-                    self.pacer.penalize(chat, seconds)
-                if paced_by_caller or attempt == self.max_retries:
+                    seconds = self._flooded(chat, error, endpoint)
+                else:
+                    seconds = duration_seconds(error.retry_after)
+                if attempt == self.max_retries:
                     raise
-                logger.info("flood control in chat %s: %s waits %.0fs", chat, endpoint, seconds)
                 if not paced_here:
                     await self._sleep(seconds)
         raise AssertionError("unreachable")

@@ -4,14 +4,15 @@ For each reply, a :class:`ReplyStream`
 
 - shows "typing" (sendChatAction, which lasts 5 s) until the first text arrives;
 - sends the first text as a message, then edits it as text arrives, paced per
-  chat by :class:`~bot.telegram.pacing.ChatPacer` (each send/edit/delete takes a slot,
+  chat by :class:`~bot.telegram.ratelimit.ChatRateLimiter` (each send/edit/delete takes a slot,
   and the content is computed *after* the slot is granted, so every edit
   carries everything received so far);
 - never sends an edit whose content is unchanged (Bot API: "message is not
   modified");
 - when stopped (/stop, the Stop button, shutdown) reads no more and sends no further part: the
   messages already shown get the text they had reached and the stop note;
-- on ``RetryAfter`` (HTTP 429) blocks only this chat for ``retry_after`` seconds;
+- on ``RetryAfter`` (HTTP 429) waits, as the rate limiter blocks only this chat for ``retry_after``
+  seconds, then sends what is due by then;
 - continues past 4096 UTF-16 code units in further messages
   (:class:`~bot.telegram.rendering.GrowingRender` while the answer grows, converting each finished
   block and keeping each finished message once; :func:`~bot.telegram.rendering.render_parts` for the
@@ -56,8 +57,7 @@ from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParamet
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.telegram.pacing import ChatPacer, duration_seconds
-from bot.telegram.ratelimit import PACED
+from bot.telegram.ratelimit import PACED, ChatRateLimiter
 from bot.telegram.rendering import (
     TELEGRAM_TEXT_LIMIT,
     GrowingRender,
@@ -121,7 +121,8 @@ class ReplyStreamer:
 
     Args:
         bot: the PTB bot.
-        pacer: shared per-chat pacer.
+        limiter: the bot's rate limiter (the one on ``bot``, if it has one): every request of a
+            reply takes its slot there, and a 429 is handled there.
         limit: message length limit in UTF-16 code units (Bot API: 4096).
         drafts: stream private-chat replies as drafts (sendMessageDraft) instead of edits.
         max_answer_chars: an answer longer than this many characters is cut there: the rest is not
@@ -131,13 +132,13 @@ class ReplyStreamer:
     def __init__(
         self,
         bot: Bot,
-        pacer: ChatPacer,
+        limiter: ChatRateLimiter,
         limit: int = TELEGRAM_TEXT_LIMIT,
         drafts: bool = False,
         max_answer_chars: int | None = None,
     ) -> None:
         self.bot = bot
-        self.pacer = pacer
+        self.limiter = limiter
         self.limit = limit
         self.drafts = drafts
         self.max_answer_chars = max_answer_chars
@@ -190,7 +191,7 @@ class ReplyStream:
         self._streamer = streamer
         self._on_message = on_message
         self._paced = streamer.paced
-        self._pacer = streamer.pacer
+        self._limiter = streamer.limiter
         self._limit = streamer.limit
         self._max_answer_chars = streamer.max_answer_chars
         self.target = target
@@ -334,13 +335,10 @@ class ReplyStream:
                 await self._bot.send_chat_action(
                     self.target.chat_id, ChatAction.TYPING, message_thread_id=self.target.thread_id
                 )
-            except RetryAfter as exc:
-                await asyncio.sleep(duration_seconds(exc.retry_after))
-                continue
             except Forbidden as exc:
                 self._abandon(exc)
                 return
-            except TelegramError as exc:
+            except TelegramError as exc:  # a 429 too: the rate limiter holds the next action back
                 logger.debug("sendChatAction failed: %s", exc)
             await asyncio.sleep(TYPING_INTERVAL)
 
@@ -460,28 +458,29 @@ class ReplyStream:
         """Bring the shown messages to the desired state, one paced request at a time."""
         failures = 0
         while self.result.forbidden is None and self._next_op() is not None:
-            await self._pacer.acquire(self.target.chat_id, self.target.is_group, first=not self._shown)
-            op = self._next_op()
-            if op is None:
-                return
+            op = None
             sent_at = time.monotonic()
             try:
-                await self._apply(*op)
+                async with self._limiter.slot(self.target.chat_id, first=not self._shown):
+                    op = self._next_op()  # what to send is decided once the slot is granted
+                    if op is None:
+                        return
+                    sent_at = time.monotonic()
+                    await self._apply(*op)
                 failures = 0
             except Forbidden as exc:
                 self._abandon(exc)
                 return
-            except RetryAfter as exc:
-                self.result.flood_waits += 1
-                seconds = duration_seconds(exc.retry_after)
-                logger.info("flood control in chat %s: waiting %.0fs", self.target.chat_id, seconds)
-                self._pacer.penalize(self.target.chat_id, seconds)
+            except RetryAfter:
+                self.result.flood_waits += 1  # the limiter blocked the chat: the next slot comes after the wait
             except BadRequest as exc:
+                assert op is not None
                 failures += 1
                 if not self._handle_bad_request(exc, op) or failures >= MAX_FAILURES:
                     logger.error("giving up on a reply in chat %s: %s", self.target.chat_id, exc)
                     return
             except NetworkError as exc:
+                assert op is not None
                 if op[0] == "send" and op[2] is not None and self._lost is None:
                     known = [s.message_id for s in self._shown] + [self.target.reply_to or 0, self.target.after or 0]
                     self._lost = (op[2], op[3], max(known), sent_at)
@@ -625,16 +624,16 @@ class ReplyStream:
         unknown = [c for c in candidates if not (sent is not None and (chat_id, c) in sent) and not self.shows(c)]
         for candidate in unknown[:LOST_SEND_PROBES]:
             try:
-                await self._pacer.acquire(chat_id, self.target.is_group)
-                await self._bot.edit_message_text(
-                    part.text,
-                    chat_id=chat_id,
-                    message_id=candidate,
-                    entities=list(part.entities) or None,
-                    reply_markup=markup,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    **self._paced,
-                )
+                async with self._limiter.slot(chat_id):
+                    await self._bot.edit_message_text(
+                        part.text,
+                        chat_id=chat_id,
+                        message_id=candidate,
+                        entities=list(part.entities) or None,
+                        reply_markup=markup,
+                        link_preview_options=LinkPreviewOptions(is_disabled=True),
+                        **self._paced,
+                    )
             except BadRequest as exc:
                 if "not modified" not in exc.message.lower():
                     continue  # not a message of the bot (or gone, or not sent yet)
@@ -642,8 +641,8 @@ class ReplyStream:
                 logger.warning("chat %s: looking for a duplicate of a lost send failed: %s", chat_id, exc)
                 return True
             try:
-                await self._pacer.acquire(chat_id, self.target.is_group)
-                await self._bot.delete_message(chat_id, candidate, **self._paced)
+                async with self._limiter.slot(chat_id):
+                    await self._bot.delete_message(chat_id, candidate, **self._paced)
             except TelegramError as exc:
                 logger.warning("chat %s: the duplicate %s of a lost send stays (%s)", chat_id, candidate, exc)
                 return True
