@@ -25,6 +25,7 @@ from bot.app.polling import AnotherInstanceError
 from bot.app.wiring import run_bot
 from bot.config.settings import DatabaseSettings, load_settings, use_ptb_timedeltas
 from bot.state.backup import BackupError, backup_database
+from bot.state.postgres import safe_url
 from bot.state.storage import StorageError
 
 
@@ -48,7 +49,8 @@ def check_config() -> int:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
     names = " -> ".join(p.name for p in chain.providers)
-    print(f"Configuration OK: provider chain {names}; database {settings.database_path}")
+    database = safe_url(settings.database_url.get_secret_value()) if settings.database_url else settings.database_path
+    print(f"Configuration OK: provider chain {names}; database {database}")
     return 0
 
 
@@ -65,8 +67,8 @@ async def _main() -> int:
     except ChainConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
-    except StorageError as error:
-        print(f"Configuration error: DATABASE_PATH: {error}", file=sys.stderr)
+    except StorageError as error:  # its message names DATABASE_URL or DATABASE_PATH
+        print(f"Configuration error: {error}", file=sys.stderr)
         return 2
     except AnotherInstanceError as error:
         print(f"Cannot start: {error}", file=sys.stderr)

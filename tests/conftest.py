@@ -11,6 +11,7 @@ from hypothesis import settings
 from .fakes.openai import FakeOpenAI
 from .fakes.telegram import FakeBotApi
 from .harness import BotHarness, Lines
+from .pg import PostgresServer, running_server
 
 # Durations from PTB are timedeltas, as in the running bot (bot.__main__ opts in the same way).
 os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -51,3 +52,20 @@ async def harness(telegram: FakeBotApi, llm: FakeOpenAI, tmp_path: Path) -> Asyn
     bot = BotHarness(telegram, llm, tmp_path / "bot.sqlite3")
     yield bot
     await bot.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole run (see tests/pg.py); never skipped under CI."""
+    with running_server() as server:
+        if server is None:
+            if os.environ.get("CI"):
+                pytest.fail("PostgreSQL is not installed: .ci/run installs Debian's postgresql package")
+            pytest.skip("PostgreSQL is not installed (Debian's postgresql package): its tests are skipped here")
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a new empty database on the test server."""
+    return postgres_server.database()

@@ -186,3 +186,16 @@ def test_only_the_rate_limiter_asks_the_pacer_for_slots_or_blocks_a_chat() -> No
                 if "pacer" in owner.lower():
                     calls.append(f"{path.relative_to(ROOT)}:{node.lineno} {owner}.{node.attr}")
     assert not calls, "\n".join(calls)
+
+
+def test_only_the_state_package_imports_a_database_driver() -> None:
+    """Everything above ``bot/state`` depends on its interfaces (``bot.state.protocols``), never on a driver."""
+    drivers = {"sqlite3", "aiosqlite", "asyncpg", "psycopg"}
+    found = []
+    for path in sorted((ROOT / "bot").rglob("*.py")) + sorted((ROOT / "providers").rglob("*.py")):
+        if path.is_relative_to(ROOT / "bot" / "state"):
+            continue
+        for module in runtime_imports(path):
+            if module.split(".")[0] in drivers:
+                found.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert not found, "\n".join(found)

@@ -13,6 +13,7 @@ import pytest
 
 from .fakes.openai import FakeOpenAI
 from .fakes.telegram import FakeBotApi
+from .pg import PostgresServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def _env(**values: str) -> dict[str, str]:
     """The test process's environment without the bot's settings, plus ``values`` (an OpenAI key
     is set: api.openai.com, the default backend, refuses to start without one)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "OPENAI_", "PROVIDERS"))}
+    own = ("TELEGRAM_", "OPENAI_", "PROVIDERS", "DATABASE_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(own)}
     env["OPENAI_API_KEY"] = "sk-test-key"
     env.update(values)
     return env
@@ -307,3 +309,20 @@ async def test_a_configuration_error_held_for_a_container_waits_for_sigterm_and_
     assert process.returncode is None  # still there: no restart loop
     process.terminate()
     assert await asyncio.wait_for(process.wait(), 30) == 2
+
+
+async def test_a_wrong_database_url_is_one_line_naming_it_never_the_password(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    base = _env(PYTHONPATH=str(ROOT), TELEGRAM_BOT_TOKEN="1:abc")
+    wrong_password = postgres_server.url.replace("bot@", "nobody:secret-pw@")
+    unreachable = f"postgresql://bot:secret-pw@127.0.0.1:{free_port()}/bot"
+    for url, words in [
+        (wrong_password, "refused the user name or password"),
+        (unreachable, "connection refused"),
+        ("mysql://bot:secret-pw@localhost/bot", "DATABASE_URL is invalid"),
+    ]:
+        code, out = await _run({**base, "DATABASE_URL": url}, tmp_path)
+        assert code == 2 and out.count("\n") == 1 and "Traceback" not in out, out
+        assert out.startswith("Configuration error: DATABASE_URL") and words in out, out
+        assert "secret-pw" not in out

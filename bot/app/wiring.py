@@ -19,7 +19,8 @@ from bot.app.polling import PollingWatch
 from bot.config.prices import PriceBook, backend_of
 from bot.config.settings import Settings
 from bot.handlers import Deps, register
-from bot.state.storage import ConversationStore, InterruptedReply
+from bot.state.opening import open_store
+from bot.state.storage import InterruptedReply
 from bot.telegram.access import AccessPolicy, AdminChecker
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.ratelimit import ChatRateLimiter
@@ -84,7 +85,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
 
     Raises:
         bot.app.chain.ChainConfigError: a provider in ``PROVIDERS`` is not configured.
-        bot.state.storage.StorageError: ``DATABASE_PATH`` cannot be opened or is not a usable database.
+        bot.state.storage.StorageError: the store (``DATABASE_URL``, else ``DATABASE_PATH``) cannot be
+            opened or is not a usable database.
         bot.app.polling.AnotherInstanceError: another instance is polling with this token (409 Conflict).
         telegram.error.InvalidToken: Telegram refused the token.
     """
@@ -94,7 +96,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
     for provider in chain.providers:
         if not provider.working:
             logger.warning("provider %s is marked as not working; it stays in the chain as configured", provider.name)
-    store = await ConversationStore.open(settings.database_path)
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    store = await open_store(url, settings.database_path)
     try:
         limiter = ChatRateLimiter(ChatPacer(settings.private_edit_interval, settings.group_messages_per_minute))
         app = build_application(settings, limiter)

@@ -26,6 +26,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 from telegram.constants import FloodLimit, MessageLimit
+from yarl import URL
 
 from bot.config.prices import ModelPrice, PricesError, load_prices
 from bot.config.prompts import PresetsError, load_presets
@@ -112,6 +113,11 @@ class Settings(BaseSettings):
 
     # Storage
     database_path: Path = Field(Path("data/bot.sqlite3"), description="SQLite file; folders are created.")
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql://USER:PASSWORD@HOST:PORT/DBNAME: the store on PostgreSQL (for replicas);"
+        " unset: SQLite at DATABASE_PATH.",
+    )
     history_max_messages: int = Field(40, ge=1, description="At most this many past messages go to the model.")
     history_max_tokens: int = Field(
         6000, ge=100, description="Token budget of the history sent to the model (newest kept), estimated."
@@ -319,6 +325,16 @@ class Settings(BaseSettings):
         """The system-prompt presets of ``PROMPTS_FILE`` (validated when the settings were read), or {}."""
         return load_presets(self.prompts_file, self.max_prompt_chars) if self.prompts_file else {}
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if not text.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql:// (postgresql://USER:PASSWORD@HOST:PORT/DBNAME)")
+        return text
+
     @field_validator("database_path")
     @classmethod
     def _database_path(cls, value: Path) -> Path:
@@ -353,6 +369,9 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value, for log redaction."""
         values = [self.telegram_bot_token.get_secret_value()]
+        if self.database_url:
+            url = URL(self.database_url.get_secret_value())
+            values += [url.password or "", url.raw_password or ""]
         for key in (self.openai_api_key, self.transcription_api_key):
             if key:
                 values.append(key.get_secret_value())

@@ -11,7 +11,8 @@ from telegram.error import TelegramError
 
 from bot import texts
 from bot.config.settings import Settings
-from bot.state.storage import ChatSettings, ConversationKey, ConversationStore
+from bot.state.protocols import Store
+from bot.state.storage import ChatSettings, ConversationKey
 from bot.telegram.access import AccessPolicy, AdminChecker
 from bot.telegram.media import ImageCache
 from bot.telegram.streaming import ReplyStreamer, ReplyTarget
@@ -30,7 +31,7 @@ class Deps:
     """Everything the handlers use, built once at start-up (see :func:`bot.app.wiring.run_bot`)."""
 
     settings: Settings
-    store: ConversationStore
+    store: Store
     chain: RetryProvider
     streamer: ReplyStreamer
     access: AccessPolicy

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.state.storage import ConversationStore
+from bot.state.protocols import UsageLedger
 
 HOUR = 3600.0
 
@@ -80,7 +80,7 @@ class Budgets:
 
     def __init__(
         self,
-        store: ConversationStore,
+        store: UsageLedger,
         *,
         messages_per_hour: int = 0,
         tokens_per_day: int = 0,

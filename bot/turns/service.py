@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 from bot import texts
 from bot.config.prices import PriceBook
 from bot.config.settings import Settings
-from bot.state.storage import ConversationKey, ConversationStore, StorageError, StoredMessage, UsageRecord
+from bot.state.protocols import Store
+from bot.state.storage import ConversationKey, StorageError, StoredMessage, UsageRecord
 from bot.turns.budgets import Budgets
 from bot.turns.history import attach_images, build_prompt
 from bot.turns.models import ModelCatalog
@@ -100,7 +101,7 @@ class TurnService:
     def __init__(
         self,
         settings: Settings,
-        store: ConversationStore,
+        store: Store,
         catalog: ModelCatalog,
         budgets: Budgets,
         prices: PriceBook,

@@ -1,0 +1,136 @@
+"""What is stored, as interfaces: the code above ``bot/state`` depends on these, never on a database.
+
+Two implementations are chosen at wiring time (:func:`bot.state.open_store`): SQLite for one
+process (:class:`~bot.state.storage.ConversationStore`, ``DATABASE_PATH``; ``":memory:"`` for tests)
+and PostgreSQL for replicas (:class:`~bot.state.postgres.PostgresStore`, ``DATABASE_URL``). One
+contract suite (``tests/test_store_contract.py``) runs against both.
+
+Every method raises :class:`~bot.state.storage.StorageError` when the database fails; a failed
+write changes nothing already stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from bot.state.storage import (
+    ChatSettings,
+    ConversationKey,
+    InterruptedReply,
+    Role,
+    StoredMessage,
+    UsageRecord,
+    UsageTotals,
+)
+
+
+class History(Protocol):
+    """The turns of each conversation (chat, or forum topic), oldest first."""
+
+    async def add(
+        self,
+        key: ConversationKey,
+        role: Role,
+        content: str,
+        author: str | None = None,
+        user_id: int | None = None,
+        images: Sequence[str] = (),
+    ) -> int:
+        """Append a turn; returns its id. ``images``: Telegram ``file_id`` of the images it showed."""
+        ...
+
+    async def replace(self, old_id: int, key: ConversationKey, role: Role, content: str) -> int:
+        """Delete the turn ``old_id`` and append a new one, in one transaction; the new id."""
+        ...
+
+    async def recent(self, key: ConversationKey, limit: int) -> list[StoredMessage]:
+        """The newest ``limit`` turns, oldest first."""
+        ...
+
+    async def delete(self, message_id: int) -> None:
+        """Delete one turn by its id."""
+
+    async def count(self, key: ConversationKey) -> int:
+        """How many turns the conversation holds."""
+        ...
+
+    async def clear(self, key: ConversationKey) -> int:
+        """Delete the conversation's turns; how many were removed."""
+        ...
+
+
+class ChatSettingsStore(Protocol):
+    """Each chat's choices (/model, /provider, /prompt); forum topics share them."""
+
+    async def chat_settings(self, chat_id: int) -> ChatSettings:
+        """The chat's choices (defaults when none were made)."""
+        ...
+
+    async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
+        """Store the chat's choices, replacing earlier ones."""
+
+
+class RepliesInProgressStore(Protocol):
+    """The replies being written, so that one cut short by a crash is announced after the restart."""
+
+    async def reply_started(self, key: ConversationKey, message_id: int) -> None:
+        """A reply to the user's message ``message_id`` is being written in ``key``."""
+
+    async def reply_shown(self, key: ConversationKey, reply_message_id: int) -> None:
+        """The newest Telegram message of the reply in progress in ``key``."""
+
+    async def reply_finished(self, key: ConversationKey) -> None:
+        """The reply in progress in ``key`` ended (answered, failed or stopped)."""
+
+    async def take_interrupted(self) -> list[InterruptedReply]:
+        """Replies started and never finished, and questions still waiting, oldest first; forgotten
+        once returned."""
+        ...
+
+
+class Inbox(Protocol):
+    """The messages received: each is handled once, and one still waiting when the bot stopped is known."""
+
+    async def receive(self, key: ConversationKey, message_id: int) -> bool:
+        """Note a message as received; False when it already was (delivered twice)."""
+        ...
+
+    async def waiting(self, key: ConversationKey, message_id: int, waiting: bool = True) -> None:
+        """The question ``message_id`` waits for its turn (``waiting``), or its turn ended."""
+
+
+class UsageLedger(Protocol):
+    """The tokens and cost of every answer, and their totals (for /usage and the budgets)."""
+
+    async def record_usage(self, record: UsageRecord) -> None:
+        """Add one answer."""
+
+    async def usage_totals(
+        self, since: float, *, user_id: int | None = None, chat_id: int | None = None
+    ) -> UsageTotals:
+        """Totals from Unix time ``since`` on: the user's (every chat), the chat's, or the whole bot's."""
+        ...
+
+    async def top_users(self, chat_id: int, since: float, limit: int = 5) -> list[UsageTotals]:
+        """The chat's users with the most tokens from ``since`` on, most first."""
+        ...
+
+    async def usage_by_model(self, since: float) -> list[UsageTotals]:
+        """The whole bot's totals per provider and model from ``since`` on, most tokens first."""
+        ...
+
+
+class Store(History, ChatSettingsStore, RepliesInProgressStore, Inbox, UsageLedger, Protocol):
+    """Everything the bot stores, in one database."""
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Move a chat's rows to its new id (a group upgraded to a supergroup), in one transaction;
+        settings already stored for the new id are kept."""
+
+    async def schema_version(self) -> int:
+        """The number of migrations applied."""
+        ...
+
+    async def close(self) -> None:
+        """Finish pending work and release the connection(s)."""

@@ -1,0 +1,221 @@
+"""One contract for every store (bot.state.protocols.Store): SQLite and PostgreSQL behave the same.
+
+SQLite-only behaviour (migrations of old files, locks, a deleted file, backups) is in test_storage.py;
+PostgreSQL-only behaviour (several replicas migrating at once, a lost server) is at the end here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.state.postgres import PostgresStore
+from bot.state.protocols import Store
+from bot.state.storage import ChatSettings, ConversationKey, ConversationStore, StorageError, UsageRecord
+
+from .pg import PostgresServer, free_port
+
+CHAT, GROUP, SUPERGROUP = 5, -10, -1000010
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    opened: Store
+    if request.param == "sqlite":
+        opened = await ConversationStore.open(tmp_path / "bot.sqlite3")
+    else:
+        opened = await PostgresStore.open(request.getfixturevalue("postgres_url"))
+    yield opened
+    await opened.close()
+
+
+async def test_the_schema_is_migrated(store: Store) -> None:
+    assert await store.schema_version() >= 1
+
+
+async def test_history_is_per_chat_and_per_topic_oldest_first(store: Store) -> None:
+    topic = ConversationKey(GROUP, 7)
+    first = await store.add(ConversationKey(CHAT), "user", "hi", None, 1)
+    await store.add(ConversationKey(CHAT), "assistant", "hello")
+    await store.add(topic, "user", "in a topic", "Ann", 2, images=("file-1", "file-2"))
+    turns = await store.recent(ConversationKey(CHAT), 10)
+    assert [(t.role, t.content, t.user_id) for t in turns] == [("user", "hi", 1), ("assistant", "hello", None)]
+    assert turns[0].id == first and turns[1].id > first
+    (in_topic,) = await store.recent(topic, 10)
+    assert (in_topic.author, in_topic.images) == ("Ann", ("file-1", "file-2"))
+    assert await store.recent(ConversationKey(GROUP), 10) == []
+    assert await store.count(ConversationKey(CHAT)) == 2
+
+
+async def test_recent_keeps_the_newest_at_its_limit_and_one_past_it(store: Store) -> None:
+    key = ConversationKey(CHAT)
+    for n in range(5):
+        await store.add(key, "user", f"m{n}")
+    assert [t.content for t in await store.recent(key, 3)] == ["m2", "m3", "m4"]
+    assert [t.content for t in await store.recent(key, 5)] == ["m0", "m1", "m2", "m3", "m4"]
+    assert len(await store.recent(key, 6)) == 5
+    assert await store.recent(key, 0) == []
+
+
+async def test_replace_delete_and_clear(store: Store) -> None:
+    key = ConversationKey(CHAT)
+    await store.add(key, "user", "q")
+    old = await store.add(key, "assistant", "first answer")
+    new = await store.replace(old, key, "assistant", "second answer")
+    assert new != old
+    assert [t.content for t in await store.recent(key, 10)] == ["q", "second answer"]
+    await store.delete(new)
+    assert [t.content for t in await store.recent(key, 10)] == ["q"]
+    await store.add(ConversationKey(CHAT, 3), "user", "another topic")
+    assert await store.clear(key) == 1
+    assert await store.count(key) == 0 and await store.count(ConversationKey(CHAT, 3)) == 1
+
+
+async def test_chat_settings_default_saved_and_replaced(store: Store) -> None:
+    assert await store.chat_settings(CHAT) == ChatSettings()
+    await store.save_chat_settings(CHAT, ChatSettings("openai", "gpt-4o-mini", "Be brief."))
+    await store.save_chat_settings(CHAT, ChatSettings("ollama", None, "Be brief."))
+    assert await store.chat_settings(CHAT) == ChatSettings("ollama", None, "Be brief.")
+    assert await store.chat_settings(GROUP) == ChatSettings()
+
+
+async def test_replies_cut_short_and_questions_left_waiting_are_taken_once(store: Store) -> None:
+    asked, waiting_one = ConversationKey(CHAT), ConversationKey(GROUP, 4)
+    assert await store.receive(asked, 100)
+    await store.reply_started(asked, 100)
+    await store.reply_shown(asked, 101)
+    assert await store.receive(waiting_one, 200)
+    await store.waiting(waiting_one, 200)
+    done = ConversationKey(CHAT, 9)
+    await store.reply_started(done, 300)
+    await store.reply_finished(done)
+    taken = await store.take_interrupted()
+    assert [(t.key, t.message_id, t.reply_message_id, t.started) for t in taken] == [
+        (asked, 100, 101, True),
+        (waiting_one, 200, None, False),
+    ]
+    assert await store.take_interrupted() == []
+
+
+async def test_a_question_whose_turn_ended_is_not_left_waiting(store: Store) -> None:
+    key = ConversationKey(CHAT)
+    assert await store.receive(key, 1)
+    await store.waiting(key, 1)
+    await store.waiting(key, 1, False)
+    assert await store.take_interrupted() == []
+
+
+async def test_a_message_received_twice_is_handled_once(store: Store) -> None:
+    key = ConversationKey(CHAT)
+    assert await store.receive(key, 42) is True
+    assert await store.receive(key, 42) is False
+    assert await store.receive(ConversationKey(GROUP), 42) is True, "message ids are per chat"
+
+
+def record(chat: int, user: int | None, tokens: int, *, cost: float | None = 0.01, at: float = NOW) -> UsageRecord:
+    return UsageRecord(ConversationKey(chat), user, f"user {user}", "openai", "gpt-4o-mini", tokens, 1, False, cost, at)
+
+
+async def test_the_usage_ledger_sums_per_user_chat_and_model(store: Store) -> None:
+    await store.record_usage(record(GROUP, 1, 100))
+    await store.record_usage(record(GROUP, 2, 300, cost=None))
+    await store.record_usage(record(CHAT, 1, 50))
+    await store.record_usage(record(CHAT, 1, 1000, at=NOW - 100))  # before the period
+    ann = await store.usage_totals(NOW - 10, user_id=1)
+    assert (ann.answers, ann.prompt_tokens, ann.completion_tokens, ann.unpriced) == (2, 150, 2, False)
+    assert ann.cost == pytest.approx(0.02) and ann.first_at == NOW
+    group = await store.usage_totals(NOW - 10, chat_id=GROUP)
+    assert (group.answers, group.tokens, group.unpriced) == (2, 402, True)
+    everything = await store.usage_totals(0)
+    assert everything.answers == 4
+    assert (await store.usage_totals(NOW + 1)).answers == 0
+    top = await store.top_users(GROUP, NOW - 10)
+    assert [(t.label, t.tokens) for t in top] == [("user 2", 301), ("user 1", 101)]
+    assert [(t.label, t.answers) for t in await store.usage_by_model(0)] == [("openai/gpt-4o-mini", 4)]
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_everything(store: Store) -> None:
+    await store.add(ConversationKey(GROUP), "user", "before the upgrade")
+    await store.save_chat_settings(GROUP, ChatSettings("openai"))
+    await store.record_usage(record(GROUP, 1, 10))
+    assert await store.receive(ConversationKey(GROUP), 7)
+    await store.move_chat(GROUP, SUPERGROUP)
+    assert [t.content for t in await store.recent(ConversationKey(SUPERGROUP), 5)] == ["before the upgrade"]
+    assert await store.chat_settings(SUPERGROUP) == ChatSettings("openai")
+    assert await store.chat_settings(GROUP) == ChatSettings()
+    assert (await store.usage_totals(0, chat_id=SUPERGROUP)).answers == 1
+    assert await store.receive(ConversationKey(SUPERGROUP), 7) is False
+
+
+async def test_settings_made_after_the_upgrade_are_kept(store: Store) -> None:
+    await store.save_chat_settings(GROUP, ChatSettings("old", "old-model"))
+    await store.save_chat_settings(SUPERGROUP, ChatSettings("new", "new-model"))
+    await store.move_chat(GROUP, SUPERGROUP)
+    assert await store.chat_settings(SUPERGROUP) == ChatSettings("new", "new-model")
+    assert await store.chat_settings(GROUP) == ChatSettings()
+
+
+# -- PostgreSQL only ----------------------------------------------------------------------------
+
+
+async def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:
+    stores = await asyncio.gather(*(PostgresStore.open(postgres_url) for _ in range(4)))
+    try:
+        assert {await s.schema_version() for s in stores} == {1}
+        await stores[0].add(ConversationKey(CHAT), "user", "shared")
+        assert [t.content for t in await stores[3].recent(ConversationKey(CHAT), 5)] == ["shared"]
+    finally:
+        for opened in stores:
+            await opened.close()
+
+
+@pytest.mark.parametrize(
+    ("mangle", "words"),
+    [
+        (lambda url: url.replace("bot@", "nobody:secret-pw@"), "refused the user name or password"),
+        (lambda url: url.rsplit("/", 1)[0] + "/no_such_db", "no such database"),
+        (lambda url: f"postgresql://bot:secret-pw@127.0.0.1:{free_port()}/bot", "connection refused"),
+    ],
+)
+async def test_a_wrong_url_is_one_storage_error_naming_the_setting_never_the_password(
+    postgres_url: str, mangle: object, words: str
+) -> None:
+    url = mangle(postgres_url)  # type: ignore[operator]
+    with pytest.raises(StorageError) as raised:
+        await PostgresStore.open(url)
+    message = str(raised.value)
+    assert message.startswith("DATABASE_URL ") and words in message, message
+    assert "secret-pw" not in message and "\n" not in message
+
+
+async def test_a_server_lost_while_running_is_waited_for_and_nothing_stored_is_lost(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    opened = await PostgresStore.open(postgres_url, reconnect_seconds=60)
+    try:
+        key = ConversationKey(CHAT)
+        await opened.add(key, "user", "before")
+        postgres_server.kill()
+        restarting = asyncio.get_running_loop().run_in_executor(None, postgres_server.restart)
+        await opened.add(key, "assistant", "while it was down")  # waits for the server, then goes in
+        await restarting
+        assert [t.content for t in await opened.recent(key, 5)] == ["before", "while it was down"]
+    finally:
+        await opened.close()
+
+
+async def test_a_server_gone_for_longer_than_the_wait_is_one_storage_error(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    opened = await PostgresStore.open(postgres_url, reconnect_seconds=1)
+    try:
+        postgres_server.kill()
+        with pytest.raises(StorageError, match="cannot be reached"):
+            await opened.count(ConversationKey(CHAT))
+    finally:
+        postgres_server.restart()
+        await opened.close()
