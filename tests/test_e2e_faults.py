@@ -249,7 +249,7 @@ async def test_a_database_that_refuses_writes_gets_one_sentence_and_loses_nothin
         stores.append(await real_open(path))
         return stores[-1]
 
-    monkeypatch.setattr(app_module.ConversationStore, "open", open_and_keep)
+    monkeypatch.setattr(ConversationStore, "open", open_and_keep)  # as bot.state.opening calls it
     await harness.start()
     assert await harness.say(CHAT, "kept question") == ["Hello from the fake model."]
     # The answer shown is stored just after; polled from outside the bot.
