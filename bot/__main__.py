@@ -22,6 +22,7 @@ from bot.app.chain import ChainConfigError, build_chain
 from bot.app.health import heartbeat_file, is_alive
 from bot.app.logs import configure_logging, secrets_in
 from bot.app.polling import AnotherInstanceError
+from bot.app.webhook import WebhookError
 from bot.app.wiring import run_bot
 from bot.config.settings import DatabaseSettings, load_settings, use_ptb_timedeltas
 from bot.state.backup import BackupError, backup_database
@@ -68,6 +69,9 @@ async def _main() -> int:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
     except StorageError as error:  # its message names DATABASE_URL or DATABASE_PATH
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 2
+    except WebhookError as error:  # its message names the WEBHOOK_* setting
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
     except AnotherInstanceError as error:

@@ -67,16 +67,38 @@ class BotHarness:
         values.update(self.overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
+    def use_webhook(self, secret: str = "webhook-secret_0123") -> str:
+        """Run the bot in webhook mode on a free loopback port; returns the webhook's URL."""
+        from .pg import free_port
+
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/telegram/updates"
+        self.overrides.update(webhook_url=url, webhook_secret=secret, webhook_listen="127.0.0.1", webhook_port=port)
+        return url
+
     async def start(self) -> None:
         self._stop = asyncio.Event()
         before = len(self.telegram.calls_of("setMyCommands"))
+        webhooks = len(self.telegram.calls_of("setWebhook"))
         self._task = asyncio.create_task(run_bot(self.settings(), self._stop))
         await self.telegram.wait_for(
             lambda: len(self.telegram.calls_of("setMyCommands")) > before or self._task.done()  # type: ignore[union-attr]
         )
         if self._task.done():
-            self._task.result()
+            self._ended()
+        if self.overrides.get("webhook_url"):  # taking updates once Telegram knows where to send them
+            ready = lambda: len(self.telegram.calls_of("setWebhook")) > webhooks or self._task.done()  # type: ignore[union-attr]  # noqa: E731
+            await self.telegram.wait_for(ready)
+            if self._task.done():
+                self._ended()
+            return
         await self.telegram.wait_for(lambda: bool(self.telegram.calls_of("getUpdates")))
+
+    def _ended(self) -> None:
+        """The bot stopped during its start: raise what stopped it (it needs no stop after)."""
+        task, self._task = self._task, None
+        assert task is not None
+        task.result()
 
     async def stop(self) -> None:
         if self._task is None:

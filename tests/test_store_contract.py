@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.state.postgres import MIGRATIONS as POSTGRES_MIGRATIONS
 from bot.state.postgres import PostgresStore
 from bot.state.protocols import Store
 from bot.state.storage import ChatSettings, ConversationKey, ConversationStore, StorageError, UsageRecord
@@ -116,6 +117,17 @@ async def test_a_message_received_twice_is_handled_once(store: Store) -> None:
     assert await store.receive(ConversationKey(GROUP), 42) is True, "message ids are per chat"
 
 
+async def test_an_update_is_kept_once_until_it_is_handled(store: Store) -> None:
+    assert await store.put_update(7, '{"update_id": 7}') is True
+    assert await store.put_update(7, '{"update_id": 7}') is False, "delivered again: kept once"
+    assert await store.put_update(5, '{"update_id": 5}') is True
+    assert await store.pending_updates() == [(5, '{"update_id": 5}'), (7, '{"update_id": 7}')]
+    await store.update_done(5)
+    assert await store.pending_updates() == [(7, '{"update_id": 7}')]
+    assert await store.pending_updates(limit=0) == []
+    assert await store.put_update(5, "{}") is False, "a handled update delivered again is not handled again"
+
+
 def record(chat: int, user: int | None, tokens: int, *, cost: float | None = 0.01, at: float = NOW) -> UsageRecord:
     return UsageRecord(ConversationKey(chat), user, f"user {user}", "openai", "gpt-4o-mini", tokens, 1, False, cost, at)
 
@@ -165,7 +177,7 @@ async def test_settings_made_after_the_upgrade_are_kept(store: Store) -> None:
 async def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:
     stores = await asyncio.gather(*(PostgresStore.open(postgres_url) for _ in range(4)))
     try:
-        assert {await s.schema_version() for s in stores} == {1}
+        assert {await s.schema_version() for s in stores} == {len(POSTGRES_MIGRATIONS)}
         await stores[0].add(ConversationKey(CHAT), "user", "shared")
         assert [t.content for t in await stores[3].recent(ConversationKey(CHAT), 5)] == ["shared"]
     finally:

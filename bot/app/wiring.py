@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 from telegram import Bot, BotCommand, ReplyParameters, Update
 from telegram.error import NetworkError, TelegramError
@@ -14,13 +16,15 @@ from telegram.ext import Application, ApplicationBuilder, Defaults
 
 from bot import texts
 from bot.app.chain import build_chain
-from bot.app.health import heartbeat, heartbeat_file
+from bot.app.health import HEARTBEAT_INTERVAL, heartbeat, heartbeat_file
 from bot.app.polling import PollingWatch
+from bot.app.webhook import UpdateReceiver, WebhookError, WebhookServer
 from bot.config.prices import PriceBook, backend_of
 from bot.config.settings import Settings
 from bot.handlers import Deps, register
 from bot.state.opening import open_store
-from bot.state.storage import InterruptedReply
+from bot.state.protocols import Store
+from bot.state.storage import InterruptedReply, StorageError
 from bot.telegram.access import AccessPolicy, AdminChecker
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.ratelimit import ChatRateLimiter
@@ -72,7 +76,10 @@ def build_application(settings: Settings, limiter: ChatRateLimiter) -> Applicati
             connection_pool_size=2, read_timeout=settings.poll_timeout + 10, proxy=proxy
         ),
     )
-    return ApplicationBuilder().bot(bot).concurrent_updates(True).build()
+    builder = ApplicationBuilder().bot(bot).concurrent_updates(True)
+    if settings.webhook_url:
+        builder = builder.updater(None)  # updates come by webhook (bot.app.webhook), never getUpdates
+    return builder.build()
 
 
 async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
@@ -144,30 +151,98 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
                 " -> ".join(p.name for p in chain.providers),
             )
             await announce_interrupted(app.bot, await store.take_interrupted())
-            assert app.updater is not None
-            await app.updater.start_polling(
-                timeout=settings.poll_timeout,
-                poll_interval=0.0,
-                bootstrap_retries=STARTUP_ATTEMPTS - 1,  # deleteWebhook
-                allowed_updates=Update.ALL_TYPES,
-                error_callback=watch,
-            )
-            await app.start()
-            probing = asyncio.create_task(probe_providers(chain))
             alive = heartbeat_file(settings.telegram_bot_token.get_secret_value(), configured=settings.health_file)
-            beating = asyncio.create_task(heartbeat(lambda: bot.polls_completed, alive))
-            await stop.wait()
+            probing = asyncio.create_task(probe_providers(chain))
+            if settings.webhook_url:
+                await serve_webhook(app, settings, store, deps, stop, alive)
+            else:
+                assert app.updater is not None
+                await app.updater.start_polling(
+                    timeout=settings.poll_timeout,
+                    poll_interval=0.0,
+                    bootstrap_retries=STARTUP_ATTEMPTS - 1,  # deleteWebhook
+                    allowed_updates=Update.ALL_TYPES,
+                    error_callback=watch,
+                )
+                await app.start()
+                beating = asyncio.create_task(heartbeat(lambda: bot.polls_completed, alive))
+                await stop.wait()
+                beating.cancel()
+                logger.info("stopping: replies being written get %gs to finish", settings.shutdown_grace)
+                await app.updater.stop()
+                await deps.turns.finish(settings.shutdown_grace, texts.STOPPED_FOR_RESTART)
             probing.cancel()
-            beating.cancel()
-            logger.info("stopping: replies being written get %gs to finish", settings.shutdown_grace)
-            await app.updater.stop()
-            await deps.turns.finish(settings.shutdown_grace, texts.STOPPED_FOR_RESTART)
             await deps.streamer.aclose()
             await app.stop()
     finally:
         await store.close()
     logger.info("stopped")
     watch.check()
+
+
+async def serve_webhook(
+    app: Application[Any, Any, Any, Any, Any, Any],
+    settings: Settings,
+    store: Store,
+    deps: Deps,
+    stop: asyncio.Event,
+    alive: Path,
+) -> None:
+    """Webhook mode, until ``stop`` is set: updates kept before this start are handled first, then
+    the server listens and ``setWebhook`` points Telegram at it (every replica may call it: same
+    URL, secret and ``allowed_updates``, never ``drop_pending_updates``). At the stop the server
+    stops taking updates first (Telegram keeps them), then the turns finish as in polling mode.
+
+    Raises:
+        bot.app.webhook.WebhookError: the address cannot be bound, or Telegram refused the webhook.
+    """
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    secret = settings.webhook_secret.get_secret_value()
+    receiver = UpdateReceiver(app, store)
+    server = WebhookServer(
+        settings.webhook_url, secret, store, receiver, settings.webhook_listen, settings.webhook_port
+    )
+    await app.start()
+    try:
+        await receiver.resume()
+        await server.start()
+    except BaseException:
+        await app.stop()  # so that the application closes cleanly around the error
+        raise
+    try:
+        try:
+            await with_retries(
+                "setWebhook",
+                lambda: app.bot.set_webhook(
+                    settings.webhook_url or "",
+                    secret_token=secret,
+                    allowed_updates=Update.ALL_TYPES,
+                    drop_pending_updates=False,
+                ),
+            )
+        except TelegramError as error:
+            await server.stop()
+            await app.stop()
+            raise WebhookError(f"WEBHOOK_URL: Telegram refused the webhook: {error}") from None
+        checks = [0]
+
+        async def check_store() -> None:  # the heartbeat's sign of life: the store answers
+            while True:
+                with contextlib.suppress(StorageError):
+                    await store.schema_version()
+                    checks[0] += 1
+                await asyncio.sleep(HEARTBEAT_INTERVAL / 3)
+
+        checking = asyncio.create_task(check_store())
+        beating = asyncio.create_task(heartbeat(lambda: checks[0], alive))
+        await stop.wait()
+        checking.cancel()
+        beating.cancel()
+    finally:
+        await server.stop()
+    logger.info("stopping: replies being written get %gs to finish", settings.shutdown_grace)
+    await deps.turns.finish(settings.shutdown_grace, texts.STOPPED_FOR_RESTART)
+    await receiver.drain(settings.shutdown_grace + 5)
 
 
 #: Attempts at each start-up request to the Bot API (getMe, setMyCommands, deleteWebhook) when it

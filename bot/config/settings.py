@@ -35,6 +35,8 @@ from providers.registry import PROXY_SCHEMES
 
 #: A bot token as @BotFather gives it: the bot's numeric id, a colon, a secret (Bot API "Authorizing your bot").
 TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+#: What Telegram accepts as a webhook's secret_token (Bot API setWebhook).
+WEBHOOK_SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 #: Per-backend settings, read by :func:`providers.registry.build_provider` for each name in PROVIDERS.
 BACKEND_SETTING = re.compile(r"^[A-Z0-9_]+?_(BASE_URL|API_KEY|MODELS|PROXY|URL|CONTEXT_TOKENS|MAX_PARALLEL)$")
 #: HISTORY_MAX_CHARS (before token budgets) is read as this many characters a token.
@@ -104,6 +106,19 @@ class Settings(BaseSettings):
         "https://api.telegram.org/bot", description="Bot API root; requests go to {base}{token}/{method}."
     )
     poll_timeout: int = Field(30, ge=0, le=50, description="getUpdates long-poll timeout, seconds.")
+    webhook_url: str | None = Field(
+        None,
+        description="Public URL Telegram POSTs updates to (setWebhook; TLS may end at a proxy in front);"
+        " unset: long polling.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        validate_default=True,
+        description="secret_token Telegram sends in X-Telegram-Bot-Api-Secret-Token: 1-256 characters"
+        " A-Z a-z 0-9 _ -; required with WEBHOOK_URL.",
+    )
+    webhook_listen: str = Field("127.0.0.1", description="Address the webhook server listens on.")
+    webhook_port: int = Field(8080, ge=1, le=65535, description="Port the webhook server listens on.")
     telegram_proxy: str | None = Field(None, description="Proxy for Bot API requests (http, https, socks5).")
     health_file: Path | None = Field(
         None,
@@ -230,6 +245,28 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         return value.upper() if getattr(info, "field_name", "") == "log_level" else value.lower()
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        url = URL(value.strip())
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("must be an http:// or https:// URL with a host, like https://bot.example.com/telegram")
+        return str(url)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        secret = value.get_secret_value() if value is not None else ""
+        if not secret:
+            if info.data.get("webhook_url"):
+                raise ValueError("must be set when WEBHOOK_URL is (1-256 characters A-Z a-z 0-9 _ -)")
+            return None
+        if not WEBHOOK_SECRET_SHAPE.fullmatch(secret):
+            raise ValueError("must be 1-256 characters A-Z a-z 0-9 _ - (Bot API setWebhook secret_token)")
+        return value
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -369,6 +406,8 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value, for log redaction."""
         values = [self.telegram_bot_token.get_secret_value()]
+        if self.webhook_secret:
+            values.append(self.webhook_secret.get_secret_value())
         if self.database_url:
             url = URL(self.database_url.get_secret_value())
             values += [url.password or "", url.raw_password or ""]

@@ -94,6 +94,15 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX received_by_time ON received (received_at);
     """,
+    """
+    CREATE TABLE updates (
+        update_id BIGINT PRIMARY KEY,
+        body TEXT NOT NULL,
+        received_at DOUBLE PRECISION NOT NULL,
+        done BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE INDEX updates_by_time ON updates (received_at);
+    """,
 ]
 
 #: The advisory lock (pg_advisory_lock) held while migrations run: any 64-bit number this bot owns.
@@ -167,6 +176,7 @@ class PostgresStore:
         self._url = safe_url(url)
         self._reconnect_seconds = reconnect_seconds
         self._received = 0
+        self._updates = 0
 
     @classmethod
     async def open(cls, url: str, reconnect_seconds: float = RECONNECT_SECONDS) -> PostgresStore:
@@ -433,6 +443,32 @@ class PostgresStore:
         await self._execute(
             "UPDATE received SET waiting = $1 WHERE chat_id = $2 AND message_id = $3", waiting, key.chat_id, message_id
         )
+
+    async def put_update(self, update_id: int, body: str) -> bool:
+        """Keep an update received by webhook until it is handled; False when it already was."""
+        status = await self._execute(
+            "INSERT INTO updates (update_id, body, received_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            update_id,
+            body,
+            time.time(),
+        )
+        if _count(status) == 0:
+            return False
+        self._updates += 1
+        if self._updates % RECEIVED_PRUNE_EVERY == 0:
+            await self._execute("DELETE FROM updates WHERE done AND received_at < $1", time.time() - RECEIVED_KEPT)
+        return True
+
+    async def update_done(self, update_id: int) -> None:
+        """The update was handled: it is not handled again after a restart."""
+        await self._execute("UPDATE updates SET done = TRUE WHERE update_id = $1", update_id)
+
+    async def pending_updates(self, limit: int = 1000) -> list[tuple[int, str]]:
+        """Updates kept and not handled, oldest first: (id, JSON body)."""
+        rows = await self._fetch(
+            "SELECT update_id, body FROM updates WHERE NOT done ORDER BY update_id LIMIT $1", limit
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
 
     # -- usage -----------------------------------------------------------------------------------
 

@@ -100,6 +100,21 @@ class Inbox(Protocol):
         """The question ``message_id`` waits for its turn (``waiting``), or its turn ended."""
 
 
+class UpdateInbox(Protocol):
+    """Updates received by webhook, kept before Telegram is answered 200 and until they are handled."""
+
+    async def put_update(self, update_id: int, body: str) -> bool:
+        """Keep the update (its JSON ``body``); False when it already was (delivered again)."""
+        ...
+
+    async def update_done(self, update_id: int) -> None:
+        """The update was handled."""
+
+    async def pending_updates(self, limit: int = 1000) -> list[tuple[int, str]]:
+        """Updates kept and not handled, oldest first: (``update_id``, JSON body)."""
+        ...
+
+
 class UsageLedger(Protocol):
     """The tokens and cost of every answer, and their totals (for /usage and the budgets)."""
 
@@ -121,7 +136,7 @@ class UsageLedger(Protocol):
         ...
 
 
-class Store(History, ChatSettingsStore, RepliesInProgressStore, Inbox, UsageLedger, Protocol):
+class Store(History, ChatSettingsStore, RepliesInProgressStore, Inbox, UpdateInbox, UsageLedger, Protocol):
     """Everything the bot stores, in one database."""
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:

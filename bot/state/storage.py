@@ -100,6 +100,15 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX received_by_time ON received (received_at);
     """,
+    """
+    CREATE TABLE updates (
+        update_id INTEGER PRIMARY KEY,
+        body TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX updates_by_time ON updates (received_at);
+    """,
 ]
 
 #: Messages are remembered this long (seconds) to recognise one delivered again.
@@ -340,6 +349,7 @@ class ConversationStore:
         self._identity = _identity(path) if path is not None else None
         self._lost = False
         self._received = 0
+        self._updates = 0
         #: Held while a deleted file is put back: every use of the connection waits for it.
         self._restoring = asyncio.Lock()
         self._busy_timeout = busy_timeout
@@ -830,6 +840,32 @@ class ConversationStore:
             "UPDATE received SET waiting = ? WHERE chat_id = ? AND message_id = ?",
             (int(waiting), key.chat_id, message_id),
         )
+
+    async def put_update(self, update_id: int, body: str) -> bool:
+        """Keep an update received by webhook (its JSON ``body``) until it is handled; False when it
+        was already (Telegram delivered it again). While another process locks the database it
+        waits in memory (saved at a clean stop)."""
+        changed = await self._write(
+            "INSERT OR IGNORE INTO updates (update_id, body, received_at) VALUES (?, ?, ?)",
+            (update_id, body, time.time()),
+        )
+        if changed == 0:
+            return False
+        self._updates += 1
+        if self._updates % RECEIVED_PRUNE_EVERY == 0:
+            await self._write("DELETE FROM updates WHERE done = 1 AND received_at < ?", (time.time() - RECEIVED_KEPT,))
+        return True
+
+    async def update_done(self, update_id: int) -> None:
+        """The update was handled: it is not handled again after a restart."""
+        await self._write("UPDATE updates SET done = 1 WHERE update_id = ?", (update_id,))
+
+    async def pending_updates(self, limit: int = 1000) -> list[tuple[int, str]]:
+        """Updates kept and not handled (the bot stopped in between), oldest first: (id, JSON body)."""
+        rows = await self._rows(
+            "SELECT update_id, body FROM updates WHERE done = 0 ORDER BY update_id LIMIT ?", (limit,)
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
 
     async def record_usage(self, record: UsageRecord) -> None:
         """Add one answer to the usage ledger."""

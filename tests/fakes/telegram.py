@@ -12,12 +12,16 @@ read what a user would see after all edits, and it enforces:
 - scripted failures: ``fail(method, code, description, retry_after)``, slow answers: ``slow(method, seconds)``;
 - replies to a deleted message: "message to be replied not found" unless ``allow_sending_without_reply``;
 - a chat that blocked the bot (``block``): 403 "Forbidden: bot was blocked by the user" for every method;
-- one long poll per token: a new getUpdates ends the pending one with 409 Conflict, as Telegram does.
+- one long poll per token: a new getUpdates ends the pending one with 409 Conflict, as Telegram does;
+- webhooks: after setWebhook (its ``secret_token`` checked as Telegram checks it) updates are POSTed
+  to the URL one at a time, oldest first, with ``X-Telegram-Bot-Api-Secret-Token``, and sent again
+  until answered 2xx; getUpdates then gets 409, as Telegram answers it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import math
@@ -43,7 +47,9 @@ JSON_FIELDS = {
     "allowed_updates",
 }
 INT_FIELDS = {"chat_id", "message_id", "message_thread_id", "timeout", "offset", "limit", "user_id", "draft_id"}
-BOOL_FIELDS = {"show_alert", "disable_notification", "protect_content"}
+BOOL_FIELDS = {"show_alert", "disable_notification", "protect_content", "drop_pending_updates"}
+#: What Telegram accepts as a webhook's secret_token.
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 PACED_METHODS = {"sendMessage", "editMessageText", "deleteMessage", "editMessageReplyMarkup", "sendMessageDraft"}
 SCREEN_METHODS = {"sendMessage", "editMessageText", "deleteMessage", "editMessageReplyMarkup"}
 
@@ -147,6 +153,13 @@ class FakeBotApi(LoopbackServer):
         self._poll_ended: asyncio.Event | None = None
         self.blocked: set[int] = set()
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
+        #: The webhook set with setWebhook (url, secret_token, allowed_updates), or None: long polling.
+        self.webhook: dict[str, Any] | None = None
+        #: Every webhook POST: (update_id, HTTP status, or 0 when the connection failed).
+        self.webhook_posts: list[tuple[int, int]] = []
+        #: Seconds before an update the bot did not accept is POSTed again.
+        self.webhook_retry = 0.2
+        self._delivering: asyncio.Task[None] | None = None
         self.downloads: list[str] = []
         LoopbackServer.__init__(self)
 
@@ -398,6 +411,14 @@ class FakeBotApi(LoopbackServer):
             ]
         )
 
+    async def before_stop(self) -> None:
+        """Stop delivering to the webhook."""
+        self.webhook = None
+        if self._delivering is not None:
+            self._delivering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._delivering
+
     # -- request handling -----------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -529,13 +550,67 @@ class FakeBotApi(LoopbackServer):
         }
 
     async def _api_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = None
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
         return True
+
+    async def _api_setWebhook(self, params: dict[str, Any]) -> bool:
+        url = params.get("url") or ""
+        if not url.startswith(("http://", "https://")):
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not WEBHOOK_SECRET.fullmatch(secret):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        self.webhook = {"url": url, "secret_token": secret, "allowed_updates": params.get("allowed_updates")}
+        if self._delivering is None or self._delivering.done():
+            self._delivering = asyncio.create_task(self._deliver())
+        self._new_update.set()
+        return True
+
+    async def _api_getWebhookInfo(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": (self.webhook or {}).get("url", ""), "pending_update_count": len(self._updates)}
+
+    async def _deliver(self) -> None:
+        """POST the pending updates to the webhook, one at a time, oldest first, until each is accepted."""
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            while self.webhook is not None:
+                if not self._updates:
+                    self._new_update.clear()
+                    await self._new_update.wait()
+                    continue
+                update, webhook = self._updates[0], self.webhook
+                headers = (
+                    {"X-Telegram-Bot-Api-Secret-Token": webhook["secret_token"]} if webhook["secret_token"] else {}
+                )
+                try:
+                    async with session.post(webhook["url"], json=update, headers=headers) as response:
+                        status = response.status
+                except (aiohttp.ClientError, OSError):
+                    status = 0
+                self.webhook_posts.append((update["update_id"], status))
+                if 200 <= status < 300:
+                    if self._updates and self._updates[0] is update:
+                        self._updates.pop(0)
+                    self.delivered.add(update["update_id"])
+                else:
+                    await asyncio.sleep(self.webhook_retry)
 
     async def _api_setMyCommands(self, params: dict[str, Any]) -> bool:
         self.commands = params.get("commands")
         return True
 
     async def _api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active;"
+                " use deleteWebhook to delete the webhook first",
+            )
         offset = int(params.get("offset", 0))
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
         timeout = float(params.get("timeout", 0))

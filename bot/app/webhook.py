@@ -1,0 +1,183 @@
+"""Webhook mode (``WEBHOOK_URL``): Telegram POSTs each update to the bot, which keeps it before it
+answers 200, then handles it.
+
+:class:`WebhookServer` (aiohttp) serves ``WEBHOOK_LISTEN:WEBHOOK_PORT`` at the URL's path:
+
+- a request without the ``X-Telegram-Bot-Api-Secret-Token`` header gets 401, one with another
+  value 403 (Bot API setWebhook ``secret_token``); neither is read further;
+- a body over :data:`MAX_BODY` bytes gets 413, one that is not a JSON object with an integer
+  ``update_id`` 400; each is one log line, without the body;
+- an update is kept in the store's inbox (:class:`~bot.state.protocols.UpdateInbox`) *before* the
+  200: a crash after the answer loses nothing, the update is handled after the restart
+  (:meth:`UpdateReceiver.resume`). One Telegram sends again (same ``update_id``, after a timeout
+  or to another replica) is answered 200 and not handled twice. A store that cannot keep it
+  answers 503: Telegram sends it again later.
+
+:class:`UpdateReceiver` hands each kept update to python-telegram-bot's ``Application`` (as its
+``customwebhookbot`` example feeds one), in the order the POSTs came, and marks it handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from telegram import Update
+from telegram.ext import Application
+from yarl import URL
+
+from bot.state.protocols import UpdateInbox
+from bot.state.storage import StorageError
+
+logger = logging.getLogger(__name__)
+
+#: Header Telegram sends the webhook's ``secret_token`` in (Bot API setWebhook).
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+#: Largest update body taken, bytes; Telegram's updates are far smaller.
+MAX_BODY = 1024 * 1024
+
+
+class WebhookError(RuntimeError):
+    """Webhook mode cannot start: the address cannot be bound, or Telegram refused the webhook.
+    The message names the setting to fix."""
+
+
+class UpdateReceiver:
+    """Handles the updates kept in the inbox: each once, started in the order they came."""
+
+    def __init__(self, app: Application[Any, Any, Any, Any, Any, Any], inbox: UpdateInbox) -> None:
+        self.app = app
+        self.inbox = inbox
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: Updates handled since start (the heartbeat's sign of life in webhook mode).
+        self.handled = 0
+
+    def handle(self, update_id: int, data: dict[str, Any]) -> None:
+        """Start handling an update that is kept (returns at once)."""
+        task = asyncio.create_task(self._process(update_id, data))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def resume(self) -> int:
+        """Handle the updates kept but not handled before this start (a crash after the 200);
+        returns how many."""
+        pending = await self.inbox.pending_updates()
+        for update_id, body in pending:
+            try:
+                data = json.loads(body)
+            except ValueError:
+                data = {}
+            self.handle(update_id, data if isinstance(data, dict) else {})
+        if pending:
+            logger.info("handling %d updates received before the restart", len(pending))
+        return len(pending)
+
+    async def _process(self, update_id: int, data: dict[str, Any]) -> None:
+        try:
+            update = Update.de_json(data, self.app.bot)
+        except Exception as error:  # noqa: BLE001 - one update PTB cannot read is skipped, not fatal
+            logger.warning("update %s cannot be read (%s); skipped", update_id, type(error).__name__)
+            update = None
+        if update is not None:
+            await self.app.process_update(update)  # errors go to the application's error handler
+        self.handled += 1
+        try:
+            await self.inbox.update_done(update_id)
+        except StorageError as error:
+            logger.warning("could not note update %s as handled (%s); it may be handled again", update_id, error)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the updates being handled (at shutdown)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+
+class WebhookServer:
+    """The HTTP endpoint Telegram POSTs updates to (see the module's docstring).
+
+    Args:
+        url: ``WEBHOOK_URL``; only its path is served.
+        secret: ``WEBHOOK_SECRET``.
+        inbox: where an update is kept before the 200.
+        receiver: what handles each new update.
+        listen, port: ``WEBHOOK_LISTEN``, ``WEBHOOK_PORT``.
+    """
+
+    def __init__(
+        self, url: str, secret: str, inbox: UpdateInbox, receiver: UpdateReceiver, listen: str, port: int
+    ) -> None:
+        self.path = URL(url).path or "/"
+        self._secret = secret.encode()
+        self.inbox = inbox
+        self.receiver = receiver
+        self.listen = listen
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    def application(self) -> web.Application:
+        """The aiohttp application (its one route)."""
+        app = web.Application(client_max_size=MAX_BODY)
+        app.router.add_post(self.path, self._post)
+        return app
+
+    async def start(self) -> None:
+        """Listen.
+
+        Raises:
+            WebhookError: the address is taken or cannot be bound (names WEBHOOK_LISTEN and WEBHOOK_PORT).
+        """
+        self._runner = web.AppRunner(self.application(), access_log=None)
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, self.listen, self.port).start()
+        except OSError as error:
+            await self._runner.cleanup()
+            self._runner = None
+            raise WebhookError(
+                f"WEBHOOK_LISTEN:WEBHOOK_PORT {self.listen}:{self.port} cannot be listened on:"
+                f" {error.strerror or error}"
+            ) from None
+        logger.info("webhook server listening on %s:%s%s", self.listen, self.port, self.path)
+
+    async def stop(self) -> None:
+        """Stop taking updates (Telegram sends those that come meanwhile again later)."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _post(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER)
+        if given is None:
+            logger.warning("webhook request from %s without the secret token: refused (401)", request.remote)
+            return web.Response(status=401)
+        if not hmac.compare_digest(given.encode(), self._secret):
+            logger.warning("webhook request from %s with a wrong secret token: refused (403)", request.remote)
+            return web.Response(status=403)
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            logger.warning("webhook request of %d bytes: over %d, refused (413)", request.content_length, MAX_BODY)
+            return web.Response(status=413)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            logger.warning("webhook request over %d bytes: refused (413)", MAX_BODY)
+            return web.Response(status=413)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            logger.warning("webhook request of %d bytes that is not a JSON update: refused (400)", len(body))
+            return web.Response(status=400)
+        try:
+            new = await self.inbox.put_update(update_id, body.decode("utf-8", "replace"))
+        except StorageError as error:
+            logger.error("update %s could not be kept (%s): Telegram will send it again (503)", update_id, error)
+            return web.Response(status=503)
+        if new:
+            self.receiver.handle(update_id, data)
+        return web.Response(status=200)
