@@ -127,3 +127,25 @@ async def test_a_webhook_port_in_use_is_one_error_naming_the_settings(harness: B
         taken.listen()
         with pytest.raises(WebhookError, match=r"^WEBHOOK_LISTEN:WEBHOOK_PORT 127\.0\.0\.1:\d+ cannot be listened on"):
             await harness.start()
+
+
+async def test_a_stopping_replica_hands_questions_still_waiting_to_the_next(harness: BotHarness) -> None:
+    from bot.texts import NOT_ANSWERED, RESTARTING
+
+    harness.use_webhook(SECRET)
+    harness.overrides["shutdown_grace"] = 0.2
+    harness.llm.then(Reply("A long answer that takes its time. " * 10, chunk_size=5, delay=0.2))
+    await harness.start()
+    harness.telegram.user_message(CHAT, "first question")
+    await harness.telegram.wait_for(lambda: harness.telegram.writing(CHAT))
+    harness.telegram.user_message(CHAT, "second question")  # waits for its turn behind the first
+    waiting = harness.telegram.last_update_id
+    await harness.telegram.wait_for(lambda: waiting in harness.telegram.delivered)
+    await harness.stop()  # SIGTERM: the first answer is cut after the grace, the second is handed over
+    texts = harness.telegram.bot_texts(CHAT)
+    assert RESTARTING not in texts and NOT_ANSWERED not in texts, texts
+    await harness.start()
+    await harness.telegram.wait_for(lambda: "Hello from the fake model." in harness.telegram.bot_texts(CHAT), 30)
+    assert harness.llm.requests[-1]["messages"][-1]["content"] == "second question"
+    assert len(harness.llm.requests) == 2, "the first question was not asked again"
+    assert NOT_ANSWERED not in harness.telegram.bot_texts(CHAT)

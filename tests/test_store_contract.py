@@ -7,7 +7,7 @@ PostgreSQL-only behaviour (several replicas migrating at once, a lost server) is
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -24,14 +24,28 @@ NOW = 1_800_000_000.0
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened: Store
-    if request.param == "sqlite":
-        opened = await ConversationStore.open(tmp_path / "bot.sqlite3")
-    else:
-        opened = await PostgresStore.open(request.getfixturevalue("postgres_url"))
-    yield opened
-    await opened.close()
+async def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[[], Awaitable[Store]]]:
+    """Opens another replica's store on the same database (the first one is ``store``)."""
+    opened: list[Store] = []
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
+
+    async def open_replica() -> Store:
+        replica: Store
+        if request.param == "sqlite":
+            replica = await ConversationStore.open(tmp_path / "bot.sqlite3")
+        else:
+            replica = await PostgresStore.open(url)
+        opened.append(replica)
+        return replica
+
+    yield open_replica
+    for replica in opened:
+        await replica.close()
+
+
+@pytest.fixture
+async def store(replicas: Callable[[], Awaitable[Store]]) -> Store:
+    return await replicas()
 
 
 async def test_the_schema_is_migrated(store: Store) -> None:
@@ -84,7 +98,9 @@ async def test_chat_settings_default_saved_and_replaced(store: Store) -> None:
     assert await store.chat_settings(GROUP) == ChatSettings()
 
 
-async def test_replies_cut_short_and_questions_left_waiting_are_taken_once(store: Store) -> None:
+async def test_replies_cut_short_and_questions_left_waiting_are_taken_once(
+    store: Store, replicas: Callable[[], Awaitable[Store]]
+) -> None:
     asked, waiting_one = ConversationKey(CHAT), ConversationKey(GROUP, 4)
     assert await store.receive(asked, 100)
     await store.reply_started(asked, 100)
@@ -94,20 +110,24 @@ async def test_replies_cut_short_and_questions_left_waiting_are_taken_once(store
     done = ConversationKey(CHAT, 9)
     await store.reply_started(done, 300)
     await store.reply_finished(done)
-    taken = await store.take_interrupted()
+    assert await store.take_interrupted(alone=True) == [], "its own replies are no one else's to take"
+    restarted = await replicas()  # this process after a restart: alone, as in polling mode
+    taken = await restarted.take_interrupted(alone=True)
     assert [(t.key, t.message_id, t.reply_message_id, t.started) for t in taken] == [
         (asked, 100, 101, True),
         (waiting_one, 200, None, False),
     ]
-    assert await store.take_interrupted() == []
+    assert await restarted.take_interrupted(alone=True) == []
 
 
-async def test_a_question_whose_turn_ended_is_not_left_waiting(store: Store) -> None:
+async def test_a_question_whose_turn_ended_is_not_left_waiting(
+    store: Store, replicas: Callable[[], Awaitable[Store]]
+) -> None:
     key = ConversationKey(CHAT)
     assert await store.receive(key, 1)
     await store.waiting(key, 1)
     await store.waiting(key, 1, False)
-    assert await store.take_interrupted() == []
+    assert await (await replicas()).take_interrupted(alone=True) == []
 
 
 async def test_a_message_received_twice_is_handled_once(store: Store) -> None:
@@ -126,6 +146,50 @@ async def test_an_update_is_kept_once_until_it_is_handled(store: Store) -> None:
     assert await store.pending_updates() == [(7, '{"update_id": 7}')]
     assert await store.pending_updates(limit=0) == []
     assert await store.put_update(5, "{}") is False, "a handled update delivered again is not handled again"
+
+
+async def test_a_chats_updates_go_to_one_replica_at_a_time_in_order(
+    store: Store, replicas: Callable[[], Awaitable[Store]]
+) -> None:
+    a, b = store, await replicas()
+    x, y = CHAT, GROUP
+    for update_id, chat in ((1, x), (2, y), (3, x)):
+        assert await a.put_update(update_id, f"u{update_id}", chat, update_id)
+    assert await a.claim_updates() == [(1, "u1"), (2, "u2"), (3, "u3")]
+    assert await b.claim_updates() == [], "both chats are held by the other replica"
+    await a.update_done(1)
+    assert await b.put_update(4, "u4", x, 4)  # received by the other replica while the chat is held
+    assert await b.claim_updates() == [], "the chat's updates stay with the replica that holds it"
+    assert await a.claim_updates() == [(4, "u4")]
+    for update_id in (2, 3, 4):
+        await a.update_done(update_id)
+    assert await b.put_update(5, "u5", x, 5)
+    assert await b.claim_updates() == [(5, "u5")], "a chat with nothing left is free again"
+    assert await a.claim_updates() == []
+
+
+async def test_a_replica_gone_hands_its_updates_and_waiting_questions_over(
+    store: Store, replicas: Callable[[], Awaitable[Store]]
+) -> None:
+    a, b = store, await replicas()
+    key = ConversationKey(CHAT)
+    for update_id in (10, 11, 12):
+        assert await a.put_update(update_id, f"u{update_id}", CHAT, update_id)
+    assert [u for u, _ in await a.claim_updates()] == [10, 11, 12]
+    assert await a.receive(key, 10) and await a.receive(key, 11) and await a.receive(key, 12)
+    await a.waiting(key, 10)  # being answered when the replica died
+    await a.reply_started(key, 10)
+    await a.reply_shown(key, 100)
+    await a.waiting(key, 11)  # waiting for its turn
+    assert await b.take_interrupted() == [], "a live replica's work is its own"
+    assert await b.claim_updates() == []
+    await a.leave()  # as gone as a replica not seen for REPLICA_TIMEOUT seconds
+    taken = await b.take_interrupted()
+    assert [(t.message_id, t.reply_message_id, t.started) for t in taken] == [(10, 100, True)]
+    assert [u for u, _ in await b.claim_updates()] == [10, 11, 12], "every update not handled is handled here"
+    assert await b.receive(key, 10) is False, "the interrupted answer is not started again"
+    assert await b.receive(key, 11) is True, "the waiting question is answered here"
+    assert await b.receive(key, 12) is False, "received, never waited: it was handled (a command, a button)"
 
 
 def record(chat: int, user: int | None, tokens: int, *, cost: float | None = 0.01, at: float = NOW) -> UsageRecord:

@@ -16,7 +16,7 @@ from telegram.ext import Application, ApplicationBuilder, Defaults
 
 from bot import texts
 from bot.app.chain import build_chain
-from bot.app.health import HEARTBEAT_INTERVAL, heartbeat, heartbeat_file
+from bot.app.health import heartbeat, heartbeat_file
 from bot.app.polling import PollingWatch
 from bot.app.webhook import UpdateReceiver, WebhookError, WebhookServer
 from bot.config.prices import PriceBook, backend_of
@@ -150,7 +150,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
                 app.bot.username,
                 " -> ".join(p.name for p in chain.providers),
             )
-            await announce_interrupted(app.bot, await store.take_interrupted())
+            # Polling: no other process can be running (Telegram answers a second poller 409).
+            await announce_interrupted(app.bot, await store.take_interrupted(alone=not settings.webhook_url))
             alive = heartbeat_file(settings.telegram_bot_token.get_secret_value(), configured=settings.health_file)
             probing = asyncio.create_task(probe_providers(chain))
             if settings.webhook_url:
@@ -198,17 +199,17 @@ async def serve_webhook(
     """
     assert settings.webhook_url is not None and settings.webhook_secret is not None
     secret = settings.webhook_secret.get_secret_value()
-    receiver = UpdateReceiver(app, store)
-    server = WebhookServer(
-        settings.webhook_url, secret, store, receiver, settings.webhook_listen, settings.webhook_port
-    )
+    receiver = UpdateReceiver(app, store, lambda replies: announce_interrupted(app.bot, replies))
+    listen, port = settings.webhook_listen, settings.webhook_port
+    server = WebhookServer(settings.webhook_url, secret, store, receiver, listen, port)
+    deps.turns.hand_over = store.unreceive  # at a stop, questions not started go to another replica
     await app.start()
     try:
-        await receiver.resume()
         await server.start()
     except BaseException:
         await app.stop()  # so that the application closes cleanly around the error
         raise
+    receiving = asyncio.create_task(receiver.run())
     try:
         try:
             await with_retries(
@@ -221,28 +222,22 @@ async def serve_webhook(
                 ),
             )
         except TelegramError as error:
+            receiving.cancel()
             await server.stop()
             await app.stop()
             raise WebhookError(f"WEBHOOK_URL: Telegram refused the webhook: {error}") from None
-        checks = [0]
-
-        async def check_store() -> None:  # the heartbeat's sign of life: the store answers
-            while True:
-                with contextlib.suppress(StorageError):
-                    await store.schema_version()
-                    checks[0] += 1
-                await asyncio.sleep(HEARTBEAT_INTERVAL / 3)
-
-        checking = asyncio.create_task(check_store())
-        beating = asyncio.create_task(heartbeat(lambda: checks[0], alive))
+        beating = asyncio.create_task(heartbeat(lambda: receiver.sweeps, alive))
         await stop.wait()
-        checking.cancel()
         beating.cancel()
     finally:
         await server.stop()
+        receiving.cancel()
     logger.info("stopping: replies being written get %gs to finish", settings.shutdown_grace)
+    receiver.closing = True
     await deps.turns.finish(settings.shutdown_grace, texts.STOPPED_FOR_RESTART)
     await receiver.drain(settings.shutdown_grace + 5)
+    with contextlib.suppress(StorageError):
+        await store.leave()  # what this replica still holds goes to the others now
 
 
 #: Attempts at each start-up request to the Bot API (getMe, setMyCommands, deleteWebhook) when it

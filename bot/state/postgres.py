@@ -22,6 +22,7 @@ from yarl import URL
 from bot.state.storage import (
     RECEIVED_KEPT,
     RECEIVED_PRUNE_EVERY,
+    REPLICA_TIMEOUT,
     ChatSettings,
     ConversationKey,
     InterruptedReply,
@@ -31,6 +32,7 @@ from bot.state.storage import (
     StoredMessage,
     UsageRecord,
     UsageTotals,
+    new_replica_id,
 )
 
 logger = logging.getLogger(__name__)
@@ -103,6 +105,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX updates_by_time ON updates (received_at);
     """,
+    """
+    CREATE TABLE replicas (id TEXT PRIMARY KEY, seen_at DOUBLE PRECISION NOT NULL);
+    CREATE TABLE leases (chat_id BIGINT PRIMARY KEY, owner TEXT NOT NULL);
+    ALTER TABLE replies_in_progress ADD COLUMN owner TEXT;
+    ALTER TABLE received ADD COLUMN owner TEXT;
+    ALTER TABLE updates ADD COLUMN chat_id BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE updates ADD COLUMN message_id BIGINT;
+    ALTER TABLE updates ADD COLUMN owner TEXT;
+    CREATE INDEX updates_open ON updates (done, chat_id, update_id);
+    """,
 ]
 
 #: The advisory lock (pg_advisory_lock) held while migrations run: any 64-bit number this bot owns.
@@ -131,6 +143,10 @@ _LOST = (
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.InterfaceError,
 )
+
+
+#: SQL: the row's ``owner`` replica is gone (none, or not seen since $2); $1 is this replica.
+_GONE = "(owner IS NULL OR (owner <> $1 AND owner NOT IN (SELECT id FROM replicas WHERE seen_at >= $2)))"
 
 
 def safe_url(url: str) -> str:
@@ -171,15 +187,25 @@ class PostgresStore:
     :meth:`close`. Every method raises :class:`~bot.state.storage.StorageError` when the database
     fails or stays unreachable for :data:`RECONNECT_SECONDS`."""
 
-    def __init__(self, pool: asyncpg.Pool, url: str, reconnect_seconds: float = RECONNECT_SECONDS) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        url: str,
+        reconnect_seconds: float = RECONNECT_SECONDS,
+        replica_id: str | None = None,
+    ) -> None:
         self._pool = pool
+        #: This process among the replicas sharing the database (see :class:`~bot.state.protocols.Replicas`).
+        self.replica_id = replica_id or new_replica_id()
         self._url = safe_url(url)
         self._reconnect_seconds = reconnect_seconds
         self._received = 0
         self._updates = 0
 
     @classmethod
-    async def open(cls, url: str, reconnect_seconds: float = RECONNECT_SECONDS) -> PostgresStore:
+    async def open(
+        cls, url: str, reconnect_seconds: float = RECONNECT_SECONDS, replica_id: str | None = None
+    ) -> PostgresStore:
         """Connect to ``url`` (``postgresql://USER:PASSWORD@HOST:PORT/DBNAME``) and apply the migrations.
 
         Raises:
@@ -193,9 +219,10 @@ class PostgresStore:
             )
         except (asyncpg.PostgresError, *_LOST, ValueError) as error:
             raise StorageError(f"DATABASE_URL {safe_url(url)}: {_reason(error)}") from None
-        store = cls(pool, url, reconnect_seconds)
+        store = cls(pool, url, reconnect_seconds, replica_id)
         try:
             await store._migrate()
+            await store.beat()
         except BaseException:
             await pool.close()
             raise
@@ -371,13 +398,14 @@ class PostgresStore:
     async def reply_started(self, key: ConversationKey, message_id: int) -> None:
         """A reply to the user's message ``message_id`` is being written in ``key``."""
         await self._execute(
-            "INSERT INTO replies_in_progress (chat_id, thread_id, message_id, started_at) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (chat_id, thread_id) DO UPDATE SET message_id = excluded.message_id,"
-            " started_at = excluded.started_at, reply_message_id = NULL",
+            "INSERT INTO replies_in_progress (chat_id, thread_id, message_id, started_at, owner)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (chat_id, thread_id) DO UPDATE SET message_id ="
+            " excluded.message_id, started_at = excluded.started_at, reply_message_id = NULL, owner = excluded.owner",
             key.chat_id,
             key.thread_id,
             message_id,
             time.time(),
+            self.replica_id,
         )
 
     async def reply_shown(self, key: ConversationKey, reply_message_id: int) -> None:
@@ -395,20 +423,40 @@ class PostgresStore:
             "DELETE FROM replies_in_progress WHERE chat_id = $1 AND thread_id = $2", key.chat_id, key.thread_id
         )
 
-    async def take_interrupted(self) -> list[InterruptedReply]:
-        """Replies started and never finished, and questions still waiting, oldest first; forgotten
-        once returned (in one transaction)."""
+    async def take_interrupted(self, alone: bool = False) -> list[InterruptedReply]:
+        """Replies started and never finished by a replica that is gone (not seen for
+        :data:`~bot.state.storage.REPLICA_TIMEOUT` seconds; with ``alone``: any other), and the
+        questions still waiting there, oldest first; forgotten once returned (one transaction).
+        Waiting questions whose updates the inbox holds are handed to the live replicas instead."""
+        since = time.time() + 1 if alone else time.time() - REPLICA_TIMEOUT
 
         async def take(connection: asyncpg.Connection) -> list[asyncpg.Record]:
             async with connection.transaction():
                 rows = await connection.fetch(
                     "SELECT chat_id, thread_id, message_id, started_at, reply_message_id, TRUE FROM replies_in_progress"
-                    " UNION ALL SELECT chat_id, thread_id, message_id, received_at, NULL, FALSE FROM received r"
-                    " WHERE waiting AND NOT EXISTS (SELECT 1 FROM replies_in_progress p"
-                    " WHERE p.chat_id = r.chat_id AND p.message_id = r.message_id) ORDER BY 4"
+                    f" WHERE {_GONE} UNION ALL SELECT chat_id, thread_id, message_id, received_at, NULL, FALSE"
+                    f" FROM received r WHERE waiting AND {_GONE} AND NOT EXISTS (SELECT 1 FROM replies_in_progress p"
+                    " WHERE p.chat_id = r.chat_id AND p.message_id = r.message_id) AND NOT EXISTS (SELECT 1 FROM"
+                    " updates u WHERE u.chat_id = r.chat_id AND u.message_id = r.message_id AND NOT u.done)"
+                    " ORDER BY 4",
+                    self.replica_id,
+                    since,
                 )
-                await connection.execute("DELETE FROM replies_in_progress")
-                await connection.execute("UPDATE received SET waiting = FALSE WHERE waiting")
+                await connection.execute(
+                    f"DELETE FROM received r WHERE waiting AND {_GONE} AND NOT EXISTS (SELECT 1 FROM"
+                    " replies_in_progress p WHERE p.chat_id = r.chat_id AND p.message_id = r.message_id) AND EXISTS"
+                    " (SELECT 1 FROM updates u WHERE u.chat_id = r.chat_id AND u.message_id = r.message_id"
+                    " AND NOT u.done)",
+                    self.replica_id,
+                    since,
+                )
+                for statement in (
+                    f"DELETE FROM replies_in_progress WHERE {_GONE}",
+                    f"UPDATE received SET waiting = FALSE WHERE waiting AND {_GONE}",
+                    f"UPDATE updates SET owner = NULL WHERE NOT done AND owner IS NOT NULL AND {_GONE}",
+                    f"DELETE FROM leases WHERE {_GONE}",
+                ):
+                    await connection.execute(statement, self.replica_id, since)
                 return rows
 
         rows = await self._run(take)
@@ -417,17 +465,33 @@ class PostgresStore:
             for r in rows
         ]
 
+    # -- replicas --------------------------------------------------------------------------------
+
+    async def beat(self) -> None:
+        """Note that this replica is alive (every :data:`~bot.state.storage.BEAT_INTERVAL` seconds)."""
+        await self._execute(
+            "INSERT INTO replicas (id, seen_at) VALUES ($1, $2)"
+            " ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+            self.replica_id,
+            time.time(),
+        )
+
+    async def leave(self) -> None:
+        """This replica stops: what it still holds goes to the others at once."""
+        await self._execute("DELETE FROM replicas WHERE id = $1", self.replica_id)
+
     # -- inbox -----------------------------------------------------------------------------------
 
     async def receive(self, key: ConversationKey, message_id: int) -> bool:
         """Note a message as received; False when it already was."""
         status = await self._execute(
-            "INSERT INTO received (chat_id, message_id, thread_id, received_at) VALUES ($1, $2, $3, $4)"
+            "INSERT INTO received (chat_id, message_id, thread_id, received_at, owner) VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT DO NOTHING",
             key.chat_id,
             message_id,
             key.thread_id,
             time.time(),
+            self.replica_id,
         )
         if _count(status) == 0:
             return False
@@ -444,13 +508,16 @@ class PostgresStore:
             "UPDATE received SET waiting = $1 WHERE chat_id = $2 AND message_id = $3", waiting, key.chat_id, message_id
         )
 
-    async def put_update(self, update_id: int, body: str) -> bool:
+    async def put_update(self, update_id: int, body: str, chat_id: int = 0, message_id: int | None = None) -> bool:
         """Keep an update received by webhook until it is handled; False when it already was."""
         status = await self._execute(
-            "INSERT INTO updates (update_id, body, received_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            "INSERT INTO updates (update_id, body, received_at, chat_id, message_id) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT DO NOTHING",
             update_id,
             body,
             time.time(),
+            chat_id,
+            message_id,
         )
         if _count(status) == 0:
             return False
@@ -459,9 +526,60 @@ class PostgresStore:
             await self._execute("DELETE FROM updates WHERE done AND received_at < $1", time.time() - RECEIVED_KEPT)
         return True
 
+    async def claim_updates(self, limit: int = 100) -> list[tuple[int, str]]:
+        """Take the updates this replica is to handle now, oldest first: those of chats no live replica
+        holds (their lease becomes this replica's, row-locked so two replicas never both take one)
+        and of chats it holds."""
+        since = time.time() - REPLICA_TIMEOUT
+
+        async def claim(connection: asyncpg.Connection) -> list[tuple[int, str]]:
+            async with connection.transaction():
+                chats = await connection.fetch(
+                    "SELECT chat_id FROM updates WHERE NOT done AND owner IS NULL GROUP BY chat_id"
+                    " ORDER BY MIN(update_id) LIMIT $1",
+                    limit,
+                )
+                held = []
+                for row in chats:
+                    taken = await connection.fetchval(
+                        "INSERT INTO leases (chat_id, owner) VALUES ($1, $2) ON CONFLICT (chat_id) DO UPDATE"
+                        " SET owner = excluded.owner WHERE leases.owner = excluded.owner OR leases.owner NOT IN"
+                        " (SELECT id FROM replicas WHERE seen_at >= $3) RETURNING chat_id",
+                        row[0],
+                        self.replica_id,
+                        since,
+                    )
+                    if taken is not None:
+                        held.append(int(taken))
+                if not held:
+                    return []
+                rows = await connection.fetch(
+                    "UPDATE updates SET owner = $1 WHERE NOT done AND owner IS NULL AND chat_id = ANY($2::BIGINT[])"
+                    " RETURNING update_id, body",
+                    self.replica_id,
+                    held,
+                )
+                return sorted((int(r[0]), str(r[1])) for r in rows)
+
+        return await self._run(claim)
+
     async def update_done(self, update_id: int) -> None:
-        """The update was handled: it is not handled again after a restart."""
-        await self._execute("UPDATE updates SET done = TRUE WHERE update_id = $1", update_id)
+        """The update was handled: it is not handled again; its chat's lease ends when none is left."""
+
+        async def done(connection: asyncpg.Connection) -> None:
+            async with connection.transaction():
+                chat_id = await connection.fetchval(
+                    "UPDATE updates SET done = TRUE WHERE update_id = $1 RETURNING chat_id", update_id
+                )
+                if chat_id is not None:
+                    await connection.execute(
+                        "DELETE FROM leases WHERE owner = $1 AND chat_id = $2 AND NOT EXISTS"
+                        " (SELECT 1 FROM updates u WHERE u.chat_id = $2 AND NOT u.done)",
+                        self.replica_id,
+                        chat_id,
+                    )
+
+        await self._run(done)
 
     async def pending_updates(self, limit: int = 1000) -> list[tuple[int, str]]:
         """Updates kept and not handled, oldest first: (id, JSON body)."""
@@ -469,6 +587,10 @@ class PostgresStore:
             "SELECT update_id, body FROM updates WHERE NOT done ORDER BY update_id LIMIT $1", limit
         )
         return [(int(r[0]), str(r[1])) for r in rows]
+
+    async def unreceive(self, key: ConversationKey, message_id: int) -> None:
+        """Forget that a message was received (a question handed to another replica, to be answered there)."""
+        await self._execute("DELETE FROM received WHERE chat_id = $1 AND message_id = $2", key.chat_id, message_id)
 
     # -- usage -----------------------------------------------------------------------------------
 

@@ -83,9 +83,10 @@ class RepliesInProgressStore(Protocol):
     async def reply_finished(self, key: ConversationKey) -> None:
         """The reply in progress in ``key`` ended (answered, failed or stopped)."""
 
-    async def take_interrupted(self) -> list[InterruptedReply]:
-        """Replies started and never finished, and questions still waiting, oldest first; forgotten
-        once returned."""
+    async def take_interrupted(self, alone: bool = False) -> list[InterruptedReply]:
+        """Replies started and never finished by a replica that is gone (``alone``: any other than
+        this one), and questions still waiting there, oldest first; forgotten once returned. Waiting
+        questions whose updates the inbox holds are handed to the live replicas instead."""
         ...
 
 
@@ -99,16 +100,41 @@ class Inbox(Protocol):
     async def waiting(self, key: ConversationKey, message_id: int, waiting: bool = True) -> None:
         """The question ``message_id`` waits for its turn (``waiting``), or its turn ended."""
 
+    async def unreceive(self, key: ConversationKey, message_id: int) -> None:
+        """Forget the message was received (handed to another replica, to be answered there)."""
+
+
+class Replicas(Protocol):
+    """The processes sharing the store. Each has an id; one not seen for
+    :data:`~bot.state.storage.REPLICA_TIMEOUT` seconds is gone, and what it held is taken over."""
+
+    replica_id: str
+
+    async def beat(self) -> None:
+        """This replica is alive (every :data:`~bot.state.storage.BEAT_INTERVAL` seconds)."""
+
+    async def leave(self) -> None:
+        """This replica stops: what it still holds goes to the others at once."""
+
 
 class UpdateInbox(Protocol):
-    """Updates received by webhook, kept before Telegram is answered 200 and until they are handled."""
+    """Updates received by webhook, kept before Telegram is answered 200 and until they are handled.
 
-    async def put_update(self, update_id: int, body: str) -> bool:
-        """Keep the update (its JSON ``body``); False when it already was (delivered again)."""
+    Several replicas share it: each chat's updates are handled by one replica at a time (it holds
+    the chat's lease), in ``update_id`` order; a replica that is gone loses its leases, and the
+    updates it took but did not handle go to the others."""
+
+    async def put_update(self, update_id: int, body: str, chat_id: int = 0, message_id: int | None = None) -> bool:
+        """Keep the update (its JSON ``body``; its chat, 0 for none; its message); False when it
+        already was (delivered again)."""
+        ...
+
+    async def claim_updates(self, limit: int = 100) -> list[tuple[int, str]]:
+        """The updates this replica is to handle now, oldest first: (``update_id``, JSON body)."""
         ...
 
     async def update_done(self, update_id: int) -> None:
-        """The update was handled."""
+        """The update was handled; its chat's lease ends when none of its updates is left."""
 
     async def pending_updates(self, limit: int = 1000) -> list[tuple[int, str]]:
         """Updates kept and not handled, oldest first: (``update_id``, JSON body)."""
@@ -136,7 +162,7 @@ class UsageLedger(Protocol):
         ...
 
 
-class Store(History, ChatSettingsStore, RepliesInProgressStore, Inbox, UpdateInbox, UsageLedger, Protocol):
+class Store(History, ChatSettingsStore, RepliesInProgressStore, Inbox, UpdateInbox, UsageLedger, Replicas, Protocol):
     """Everything the bot stores, in one database."""
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:

@@ -12,12 +12,14 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import aiosqlite
 
@@ -26,6 +28,7 @@ from bot.state.backlog import Backlog, BacklogFullError, PendingTurn, PendingWri
 logger = logging.getLogger(__name__)
 
 Role = Literal["user", "assistant"]
+_T = TypeVar("_T")
 
 #: Migration *i* brings the schema from version *i* to *i + 1*.
 MIGRATIONS: list[str] = [
@@ -108,6 +111,16 @@ MIGRATIONS: list[str] = [
         done INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX updates_by_time ON updates (received_at);
+    """,
+    """
+    CREATE TABLE replicas (id TEXT PRIMARY KEY, seen_at REAL NOT NULL) WITHOUT ROWID;
+    CREATE TABLE leases (chat_id INTEGER PRIMARY KEY, owner TEXT NOT NULL);
+    ALTER TABLE replies_in_progress ADD COLUMN owner TEXT;
+    ALTER TABLE received ADD COLUMN owner TEXT;
+    ALTER TABLE updates ADD COLUMN chat_id INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE updates ADD COLUMN message_id INTEGER;
+    ALTER TABLE updates ADD COLUMN owner TEXT;
+    CREATE INDEX updates_open ON updates (done, chat_id, update_id);
     """,
 ]
 
@@ -302,6 +315,22 @@ LOCK_REPORT_AFTER = 30.0
 CLOSE_FLUSH_SECONDS = 5.0
 
 
+#: SQL: the row's ``owner`` replica is gone (none, or not seen lately); parameters ``me`` and ``since``.
+_GONE = "(owner IS NULL OR (owner <> :me AND owner NOT IN (SELECT id FROM replicas WHERE seen_at >= :since)))"
+
+
+def new_replica_id() -> str:
+    """A new id for this process among the replicas (random: a restarted process is a new replica)."""
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+#: Seconds between two heartbeats of a replica (:meth:`ConversationStore.beat`).
+BEAT_INTERVAL = 10.0
+#: A replica not seen for this many seconds is dead: its conversations, updates and replies in
+#: progress are taken over by the others.
+REPLICA_TIMEOUT = 30.0
+
+
 def _is_locked(error: sqlite3.Error) -> bool:
     """True for SQLite's "database is locked" / "database is busy": another process holds a lock."""
     return isinstance(error, sqlite3.OperationalError) and any(w in str(error) for w in ("locked", "busy"))
@@ -342,8 +371,16 @@ class ConversationStore:
     beside the database (``NAME.pending.json``) and written at the next start.
     """
 
-    def __init__(self, db: aiosqlite.Connection, path: Path | None = None, busy_timeout: float = BUSY_TIMEOUT) -> None:
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        path: Path | None = None,
+        busy_timeout: float = BUSY_TIMEOUT,
+        replica_id: str | None = None,
+    ) -> None:
         self._db = db
+        #: This process among the replicas sharing the database (see :class:`~bot.state.protocols.Replicas`).
+        self.replica_id = replica_id or new_replica_id()
         #: The database file and its identity (device, inode) when opened; None for ":memory:".
         self._path = path
         self._identity = _identity(path) if path is not None else None
@@ -434,7 +471,9 @@ class ConversationStore:
             self._identity = _identity(self._path)
 
     @classmethod
-    async def open(cls, path: Path | str, busy_timeout: float = BUSY_TIMEOUT) -> ConversationStore:
+    async def open(
+        cls, path: Path | str, busy_timeout: float = BUSY_TIMEOUT, replica_id: str | None = None
+    ) -> ConversationStore:
         """Open (creating folders and file as needed), enable WAL, and migrate to the latest schema.
 
         ``":memory:"`` opens a private in-memory database.
@@ -457,9 +496,10 @@ class ConversationStore:
             raise StorageError(f"cannot open {path}: {error}") from None
         try:
             await _configure(db, busy_timeout)
-            store = cls(db, None if str(path) == ":memory:" else Path(path), busy_timeout)
+            store = cls(db, None if str(path) == ":memory:" else Path(path), busy_timeout, replica_id)
             await store._migrate()
             store._load_pending()
+            await store.beat()
         except sqlite3.Error as error:
             await db.close()
             raise StorageError(f"cannot use {path}: {error}") from None
@@ -769,9 +809,9 @@ class ConversationStore:
     async def reply_started(self, key: ConversationKey, message_id: int) -> None:
         """Note that a reply to the user's message ``message_id`` is being written in ``key``."""
         await self._write(
-            "INSERT OR REPLACE INTO replies_in_progress (chat_id, thread_id, message_id, started_at)"
-            " VALUES (?, ?, ?, ?)",
-            (key.chat_id, key.thread_id, message_id, time.time()),
+            "INSERT OR REPLACE INTO replies_in_progress (chat_id, thread_id, message_id, started_at, owner)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (key.chat_id, key.thread_id, message_id, time.time(), self.replica_id),
         )
 
     async def reply_shown(self, key: ConversationKey, reply_message_id: int) -> None:
@@ -787,22 +827,72 @@ class ConversationStore:
             "DELETE FROM replies_in_progress WHERE chat_id = ? AND thread_id = ?", (key.chat_id, key.thread_id)
         )
 
-    async def take_interrupted(self) -> list[InterruptedReply]:
-        """The replies started and never finished before this start (the bot was killed mid-answer),
-        and the questions that were still waiting for their turn (:meth:`waiting`), oldest first;
-        they are forgotten once returned."""
-        rows = await self._rows(
-            "SELECT chat_id, thread_id, message_id, started_at, reply_message_id, 1 FROM replies_in_progress"
-            " UNION ALL SELECT chat_id, thread_id, message_id, received_at, NULL, 0 FROM received r"
-            " WHERE waiting = 1 AND NOT EXISTS (SELECT 1 FROM replies_in_progress p"
-            " WHERE p.chat_id = r.chat_id AND p.message_id = r.message_id) ORDER BY 4"
-        )
-        await self._write("DELETE FROM replies_in_progress")
-        await self._write("UPDATE received SET waiting = 0 WHERE waiting = 1")
+    async def take_interrupted(self, alone: bool = False) -> list[InterruptedReply]:
+        """The replies started and never finished by a replica that is gone (this process before its
+        restart, or a replica not seen for :data:`REPLICA_TIMEOUT` seconds; with ``alone``, as in
+        polling mode, where no other process can run: every other replica), and the questions that
+        were still waiting for their turn there (:meth:`waiting`), oldest first; they are forgotten
+        once returned. A waiting question whose update the inbox still holds is not returned: its
+        update is handed to the live replicas, to be answered (:meth:`claim_updates`)."""
+        gone = {"me": self.replica_id, "since": time.time() + 1 if alone else time.time() - REPLICA_TIMEOUT}
+
+        async def take(db: aiosqlite.Connection) -> list[sqlite3.Row]:
+            async with db.execute(
+                "SELECT chat_id, thread_id, message_id, started_at, reply_message_id, 1 FROM replies_in_progress"
+                f" WHERE {_GONE} UNION ALL SELECT chat_id, thread_id, message_id, received_at, NULL, 0 FROM received r"
+                f" WHERE waiting = 1 AND {_GONE} AND NOT EXISTS (SELECT 1 FROM replies_in_progress p"
+                " WHERE p.chat_id = r.chat_id AND p.message_id = r.message_id) AND NOT EXISTS"
+                " (SELECT 1 FROM updates u WHERE u.chat_id = r.chat_id AND u.message_id = r.message_id"
+                " AND u.done = 0) ORDER BY 4",
+                gone,
+            ) as cursor:
+                rows = list(await cursor.fetchall())
+            await db.execute(
+                f"DELETE FROM received AS r WHERE waiting = 1 AND {_GONE} AND NOT EXISTS (SELECT 1 FROM"
+                " replies_in_progress p WHERE p.chat_id = r.chat_id AND p.message_id = r.message_id) AND EXISTS"
+                " (SELECT 1 FROM updates u WHERE u.chat_id = r.chat_id AND u.message_id = r.message_id AND u.done = 0)",
+                gone,
+            )
+            await db.execute(f"DELETE FROM replies_in_progress WHERE {_GONE}", gone)
+            await db.execute(f"UPDATE received SET waiting = 0 WHERE waiting = 1 AND {_GONE}", gone)
+            await db.execute(f"UPDATE updates SET owner = NULL WHERE done = 0 AND owner IS NOT NULL AND {_GONE}", gone)
+            await db.execute(f"DELETE FROM leases WHERE {_GONE}", gone)
+            return rows
+
+        rows = await self._transaction(take)
         return [
             InterruptedReply(ConversationKey(int(r[0]), int(r[1])), int(r[2]), float(r[3]), r[4], bool(r[5]))
             for r in rows
         ]
+
+    async def _transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[_T]]) -> _T:
+        """``work`` in one transaction, committed (rolled back when it fails).
+
+        Raises:
+            StorageError: SQLite failed (another process holding the lock included: such work is
+                tried again by its caller, it does not wait in the backlog).
+        """
+        await self._check_file()
+        async with self._writing:
+            try:
+                result = await work(self._db)
+                await self._db.commit()
+            except sqlite3.Error as error:
+                await self._rollback()
+                raise StorageError(str(error)) from error
+        return result
+
+    async def beat(self) -> None:
+        """Note that this replica is alive (every :data:`BEAT_INTERVAL` seconds)."""
+        await self._write(
+            "INSERT INTO replicas (id, seen_at) VALUES (?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+            (self.replica_id, time.time()),
+        )
+
+    async def leave(self) -> None:
+        """This replica stops (after its turns finished): what it still holds goes to the others at once."""
+        await self._write("DELETE FROM replicas WHERE id = ?", (self.replica_id,))
 
     async def receive(self, key: ConversationKey, message_id: int) -> bool:
         """Note a message as received; False when it was already (Telegram or a proxy delivered it
@@ -811,8 +901,9 @@ class ConversationStore:
             return False
         queued = bool(self._backlog)
         changed = await self._write(
-            "INSERT OR IGNORE INTO received (chat_id, message_id, thread_id, received_at) VALUES (?, ?, ?, ?)",
-            (key.chat_id, message_id, key.thread_id, time.time()),
+            "INSERT OR IGNORE INTO received (chat_id, message_id, thread_id, received_at, owner)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (key.chat_id, message_id, key.thread_id, time.time(), self.replica_id),
             received=(key.chat_id, message_id),
         )
         if changed == 0 or (changed < 0 and not queued and await self._known(key, message_id)):
@@ -841,13 +932,13 @@ class ConversationStore:
             (int(waiting), key.chat_id, message_id),
         )
 
-    async def put_update(self, update_id: int, body: str) -> bool:
-        """Keep an update received by webhook (its JSON ``body``) until it is handled; False when it
-        was already (Telegram delivered it again). While another process locks the database it
-        waits in memory (saved at a clean stop)."""
+    async def put_update(self, update_id: int, body: str, chat_id: int = 0, message_id: int | None = None) -> bool:
+        """Keep an update received by webhook (its JSON ``body``; the chat it concerns, 0 for none,
+        and its message) until it is handled; False when it was already (Telegram delivered it
+        again). While another process locks the database it waits in memory (saved at a clean stop)."""
         changed = await self._write(
-            "INSERT OR IGNORE INTO updates (update_id, body, received_at) VALUES (?, ?, ?)",
-            (update_id, body, time.time()),
+            "INSERT OR IGNORE INTO updates (update_id, body, received_at, chat_id, message_id) VALUES (?, ?, ?, ?, ?)",
+            (update_id, body, time.time(), chat_id, message_id),
         )
         if changed == 0:
             return False
@@ -856,16 +947,70 @@ class ConversationStore:
             await self._write("DELETE FROM updates WHERE done = 1 AND received_at < ?", (time.time() - RECEIVED_KEPT,))
         return True
 
+    async def claim_updates(self, limit: int = 100) -> list[tuple[int, str]]:
+        """Take the updates this replica is to handle now, oldest first: those of chats no live
+        replica holds (their lease becomes this replica's) and of chats this replica holds. A chat's
+        updates are handled by one replica at a time, in order; its lease ends when they are all
+        handled (:meth:`update_done`), or when its replica is gone."""
+        me = {"me": self.replica_id, "since": time.time() - REPLICA_TIMEOUT}
+
+        async def claim(db: aiosqlite.Connection) -> list[tuple[int, str]]:
+            async with db.execute(
+                "SELECT chat_id FROM updates WHERE done = 0 AND owner IS NULL GROUP BY chat_id"
+                " ORDER BY MIN(update_id) LIMIT :limit",
+                {**me, "limit": limit},
+            ) as cursor:
+                chats = [int(r[0]) for r in await cursor.fetchall()]
+            held = []
+            for chat_id in chats:
+                async with db.execute(
+                    "INSERT INTO leases (chat_id, owner) VALUES (:chat, :me) ON CONFLICT (chat_id) DO UPDATE"
+                    " SET owner = excluded.owner WHERE leases.owner = excluded.owner OR leases.owner NOT IN"
+                    " (SELECT id FROM replicas WHERE seen_at >= :since) RETURNING chat_id",
+                    {**me, "chat": chat_id},
+                ) as cursor:
+                    if await cursor.fetchone() is not None:
+                        held.append(chat_id)
+            claimed: list[tuple[int, str]] = []
+            for chat_id in held:
+                async with db.execute(
+                    "UPDATE updates SET owner = :me WHERE done = 0 AND owner IS NULL AND chat_id = :chat"
+                    " RETURNING update_id, body",
+                    {**me, "chat": chat_id},
+                ) as cursor:
+                    claimed += [(int(r[0]), str(r[1])) for r in await cursor.fetchall()]
+            return sorted(claimed)
+
+        return await self._transaction(claim)
+
     async def update_done(self, update_id: int) -> None:
-        """The update was handled: it is not handled again after a restart."""
-        await self._write("UPDATE updates SET done = 1 WHERE update_id = ?", (update_id,))
+        """The update was handled: it is not handled again; its chat's lease ends when none is left."""
+        await self._submit(
+            PendingWrite(
+                "sql",
+                [
+                    ("UPDATE updates SET done = 1 WHERE update_id = ?", (update_id,)),
+                    (
+                        "DELETE FROM leases WHERE owner = ? AND chat_id = (SELECT chat_id FROM updates WHERE"
+                        " update_id = ?) AND NOT EXISTS (SELECT 1 FROM updates u WHERE u.chat_id = leases.chat_id"
+                        " AND u.done = 0)",
+                        (self.replica_id, update_id),
+                    ),
+                ],
+            )
+        )
 
     async def pending_updates(self, limit: int = 1000) -> list[tuple[int, str]]:
-        """Updates kept and not handled (the bot stopped in between), oldest first: (id, JSON body)."""
+        """Updates kept and not handled, oldest first: (id, JSON body)."""
         rows = await self._rows(
             "SELECT update_id, body FROM updates WHERE done = 0 ORDER BY update_id LIMIT ?", (limit,)
         )
         return [(int(r[0]), str(r[1])) for r in rows]
+
+    async def unreceive(self, key: ConversationKey, message_id: int) -> None:
+        """Forget that a message was received (a question handed to another replica at shutdown, to
+        be answered there)."""
+        await self._write("DELETE FROM received WHERE chat_id = ? AND message_id = ?", (key.chat_id, message_id))
 
     async def record_usage(self, record: UsageRecord) -> None:
         """Add one answer to the usage ledger."""

@@ -118,6 +118,9 @@ class TurnService:
         self._background: set[asyncio.Task[None]] = set()
         #: Questions refused because too many wait, per conversation (and person, in groups).
         self._bursts: dict[tuple[ConversationKey, int | None], _Burst] = {}
+        #: Where a question whose turn comes after shutdown began goes (webhook mode: back to the
+        #: inbox, for another replica to answer); None: it is refused with "restarting".
+        self.hand_over: Callable[[ConversationKey, int], Awaitable[None]] | None = None
 
     @property
     def closing(self) -> bool:
@@ -147,7 +150,10 @@ class TurnService:
         try:
             async with self.queue.turn(key, member):
                 if self.closing:
-                    await port.say(texts.RESTARTING)
+                    if self.hand_over is not None:
+                        await self.hand_over(key, request.message_id)
+                    else:
+                        await port.say(texts.RESTARTING)
                     return
                 if not await self._within_budget(request, port):
                     return
