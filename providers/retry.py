@@ -172,6 +172,8 @@ class RetryProvider(BaseProvider):
         interrupted_backoff: seconds waited at least before retrying a stream the server ended
             without a finish reason (:class:`~providers.errors.InterruptedStreamError`: another
             request took its slot), times the retry's number.
+        on_attempt: called with each :class:`~providers.errors.Attempt` as it ends (answered,
+            failed, or skipped for a cooling provider): a hook for metrics; it must not raise.
 
     **Parallel requests**: each attempt holds one of its provider's slots
     (:meth:`~providers.base.BaseProvider.parallel_limit`: ``{NAME}_MAX_PARALLEL`` or what the server
@@ -213,6 +215,7 @@ class RetryProvider(BaseProvider):
         rng: random.Random | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        on_attempt: Callable[[Attempt], None] | None = None,
     ) -> None:
         if not providers:
             raise ValueError("RetryProvider needs at least one provider")
@@ -233,6 +236,13 @@ class RetryProvider(BaseProvider):
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._clock = clock
+        #: Called with every attempt as it ends (failed, skipped or answered): a metrics hook.
+        self.on_attempt = on_attempt
+
+    def _attempted(self, attempt: Attempt) -> None:
+        _log_attempt(attempt)
+        if self.on_attempt is not None:
+            self.on_attempt(attempt)
 
     @classmethod
     def default(cls) -> RetryProvider:
@@ -389,7 +399,7 @@ class RetryProvider(BaseProvider):
         else:
             routes, attempts = await self.plan(model)
         for skipped in attempts:
-            _log_attempt(skipped)
+            self._attempted(skipped)
         refused: set[str] = set()  # providers whose server said it lacks ``model``
         position = 0
         while position < len(routes):
@@ -428,7 +438,7 @@ class RetryProvider(BaseProvider):
                     error = exc if isinstance(exc, ProviderError) else _unexpected(exc, provider.name)
                     elapsed = self._clock() - started
                     attempts.append(Attempt(provider.name, sent, error, elapsed, chunks))
-                    _log_attempt(attempts[-1])
+                    self._attempted(attempts[-1])
                     if chunks:
                         yield Reset(provider.name, str(error))
                     if isinstance(error, ContextLengthError) and not trimmed:
@@ -464,7 +474,7 @@ class RetryProvider(BaseProvider):
                     if answer.reported is None:  # the server counted nothing: the estimate, marked as such
                         yield answer.usage
                     attempts.append(Attempt(provider.name, sent, None, self._clock() - started, chunks))
-                    _log_attempt(attempts[-1])
+                    self._attempted(attempts[-1])
                     self.health.success(provider.name)
                     return
         raise RetryProviderError(attempts)

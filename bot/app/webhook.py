@@ -48,8 +48,8 @@ MAX_BODY = 1024 * 1024
 
 
 class WebhookError(RuntimeError):
-    """Webhook mode cannot start: the address cannot be bound, or Telegram refused the webhook.
-    The message names the setting to fix."""
+    """A server of the bot cannot start (the webhook's or the metrics' address cannot be bound), or
+    Telegram refused the webhook. The message names the setting to fix."""
 
 
 #: Update fields that carry a message, and those that carry a chat (Bot API "Update").

@@ -12,11 +12,12 @@ from typing import Any, TypeVar
 
 from telegram import Bot, BotCommand, ReplyParameters, Update
 from telegram.error import NetworkError, TelegramError
-from telegram.ext import Application, ApplicationBuilder, Defaults
+from telegram.ext import Application, ApplicationBuilder, Defaults, TypeHandler
 
 from bot import texts
 from bot.app.chain import build_chain
 from bot.app.health import heartbeat, heartbeat_file
+from bot.app.metrics import Metrics, OpsServer
 from bot.app.polling import PollingWatch
 from bot.app.webhook import UpdateReceiver, WebhookError, WebhookServer
 from bot.config.prices import PriceBook, backend_of
@@ -105,6 +106,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
             logger.warning("provider %s is marked as not working; it stays in the chain as configured", provider.name)
     url = settings.database_url.get_secret_value() if settings.database_url else None
     store = await open_store(url, settings.database_path)
+    ops: OpsServer | None = None
     try:
         limiter = ChatRateLimiter(ChatPacer(settings.private_edit_interval, settings.group_messages_per_minute))
         app = build_application(settings, limiter)
@@ -137,7 +139,26 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
             presets=settings.presets(),
             transcriber=build_transcriber(settings),
         )
+        metrics = Metrics(waiting=deps.turns.queue.total)
+        deps.turns.observer = metrics
+        chain.on_attempt = metrics.attempted
+        limiter.on_flood = metrics.flooded
+
+        async def count_update(update: object, context: object) -> None:
+            metrics.update_received()
+
+        app.add_handler(TypeHandler(Update, count_update), group=-4)  # ahead of every other handler
         register(app, deps)
+        if settings.metrics_port:
+            ops = OpsServer(metrics, store, settings.webhook_listen, settings.metrics_port)
+            try:
+                await ops.start()
+            except OSError as error:
+                ops = None
+                raise WebhookError(
+                    f"WEBHOOK_LISTEN:METRICS_PORT {settings.webhook_listen}:{settings.metrics_port} cannot be"
+                    f" listened on: {error.strerror or error}"
+                ) from None
         await with_retries("getMe", app.initialize)  # `async with app` then finds it initialized
         async with app:
             try:
@@ -176,6 +197,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
             await deps.streamer.aclose()
             await app.stop()
     finally:
+        if ops is not None:
+            await ops.stop()
         await store.close()
     logger.info("stopped")
     watch.check()

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     )
     webhook_listen: str = Field("127.0.0.1", description="Address the webhook server listens on.")
     webhook_port: int = Field(8080, ge=1, le=65535, description="Port the webhook server listens on.")
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Port of GET /metrics (Prometheus) and GET /healthz, on WEBHOOK_LISTEN."
+    )
     telegram_proxy: str | None = Field(None, description="Proxy for Bot API requests (http, https, socks5).")
     health_file: Path | None = Field(
         None,
@@ -308,7 +311,13 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "prompts_file", "prices_file", "transcription_base_url", "history_max_chars", "health_file", mode="before"
+        "prompts_file",
+        "prices_file",
+        "transcription_base_url",
+        "history_max_chars",
+        "health_file",
+        "metrics_port",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:

@@ -79,6 +79,8 @@ class ChatRateLimiter(BaseRateLimiter[dict[str, Any]]):
         sleep: Callable[[float], Coroutine[Any, Any, Any]] = asyncio.sleep,
     ) -> None:
         self.pacer = pacer
+        #: Called with each 429's ``retry_after`` (seconds): a hook for metrics.
+        self.on_flood: Callable[[float], None] | None = None
         self.max_retries = max_retries
         self._sleep = sleep
 
@@ -102,6 +104,8 @@ class ChatRateLimiter(BaseRateLimiter[dict[str, Any]]):
         when ``messages`` is False); one log line. Returns the seconds."""
         seconds = duration_seconds(error.retry_after)
         self.pacer.penalize(chat_id, seconds, messages=messages)
+        if self.on_flood is not None:
+            self.on_flood(seconds)
         logger.info("flood control in chat %s: %s waits %.0fs", chat_id, what, seconds)
         return seconds
 

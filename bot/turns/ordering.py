@@ -36,6 +36,10 @@ class ConversationQueue:
             return 0
         return slot.holders if member is None else slot.members[member]
 
+    def total(self) -> int:
+        """Messages being answered or waiting, over every conversation."""
+        return sum(slot.holders for slot in self._slots.values())
+
     @asynccontextmanager
     async def turn(self, key: Hashable, member: Hashable | None = None) -> AsyncIterator[None]:
         """Wait for this conversation's earlier messages, then hold its turn (counted for ``member``)."""

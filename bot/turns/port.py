@@ -61,6 +61,13 @@ class StreamResult:
     duplicates_removed: int = 0
 
 
+class TurnObserver(Protocol):
+    """Told of every reply as it ends (the metrics, ``bot.app.metrics.Metrics``)."""
+
+    def answered(self, result: StreamResult, seconds: float, cost: float | None) -> None:
+        """A reply ended as ``result`` after ``seconds``; ``cost`` in US dollars when known."""
+
+
 class AnswerStream(ReplyInProgress, Protocol):
     """A reply that shows an answer as it is written (``bot.telegram.streaming.ReplyStream``)."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 
@@ -25,7 +26,7 @@ from bot.turns.budgets import Budgets
 from bot.turns.history import attach_images, build_prompt
 from bot.turns.models import ModelCatalog
 from bot.turns.ordering import ConversationQueue
-from bot.turns.port import ReplyPort, StreamResult
+from bot.turns.port import ReplyPort, StreamResult, TurnObserver
 from bot.turns.replies import RepliesInProgress
 from providers.tokens import answer_reserve
 
@@ -118,6 +119,8 @@ class TurnService:
         self._background: set[asyncio.Task[None]] = set()
         #: Questions refused because too many wait, per conversation (and person, in groups).
         self._bursts: dict[tuple[ConversationKey, int | None], _Burst] = {}
+        #: Told of every reply as it ends (metrics), or None.
+        self.observer: TurnObserver | None = None
         #: Where a question whose turn comes after shutdown began goes (webhook mode: back to the
         #: inbox, for another replica to answer); None: it is refused with "restarting".
         self.hand_over: Callable[[ConversationKey, int], Awaitable[None]] | None = None
@@ -318,6 +321,7 @@ class TurnService:
         it does not fail every later turn).
         """
         settings, store, key = self.settings, self.store, request.key
+        cost: float | None = None
         choice = await store.chat_settings(key.chat_id)
         chain = self.catalog.chain_for(choice.provider)
         model = await self.catalog.requested(choice)
@@ -331,8 +335,10 @@ class TurnService:
         prompt = await attach_images(prompt, port.image_url, settings.history_max_images)
         stream = port.stream(key, lambda message_id: store.reply_shown(key, message_id))
         await store.reply_started(key, request.message_id)
+        started = time.monotonic()
         with self.replies.running(key, stream, request.user_id):
             result = await stream.run(chain.create_async_generator(model, prompt), prompt)
+        seconds = time.monotonic() - started
         await store.reply_finished(key)
         if result.forbidden is not None:
             pass  # the user can't see it: nothing stored beyond their question (logged by the stream)
@@ -347,14 +353,17 @@ class TurnService:
                 await store.replace(replacing.id, key, "assistant", result.text)
             else:
                 await store.add(key, "assistant", result.text)
-            await self._record_usage(request, result)
+            cost = await self._record_usage(request, result)
         _log_answer(key, model, result)
+        if self.observer is not None:
+            self.observer.answered(result, seconds, cost)
 
-    async def _record_usage(self, request: Request, result: StreamResult) -> None:
-        """Note an answer's tokens and cost in the usage ledger (a failure is logged: the answer stands)."""
+    async def _record_usage(self, request: Request, result: StreamResult) -> float | None:
+        """Note an answer's tokens and cost in the usage ledger (a failure is logged: the answer
+        stands); returns the cost in US dollars, None when unknown."""
         info, usage = result.answered_by, result.usage
         if usage is None:
-            return
+            return None
         provider, model = (info.provider, info.model) if info else ("-", "-")
         record = UsageRecord(
             key=request.key,
@@ -372,6 +381,7 @@ class TurnService:
             await self.store.record_usage(record)
         except StorageError as error:
             logger.error("chat=%s could not note an answer's usage: %s", request.key.chat_id, error)
+        return record.cost
 
 
 def _log_answer(key: ConversationKey, model: str | None, result: StreamResult) -> None:
