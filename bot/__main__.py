@@ -26,6 +26,7 @@ from bot.app.webhook import WebhookError
 from bot.app.wiring import run_bot
 from bot.config.settings import DatabaseSettings, load_settings, use_ptb_timedeltas
 from bot.state.backup import BackupError, backup_database
+from bot.state.copying import copy_store, open_url
 from bot.state.postgres import safe_url
 from bot.state.storage import StorageError
 
@@ -106,6 +107,34 @@ def backup(target: str) -> int:
     return 0
 
 
+async def copy_stores(source_url: str, target_url: str) -> int:
+    """``copy-store SOURCE TARGET``: one line saying what was copied; 2 (one line) when a store
+    cannot be opened or the target is not empty. Passwords are never printed."""
+    source = target = None
+    try:
+        source = await open_url(source_url)
+        target = await open_url(target_url)
+        result = await copy_store(source, target)
+    except StorageError as error:
+        print(f"Copy failed: {error}", file=sys.stderr)
+        return 2
+    finally:
+        for store in (source, target):
+            if store is not None:
+                await store.close()
+    counts = result.counts
+    print(
+        f"Copied {counts['messages']} messages, {counts['chat_settings']} chat settings and {counts['usage']}"
+        f" usage records from {_shown(source_url)} to {_shown(target_url)}"
+    )
+    return 0
+
+
+def _shown(url: str) -> str:
+    """A store URL as it may be printed: a PostgreSQL password replaced by ***."""
+    return url if url.startswith("sqlite:") else safe_url(url)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m bot`` and the ``telegram-llm-bot`` script; exits with the code
     (0 after a clean stop, 2 for a configuration error, an unusable database or another instance
@@ -131,9 +160,17 @@ def main(argv: list[str] | None = None) -> None:
         "backup", help="copy the history database (DATABASE_PATH) safely, even while the bot runs"
     )
     saving.add_argument("target", help="a new file, or a folder for bot-YYYYMMDD-HHMMSS.sqlite3")
+    moving = commands.add_parser(
+        "copy-store",
+        help="copy history, chat settings and usage into an empty store (SQLite to PostgreSQL and back)",
+    )
+    moving.add_argument("source", help="sqlite:///relative/path, sqlite:////absolute/path or postgresql://...")
+    moving.add_argument("target", help="an empty store, named the same way")
     args = parser.parse_args(argv)
     if args.command == "backup":
         sys.exit(backup(args.target))
+    if args.command == "copy-store":
+        sys.exit(asyncio.run(copy_stores(args.source, args.target)))
     use_ptb_timedeltas()
     if args.check_config:
         sys.exit(check_config())

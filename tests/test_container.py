@@ -153,3 +153,30 @@ async def test_the_image_command_as_a_non_root_user_with_env_example_keeps_the_d
     assert process.returncode == 0, out.decode()
     assert (volume / "bot.sqlite3").is_file()
     assert sorted(p.name for p in app.iterdir()) == ["bot", "data", "providers"]  # nothing written to /app
+
+
+def test_the_replicas_compose_file_runs_two_bots_on_one_database_behind_the_proxy() -> None:
+    """compose.replicas.yaml (no Docker engine here: its shape is checked): two replicas with the same
+    token, database, webhook and secret, each serving its webhook and metrics where the proxy looks."""
+    import yaml
+
+    from bot.config.settings import Settings
+
+    compose = yaml.safe_load((ROOT / "compose.replicas.yaml").read_text())
+    services = compose["services"]
+    assert {"postgres", "bot1", "bot2", "proxy"} <= set(services)
+    bots = [services["bot1"], services["bot2"]]
+    assert bots[0]["environment"] == bots[1]["environment"]
+    environment = bots[0]["environment"]
+    assert set(environment) <= {name.upper() for name in Settings.model_fields}, "only settings the bot reads"
+    assert (
+        environment["DATABASE_URL"].startswith("postgresql://bot:")
+        and "@postgres:5432/bot" in environment["DATABASE_URL"]
+    )
+    assert environment["WEBHOOK_LISTEN"] == "0.0.0.0"
+    caddy = (ROOT / "deploy" / "Caddyfile").read_text()
+    path = environment["WEBHOOK_URL"].split("}", 1)[1]
+    assert f"handle {path}" in caddy
+    assert f"bot1:{environment['WEBHOOK_PORT']} bot2:{environment['WEBHOOK_PORT']}" in caddy
+    assert f"health_port {environment['METRICS_PORT']}" in caddy and "health_uri /healthz" in caddy
+    assert all(bot["depends_on"]["postgres"]["condition"] == "service_healthy" for bot in bots)

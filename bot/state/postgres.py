@@ -20,6 +20,8 @@ import asyncpg
 from yarl import URL
 
 from bot.state.storage import (
+    ORDER_KEYS,
+    PORTABLE,
     RECEIVED_KEPT,
     RECEIVED_PRUNE_EVERY,
     REPLICA_TIMEOUT,
@@ -587,6 +589,38 @@ class PostgresStore:
             "SELECT update_id, body FROM updates WHERE NOT done ORDER BY update_id LIMIT $1", limit
         )
         return [(int(r[0]), str(r[1])) for r in rows]
+
+    async def is_empty(self) -> bool:
+        """True when no history, chat settings or usage is stored (a target of copy-store)."""
+        for table in PORTABLE:
+            if await self._fetch(f"SELECT 1 FROM {table} LIMIT 1"):
+                return False
+        return True
+
+    async def export_rows(self, table: str, after: int | None, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """Up to ``limit`` rows of ``table`` after the order key ``after``, in order."""
+        columns = PORTABLE[table]
+        order = ORDER_KEYS[table]
+        rows = await self._fetch(
+            f"SELECT {order}, {', '.join(columns)} FROM {table} WHERE $1::BIGINT IS NULL OR {order} > $1"
+            f" ORDER BY {order} LIMIT $2",
+            after,
+            limit,
+        )
+        return [(int(r[0]), dict(zip(columns, tuple(r)[1:], strict=True))) for r in rows]
+
+    async def import_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Append ``rows`` (as :meth:`export_rows` gives them) to ``table`` in one transaction."""
+        columns = PORTABLE[table]
+        places = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({places})"
+        converted = [tuple(bool(r[c]) if c == "estimated" else r[c] for c in columns) for r in rows]
+
+        async def load(connection: asyncpg.Connection) -> None:
+            async with connection.transaction():
+                await connection.executemany(statement, converted)
+
+        await self._run(load)
 
     async def unreceive(self, key: ConversationKey, message_id: int) -> None:
         """Forget that a message was received (a question handed to another replica, to be answered there)."""

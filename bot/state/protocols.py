@@ -12,7 +12,7 @@ write changes nothing already stored.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.state.storage import (
     ChatSettings,
@@ -162,7 +162,25 @@ class UsageLedger(Protocol):
         ...
 
 
-class Store(History, ChatSettingsStore, RepliesInProgressStore, Inbox, UpdateInbox, UsageLedger, Replicas, Protocol):
+class Portable(Protocol):
+    """What ``python -m bot copy-store`` reads and writes: history, chat settings and usage rows."""
+
+    async def is_empty(self) -> bool:
+        """True when no history, chat settings or usage is stored."""
+        ...
+
+    async def export_rows(self, table: str, after: int | None, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """Up to ``limit`` rows of ``table`` (``messages``, ``chat_settings``, ``usage``) after the
+        order key ``after`` (None: from the first), in order: (order key, columns)."""
+        ...
+
+    async def import_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Append ``rows`` as :meth:`export_rows` gave them, in one transaction."""
+
+
+class Store(
+    History, ChatSettingsStore, RepliesInProgressStore, Inbox, UpdateInbox, UsageLedger, Replicas, Portable, Protocol
+):
     """Everything the bot stores, in one database."""
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:

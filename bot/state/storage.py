@@ -315,6 +315,18 @@ LOCK_REPORT_AFTER = 30.0
 CLOSE_FLUSH_SECONDS = 5.0
 
 
+#: What ``python -m bot copy-store`` copies: each table's columns (ids are given anew, in order).
+PORTABLE: dict[str, tuple[str, ...]] = {
+    "messages": ("chat_id", "thread_id", "role", "content", "author", "created_at", "user_id", "images"),
+    "chat_settings": ("chat_id", "provider", "model", "system_prompt", "updated_at"),
+    "usage": (
+        "chat_id", "thread_id", "user_id", "user_name", "provider", "model", "prompt_tokens",
+        "completion_tokens", "estimated", "cost", "created_at",
+    ),
+}  # fmt: skip
+#: Each table's order key for copying in batches.
+ORDER_KEYS = {"messages": "id", "chat_settings": "chat_id", "usage": "id"}
+
 #: SQL: the row's ``owner`` replica is gone (none, or not seen lately); parameters ``me`` and ``since``.
 _GONE = "(owner IS NULL OR (owner <> :me AND owner NOT IN (SELECT id FROM replicas WHERE seen_at >= :since)))"
 
@@ -1006,6 +1018,35 @@ class ConversationStore:
             "SELECT update_id, body FROM updates WHERE done = 0 ORDER BY update_id LIMIT ?", (limit,)
         )
         return [(int(r[0]), str(r[1])) for r in rows]
+
+    async def is_empty(self) -> bool:
+        """True when no history, chat settings or usage is stored (a target of copy-store)."""
+        for table in PORTABLE:
+            if await self._rows(f"SELECT 1 FROM {table} LIMIT 1"):
+                return False
+        return True
+
+    async def export_rows(self, table: str, after: int | None, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """Up to ``limit`` rows of ``table`` (one of :data:`PORTABLE`) after the order key ``after``,
+        in order: (order key, columns)."""
+        columns = PORTABLE[table]
+        order = ORDER_KEYS[table]
+        rows = await self._rows(
+            f"SELECT {order}, {', '.join(columns)} FROM {table} WHERE ? IS NULL OR {order} > ?"
+            f" ORDER BY {order} LIMIT ?",
+            (after, after, limit),
+        )
+        return [(int(r[0]), dict(zip(columns, tuple(r)[1:], strict=True))) for r in rows]
+
+    async def import_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Append ``rows`` (as :meth:`export_rows` gives them) to ``table`` in one transaction."""
+        columns = PORTABLE[table]
+        statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        converted = [
+            tuple(int(v) if c == "estimated" else v for c, v in zip(columns, (r[c] for c in columns), strict=True))
+            for r in rows
+        ]
+        await self._submit(PendingWrite("sql", [(statement, row) for row in converted]))
 
     async def unreceive(self, key: ConversationKey, message_id: int) -> None:
         """Forget that a message was received (a question handed to another replica at shutdown, to
