@@ -137,6 +137,12 @@ class ProviderHealth:
         """A success clears the provider's failure count and cooldown."""
         self._state.pop(name, None)
 
+    def cool(self, name: str, seconds: float) -> None:
+        """Cool ``name`` down for ``seconds`` (at least), counting no failure: a cooldown another
+        process found (see ``bot.app.replication.SharedHealth``)."""
+        state = self._state.setdefault(name, _Health())
+        state.cooldown_until = max(state.cooldown_until, self._clock() + seconds)
+
     def failure(self, name: str, cool_for: float | None = None) -> None:
         """Count a failure; ``cool_for`` forces a cooldown of that many seconds."""
         state = self._state.setdefault(name, _Health())

@@ -192,6 +192,21 @@ async def test_a_replica_gone_hands_its_updates_and_waiting_questions_over(
     assert await b.receive(key, 12) is False, "received, never waited: it was handled (a command, a button)"
 
 
+async def test_provider_cooldowns_and_live_replicas_are_shared(
+    store: Store, replicas: Callable[[], Awaitable[Store]]
+) -> None:
+    a, b = store, await replicas()
+    assert await a.alive_count() == 2
+    await a.set_cooldown("ollama", 4_000_000_000.0)
+    await a.set_cooldown("ollama", 10.0)  # an older news never shortens it
+    await a.set_cooldown("gone", 10.0)  # long over
+    assert await b.cooldowns() == {"ollama": 4_000_000_000.0}
+    await b.clear_cooldown("ollama")
+    assert await a.cooldowns() == {}
+    await b.leave()
+    assert await a.alive_count() == 1
+
+
 def record(chat: int, user: int | None, tokens: int, *, cost: float | None = 0.01, at: float = NOW) -> UsageRecord:
     return UsageRecord(ConversationKey(chat), user, f"user {user}", "openai", "gpt-4o-mini", tokens, 1, False, cost, at)
 

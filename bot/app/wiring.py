@@ -19,6 +19,7 @@ from bot.app.chain import build_chain
 from bot.app.health import heartbeat, heartbeat_file
 from bot.app.metrics import Metrics, OpsServer
 from bot.app.polling import PollingWatch
+from bot.app.replication import Replication, SharedHealth
 from bot.app.webhook import UpdateReceiver, WebhookError, WebhookServer
 from bot.config.prices import PriceBook, backend_of
 from bot.config.settings import Settings
@@ -139,6 +140,9 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
             presets=settings.presets(),
             transcriber=build_transcriber(settings),
         )
+        health = SharedHealth(store)
+        chain.health = health  # cooldowns seen by every replica
+        replication = Replication(store, health, limiter.pacer)
         metrics = Metrics(waiting=deps.turns.queue.total)
         deps.turns.observer = metrics
         chain.on_attempt = metrics.attempted
@@ -175,6 +179,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
             await announce_interrupted(app.bot, await store.take_interrupted(alone=not settings.webhook_url))
             alive = heartbeat_file(settings.telegram_bot_token.get_secret_value(), configured=settings.health_file)
             probing = asyncio.create_task(probe_providers(chain))
+            syncing = asyncio.create_task(replication.run())
             if settings.webhook_url:
                 await serve_webhook(app, settings, store, deps, stop, alive)
             else:
@@ -194,6 +199,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
                 await app.updater.stop()
                 await deps.turns.finish(settings.shutdown_grace, texts.STOPPED_FOR_RESTART)
             probing.cancel()
+            syncing.cancel()
+            await health.settled()
             await deps.streamer.aclose()
             await app.stop()
     finally:

@@ -117,6 +117,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE updates ADD COLUMN owner TEXT;
     CREATE INDEX updates_open ON updates (done, chat_id, update_id);
     """,
+    """
+    CREATE TABLE provider_cooldowns (provider TEXT PRIMARY KEY, until DOUBLE PRECISION NOT NULL);
+    """,
 ]
 
 #: The advisory lock (pg_advisory_lock) held while migrations run: any 64-bit number this bot owns.
@@ -477,6 +480,29 @@ class PostgresStore:
             self.replica_id,
             time.time(),
         )
+
+    async def alive_count(self) -> int:
+        """How many replicas are alive (this one included)."""
+        rows = await self._fetch("SELECT COUNT(*) FROM replicas WHERE seen_at >= $1", time.time() - REPLICA_TIMEOUT)
+        return max(1, int(rows[0][0]))
+
+    async def set_cooldown(self, provider: str, until: float) -> None:
+        """``provider`` cools down until Unix time ``until``, for every replica."""
+        await self._execute(
+            "INSERT INTO provider_cooldowns (provider, until) VALUES ($1, $2)"
+            " ON CONFLICT (provider) DO UPDATE SET until = GREATEST(provider_cooldowns.until, excluded.until)",
+            provider,
+            until,
+        )
+
+    async def clear_cooldown(self, provider: str) -> None:
+        """``provider`` answered: no replica need wait for it."""
+        await self._execute("DELETE FROM provider_cooldowns WHERE provider = $1", provider)
+
+    async def cooldowns(self) -> dict[str, float]:
+        """The providers cooling down now, and until when (Unix time)."""
+        rows = await self._fetch("SELECT provider, until FROM provider_cooldowns WHERE until > $1", time.time())
+        return {str(r[0]): float(r[1]) for r in rows}
 
     async def leave(self) -> None:
         """This replica stops: what it still holds goes to the others at once."""

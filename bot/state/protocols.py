@@ -116,6 +116,25 @@ class Replicas(Protocol):
     async def leave(self) -> None:
         """This replica stops: what it still holds goes to the others at once."""
 
+    async def alive_count(self) -> int:
+        """How many replicas are alive, this one included (Telegram's limits are the bot's: each
+        replica takes its share)."""
+        ...
+
+
+class ProviderCooldowns(Protocol):
+    """Providers cooling down, shared by the replicas: a dead backend is not tried by each in turn."""
+
+    async def set_cooldown(self, provider: str, until: float) -> None:
+        """``provider`` cools down until Unix time ``until``."""
+
+    async def clear_cooldown(self, provider: str) -> None:
+        """``provider`` answered again."""
+
+    async def cooldowns(self) -> dict[str, float]:
+        """The providers cooling down now: name -> until (Unix time)."""
+        ...
+
 
 class UpdateInbox(Protocol):
     """Updates received by webhook, kept before Telegram is answered 200 and until they are handled.
@@ -179,7 +198,16 @@ class Portable(Protocol):
 
 
 class Store(
-    History, ChatSettingsStore, RepliesInProgressStore, Inbox, UpdateInbox, UsageLedger, Replicas, Portable, Protocol
+    History,
+    ChatSettingsStore,
+    RepliesInProgressStore,
+    Inbox,
+    UpdateInbox,
+    UsageLedger,
+    Replicas,
+    ProviderCooldowns,
+    Portable,
+    Protocol,
 ):
     """Everything the bot stores, in one database."""
 

@@ -122,6 +122,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE updates ADD COLUMN owner TEXT;
     CREATE INDEX updates_open ON updates (done, chat_id, update_id);
     """,
+    """
+    CREATE TABLE provider_cooldowns (provider TEXT PRIMARY KEY, until REAL NOT NULL) WITHOUT ROWID;
+    """,
 ]
 
 #: Messages are remembered this long (seconds) to recognise one delivered again.
@@ -901,6 +904,28 @@ class ConversationStore:
             " ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
             (self.replica_id, time.time()),
         )
+
+    async def alive_count(self) -> int:
+        """How many replicas are alive (this one included)."""
+        rows = await self._rows("SELECT COUNT(*) FROM replicas WHERE seen_at >= ?", (time.time() - REPLICA_TIMEOUT,))
+        return max(1, int(rows[0][0]))
+
+    async def set_cooldown(self, provider: str, until: float) -> None:
+        """``provider`` cools down until Unix time ``until``, for every replica."""
+        await self._write(
+            "INSERT INTO provider_cooldowns (provider, until) VALUES (?, ?)"
+            " ON CONFLICT (provider) DO UPDATE SET until = MAX(until, excluded.until)",
+            (provider, until),
+        )
+
+    async def clear_cooldown(self, provider: str) -> None:
+        """``provider`` answered: no replica need wait for it."""
+        await self._write("DELETE FROM provider_cooldowns WHERE provider = ?", (provider,))
+
+    async def cooldowns(self) -> dict[str, float]:
+        """The providers cooling down now, and until when (Unix time)."""
+        rows = await self._rows("SELECT provider, until FROM provider_cooldowns WHERE until > ?", (time.time(),))
+        return {str(r[0]): float(r[1]) for r in rows}
 
     async def leave(self) -> None:
         """This replica stops (after its turns finished): what it still holds goes to the others at once."""
