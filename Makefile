@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench bench-replicas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/stream_latency.py
+
+bench-replicas: $(STAMP)
+	$(BIN)/python benchmarks/replicas.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -23,6 +25,17 @@ async def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], flo
     }
 
 
+async def scraped(port: int, name: str, labels: tuple[tuple[str, str], ...], value: float) -> dict[object, float]:
+    """Scrape until the sample ``name{labels}`` reaches ``value`` (a reply's metrics are noted just
+    after the user sees it); the last scrape."""
+    for _ in range(200):
+        samples = await scrape(port)
+        if samples.get((name, labels), 0) >= value:
+            return samples  # type: ignore[return-value]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{name}{dict(labels)} never reached {value}: {samples.get((name, labels))}")
+
+
 async def health(port: int) -> int:
     async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/healthz") as response:
         return response.status
@@ -35,7 +48,7 @@ async def test_metrics_count_updates_answers_errors_tokens_and_times(harness: Bo
     await harness.start()
     await harness.say(CHAT, "first question")
     await harness.say(CHAT, "second question")  # the provider fails: one sentence
-    samples = await scrape(port)
+    samples = await scraped(port, "bot_answers_total", (("outcome", "failed"),), 1)
     assert samples[("bot_updates_received_total", ())] == 2
     assert samples[("bot_answers_total", (("outcome", "answered"),))] == 1
     assert samples[("bot_answers_total", (("outcome", "failed"),))] == 1

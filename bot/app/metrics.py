@@ -20,7 +20,6 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bot.state.protocols import Store
-from bot.state.storage import StorageError
 from bot.turns.port import StreamResult
 from providers import Attempt
 
@@ -47,9 +46,10 @@ class Metrics:
 
     Args:
         waiting: the number of questions being answered or waiting for their turn, read at each scrape.
+        statements: the statements the store sent to its database since start.
     """
 
-    def __init__(self, waiting: Callable[[], int] = lambda: 0) -> None:
+    def __init__(self, waiting: Callable[[], int] = lambda: 0, statements: Callable[[], int] = lambda: 0) -> None:
         self.registry = CollectorRegistry()
         registry = self.registry
         self.updates = Counter("bot_updates_received", "Updates received from Telegram.", registry=registry)
@@ -73,6 +73,10 @@ class Metrics:
         self.floods = Counter("bot_flood_waits", "Bot API 429 answers (flood control).", registry=registry)
         self.waiting = Gauge("bot_turns_waiting", "Questions being answered or waiting.", registry=registry)
         self.waiting.set_function(waiting)
+        self.statements = Gauge(
+            "bot_store_statements", "Statements sent to the database since start (round trips).", registry=registry
+        )
+        self.statements.set_function(statements)
         self.first_text = Histogram(
             "bot_first_text_seconds", "Seconds from a reply's start to its first text.", buckets=BUCKETS,
             registry=registry,
@@ -157,6 +161,8 @@ class OpsServer:
     async def _health(self, request: web.Request) -> web.Response:
         try:
             await asyncio.wait_for(self.store.schema_version(), HEALTH_TIMEOUT)
-        except (StorageError, TimeoutError) as error:
-            return web.Response(status=503, text=f"the store does not answer: {error or 'no answer in time'}\n")
+        except Exception as error:  # noqa: BLE001 - whatever keeps the store from answering makes it unhealthy
+            reason = str(error) or type(error).__name__
+            logger.warning("health check: the store does not answer (%s)", reason)
+            return web.Response(status=503, text=f"the store does not answer: {reason}\n")
         return web.Response(text="ok\n")

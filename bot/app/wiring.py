@@ -143,7 +143,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
         health = SharedHealth(store)
         chain.health = health  # cooldowns seen by every replica
         replication = Replication(store, health, limiter.pacer)
-        metrics = Metrics(waiting=deps.turns.queue.total)
+        metrics = Metrics(waiting=deps.turns.queue.total, statements=lambda: store.statements)
         deps.turns.observer = metrics
         chain.on_attempt = metrics.attempted
         limiter.on_flood = metrics.flooded

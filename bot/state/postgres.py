@@ -206,6 +206,12 @@ class PostgresStore:
         self._reconnect_seconds = reconnect_seconds
         self._received = 0
         self._updates = 0
+        self._statements = [0]
+
+    @property
+    def statements(self) -> int:
+        """Statements sent to the server since start (each one round trip; a benchmark's measure)."""
+        return self._statements[0]
 
     @classmethod
     async def open(
@@ -218,13 +224,20 @@ class PostgresStore:
                 or holds a schema newer than this bot knows; the message names ``DATABASE_URL``
                 and never the password.
         """
+        statements = [0]
+
+        async def watch(connection: asyncpg.Connection) -> None:  # counts every statement sent
+            connection.add_query_logger(lambda _: statements.__setitem__(0, statements[0] + 1))
+
         try:
             pool = await asyncio.wait_for(
-                asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT), CONNECT_TIMEOUT * 2
+                asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT, init=watch),
+                CONNECT_TIMEOUT * 2,
             )
         except (asyncpg.PostgresError, *_LOST, ValueError) as error:
             raise StorageError(f"DATABASE_URL {safe_url(url)}: {_reason(error)}") from None
         store = cls(pool, url, reconnect_seconds, replica_id)
+        store._statements = statements
         try:
             await store._migrate()
             await store.beat()
@@ -247,8 +260,12 @@ class PostgresStore:
         while True:
             try:
                 async with self._pool.acquire() as connection:
-                    return await work(connection)
-            except _LOST as error:
+                    try:
+                        return await work(connection)
+                    except asyncpg.exceptions.InternalClientError:
+                        connection.terminate()  # left mid-operation (a call cancelled there): never reused
+                        raise
+            except (*_LOST, asyncpg.exceptions.InternalClientError) as error:
                 if time.monotonic() + pause > deadline:
                     raise StorageError(f"the database {self._url} cannot be reached: {_reason(error)}") from None
                 level = logging.WARNING if pause == 0.2 else logging.DEBUG  # one line per outage

@@ -211,6 +211,11 @@ class Store(
 ):
     """Everything the bot stores, in one database."""
 
+    @property
+    def statements(self) -> int:
+        """Statements sent to the database since start (round trips; for benchmarks)."""
+        ...
+
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """Move a chat's rows to its new id (a group upgraded to a supergroup), in one transaction;
         settings already stored for the new id are kept."""

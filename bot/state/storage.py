@@ -402,6 +402,8 @@ class ConversationStore:
         self._lost = False
         self._received = 0
         self._updates = 0
+        #: Statements run since start (a benchmark's measure of the work per turn).
+        self.statements = 0
         #: Held while a deleted file is put back: every use of the connection waits for it.
         self._restoring = asyncio.Lock()
         self._busy_timeout = busy_timeout
@@ -512,6 +514,7 @@ class ConversationStore:
         try:
             await _configure(db, busy_timeout)
             store = cls(db, None if str(path) == ":memory:" else Path(path), busy_timeout, replica_id)
+            await db.set_trace_callback(store._count_statement)
             await store._migrate()
             store._load_pending()
             await store.beat()
@@ -522,6 +525,9 @@ class ConversationStore:
             await db.close()
             raise
         return store
+
+    def _count_statement(self, sql: str) -> None:
+        self.statements += 1
 
     async def _write(self, sql: str, parameters: Iterable[Any] = (), **overlay: Any) -> int:
         """Run one statement and commit (see :meth:`_submit`); returns the rows it changed, -1 when
