@@ -11,7 +11,8 @@ write changes nothing already stored.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from bot.state.storage import (
@@ -102,6 +103,26 @@ class Inbox(Protocol):
 
     async def unreceive(self, key: ConversationKey, message_id: int) -> None:
         """Forget the message was received (handed to another replica, to be answered there)."""
+
+
+class TurnOrder(Protocol):
+    """The order of turns in each conversation: one at a time, first come first served.
+
+    Per process by nature (``bot.turns.ordering.ConversationQueue``): across replicas the order
+    is kept by the inbox, which gives each chat's updates to one replica at a time
+    (:class:`UpdateInbox`), so the turns of a conversation all queue in one process."""
+
+    def pending(self, key: Hashable, member: Hashable | None = None) -> int:
+        """Questions of ``key`` being answered or waiting (only ``member``'s, when given)."""
+        ...
+
+    def total(self) -> int:
+        """Questions being answered or waiting, in every conversation."""
+        ...
+
+    def turn(self, key: Hashable, member: Hashable | None = None) -> AbstractAsyncContextManager[None]:
+        """Wait for the conversation's earlier turns, then hold its turn for the ``async with`` body."""
+        ...
 
 
 class Replicas(Protocol):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from bot import texts
 from bot.config.prices import PriceBook
 from bot.config.settings import Settings
-from bot.state.protocols import Store
+from bot.state.protocols import Store, TurnOrder
 from bot.state.storage import ConversationKey, StorageError, StoredMessage, UsageRecord
 from bot.turns.budgets import Budgets
 from bot.turns.history import attach_images, build_prompt
@@ -106,14 +106,14 @@ class TurnService:
         catalog: ModelCatalog,
         budgets: Budgets,
         prices: PriceBook,
-        queue: ConversationQueue | None = None,
+        queue: TurnOrder | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.catalog = catalog
         self.budgets = budgets
         self.prices = prices
-        self.queue = queue or ConversationQueue()
+        self.queue: TurnOrder = queue or ConversationQueue()
         #: The reply being written in each conversation, and whether the bot is closing.
         self.replies = RepliesInProgress()
         self._background: set[asyncio.Task[None]] = set()
