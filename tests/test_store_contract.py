@@ -7,6 +7,7 @@ PostgreSQL-only behaviour (several replicas migrating at once, a lost server) is
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -24,17 +25,18 @@ NOW = 1_800_000_000.0
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[[], Awaitable[Store]]]:
-    """Opens another replica's store on the same database (the first one is ``store``)."""
+async def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Store]]]:
+    """Opens another replica's store on the same database (the first one is ``store``);
+    ``replica_id`` names it (default: a new one, as a new process gets)."""
     opened: list[Store] = []
     url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
 
-    async def open_replica() -> Store:
+    async def open_replica(replica_id: str | None = None) -> Store:
         replica: Store
         if request.param == "sqlite":
-            replica = await ConversationStore.open(tmp_path / "bot.sqlite3")
+            replica = await ConversationStore.open(tmp_path / "bot.sqlite3", replica_id=replica_id)
         else:
-            replica = await PostgresStore.open(url)
+            replica = await PostgresStore.open(url, replica_id=replica_id)
         opened.append(replica)
         return replica
 
@@ -44,7 +46,7 @@ async def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 
 @pytest.fixture
-async def store(replicas: Callable[[], Awaitable[Store]]) -> Store:
+async def store(replicas: Callable[..., Awaitable[Store]]) -> Store:
     return await replicas()
 
 
@@ -205,6 +207,30 @@ async def test_provider_cooldowns_and_live_replicas_are_shared(
     assert await a.cooldowns() == {}
     await b.leave()
     assert await a.alive_count() == 1
+
+
+async def test_an_earlier_run_on_this_host_is_taken_over_at_once_not_after_the_timeout(
+    replicas: Callable[..., Awaitable[Store]],
+) -> None:
+    import socket
+    import sys
+
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await child.wait()
+    dead_pid = child.pid  # a process of this host that is gone
+    host = socket.gethostname()[:40]
+    crashed = await replicas(f"{host}-{dead_pid}-before")
+    await crashed.reply_started(ConversationKey(CHAT), 10)
+    await replicas(f"{host}-{os.getpid()}-earlier")  # this process id's earlier run (a container's PID 1)
+    alive = await replicas(f"{host}-{os.getppid()}-running")  # a process still running here
+    elsewhere = await replicas(f"another-host-{dead_pid}-x")  # another host's: left to time out
+    restarted = await replicas()
+    gone = await restarted.forget_gone_here()
+    assert sorted(gone) == sorted([f"{host}-{dead_pid}-before", f"{host}-{os.getpid()}-earlier"])
+    taken = await restarted.take_interrupted()
+    assert [(t.key, t.message_id) for t in taken] == [(ConversationKey(CHAT), 10)], "taken over at once"
+    assert await restarted.alive_count() == 3  # alive, elsewhere, restarted
+    assert alive.replica_id != elsewhere.replica_id
 
 
 def record(chat: int, user: int | None, tokens: int, *, cost: float | None = 0.01, at: float = NOW) -> UsageRecord:

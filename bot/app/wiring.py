@@ -175,6 +175,9 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
                 app.bot.username,
                 " -> ".join(p.name for p in chain.providers),
             )
+            gone = await store.forget_gone_here()
+            if gone:
+                logger.info("taking over from %d earlier runs of this bot on this host", len(gone))
             # Polling: no other process can be running (Telegram answers a second poller 409).
             await announce_interrupted(app.bot, await store.take_interrupted(alone=not settings.webhook_url))
             alive = heartbeat_file(settings.telegram_bot_token.get_secret_value(), configured=settings.health_file)

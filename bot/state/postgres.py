@@ -34,6 +34,7 @@ from bot.state.storage import (
     StoredMessage,
     UsageRecord,
     UsageTotals,
+    earlier_here,
     new_replica_id,
 )
 
@@ -520,6 +521,15 @@ class PostgresStore:
         """The providers cooling down now, and until when (Unix time)."""
         rows = await self._fetch("SELECT provider, until FROM provider_cooldowns WHERE until > $1", time.time())
         return {str(r[0]): float(r[1]) for r in rows}
+
+    async def forget_gone_here(self) -> list[str]:
+        """Forget the replicas that ran on this host and are gone for certain (see
+        :func:`~bot.state.storage.earlier_here`); returns their ids."""
+        rows = await self._fetch("SELECT id FROM replicas")
+        gone = earlier_here((str(r[0]) for r in rows), self.replica_id)
+        if gone:
+            await self._execute("DELETE FROM replicas WHERE id = ANY($1::TEXT[])", gone)
+        return gone
 
     async def leave(self) -> None:
         """This replica stops: what it still holds goes to the others at once."""

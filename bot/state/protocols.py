@@ -137,6 +137,11 @@ class Replicas(Protocol):
     async def leave(self) -> None:
         """This replica stops: what it still holds goes to the others at once."""
 
+    async def forget_gone_here(self) -> list[str]:
+        """Forget the replicas of this host whose process is gone (a crash, then a restart): their
+        work is taken over at once. Returns their ids."""
+        ...
+
     async def alive_count(self) -> int:
         """How many replicas are alive, this one included (Telegram's limits are the bot's: each
         replica takes its share)."""

@@ -335,8 +335,35 @@ _GONE = "(owner IS NULL OR (owner <> :me AND owner NOT IN (SELECT id FROM replic
 
 
 def new_replica_id() -> str:
-    """A new id for this process among the replicas (random: a restarted process is a new replica)."""
+    """A new id for this process among the replicas, ``host-pid-random`` (random: a restarted
+    process is a new replica)."""
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def earlier_here(ids: Iterable[str], me: str) -> list[str]:
+    """The replicas among ``ids`` that ran on this host and are gone for certain: their process is
+    no longer running, or it is this process's (an earlier run of the same process id, as a
+    restarted container's process 1 is). Other hosts' replicas are left to time out."""
+    host = me.rpartition("-")[0].rpartition("-")[0]
+    gone = []
+    for replica in ids:
+        their_host, _, their_pid = replica.rpartition("-")[0].rpartition("-")
+        if replica == me or their_host != host or not their_pid.isdigit():
+            continue
+        pid = int(their_pid)
+        if pid == os.getpid() or not _running(pid):
+            gone.append(replica)
+    return gone
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 #: Seconds between two heartbeats of a replica (:meth:`ConversationStore.beat`).
@@ -932,6 +959,16 @@ class ConversationStore:
         """The providers cooling down now, and until when (Unix time)."""
         rows = await self._rows("SELECT provider, until FROM provider_cooldowns WHERE until > ?", (time.time(),))
         return {str(r[0]): float(r[1]) for r in rows}
+
+    async def forget_gone_here(self) -> list[str]:
+        """Forget the replicas that ran on this host and are gone for certain (:func:`earlier_here`):
+        after a crash and a restart, their work is taken over at once, not after
+        :data:`REPLICA_TIMEOUT` seconds. Returns their ids."""
+        rows = await self._rows("SELECT id FROM replicas")
+        gone = earlier_here((str(r[0]) for r in rows), self.replica_id)
+        for replica in gone:
+            await self._write("DELETE FROM replicas WHERE id = ?", (replica,))
+        return gone
 
     async def leave(self) -> None:
         """This replica stops (after its turns finished): what it still holds goes to the others at once."""
