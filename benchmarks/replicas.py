@@ -5,7 +5,7 @@ Prints, per set-up: exact answers, time to first text and to the end (p50/p95, f
 arrival at the fake Bot API), 429s met, the replicas' CPU per answer (the fakes run in this process
 and are not counted), and database statements per answer (each a round trip; from each replica's
 ``bot_store_statements`` metric, after start-up). The fake Bot API enforces ~1 request a second per
-chat; the fake model streams 600 characters in 1.2 s.
+chat and 30 a second for the whole bot; the fake model streams 600 characters in 1.2 s.
 Run: ``make bench-replicas`` (or ``.venv/bin/python benchmarks/replicas.py``); it needs PostgreSQL's
 server binaries (Debian's postgresql package), as the tests do.
 """
@@ -54,7 +54,7 @@ async def statements(ports: list[int]) -> int:
 
 
 async def run(label: str, replicas: int, database: dict[str, str], base: int) -> None:
-    telegram = FakeBotApi(flood_interval=0.95)
+    telegram = FakeBotApi(flood_interval=0.95, global_per_second=30)
     llm = FakeOpenAI(default=Reply(ANSWER, chunk_size=20, delay=0.04, first_delay=0.1))
     await telegram.start()
     await llm.start()
@@ -108,7 +108,8 @@ async def run(label: str, replicas: int, database: dict[str, str], base: int) ->
         f"{label}: exact {exact}/{CHATS}, first text p50 {statistics.median(first):.2f}s"
         f" p95 {percentile(first, 0.95):.2f}s, done p50 {statistics.median(done):.2f}s"
         f" p95 {percentile(done, 0.95):.2f}s,"
-        f" 429s {telegram.flood_hits}, CPU {cpu * 1000 / CHATS:.1f} ms per answer,"
+        f" 429s {telegram.flood_hits} ({telegram.global_flood_hits} bot-wide),"
+        f" CPU {cpu * 1000 / CHATS:.1f} ms per answer,"
         f" {used / CHATS:.1f} database statements per answer"
     )
     await proxy.stop()

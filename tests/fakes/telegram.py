@@ -8,7 +8,8 @@ read what a user would see after all edits, and it enforces:
 - "message is not modified" when an edit changes neither text, entities nor markup;
 - entities inside the text ("can't parse entities"), and every entity refused on demand;
 - optional flood control per chat: a request sooner than ``flood_interval``
-  after the previous one gets 429 with ``parameters.retry_after``;
+  after the previous one gets 429 with ``parameters.retry_after``; and for the whole bot: more
+  than ``global_per_second`` messages in any second get 429;
 - scripted failures: ``fail(method, code, description, retry_after)``, slow answers: ``slow(method, seconds)``;
 - replies to a deleted message: "message to be replied not found" unless ``allow_sending_without_reply``;
 - a chat that blocked the bot (``block``): 403 "Forbidden: bot was blocked by the user" for every method;
@@ -115,6 +116,8 @@ class Chat:
 class FakeBotApi(LoopbackServer):
     token: str = "123456:TEST-token-secret"
     flood_interval: float | None = None
+    #: Messages a second the whole bot may send (Telegram: about 30), in any 1-second window; None: no limit.
+    global_per_second: int | None = None
     reject_entities: bool = False
     calls: list[Call] = field(default_factory=list)
     messages: dict[tuple[int, int], StoredMessage] = field(default_factory=dict)
@@ -150,6 +153,9 @@ class FakeBotApi(LoopbackServer):
         #: file_ids whose size neither the message nor getFile declares.
         self.undeclared: set[str] = set()
         self._last_paced: dict[int, float] = {}
+        self._recent_paced: list[float] = []
+        #: 429s for the bot-wide limit (``global_per_second``), among ``flood_hits``.
+        self.global_flood_hits = 0
         self._poll_ended: asyncio.Event | None = None
         self.blocked: set[int] = set()
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
@@ -491,9 +497,16 @@ class FakeBotApi(LoopbackServer):
         return params
 
     def _check_flood(self, chat_id: int) -> None:
+        now = time.monotonic()
+        if self.global_per_second is not None:  # the bot's limit over all chats, in any 1-second window
+            self._recent_paced = [t for t in self._recent_paced if now - t < 1.0]
+            if len(self._recent_paced) >= self.global_per_second:
+                self.flood_hits += 1
+                self.global_flood_hits += 1
+                raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
+            self._recent_paced.append(now)
         if self.flood_interval is None:
             return
-        now = time.monotonic()
         last = self._last_paced.get(chat_id)
         if last is not None and now - last < self.flood_interval:
             self.flood_hits += 1
