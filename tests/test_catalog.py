@@ -1,0 +1,93 @@
+"""The text catalog (bot/texts/catalog.py): every language complete, plurals by CLDR, English as the code has it."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import pytest
+from babel.messages.plurals import get_plural
+from babel.messages.pofile import read_po
+
+import bot.texts as texts
+from bot.texts.catalog import LOCALES, TextCatalog
+
+CATALOG = TextCatalog.load()
+
+
+def entries(language: str) -> dict[str, tuple[str, ...]]:
+    with (LOCALES / f"{language}.po").open("rb") as source:
+        catalog = read_po(source, locale=language)
+    return {
+        (message.id[0] if isinstance(message.id, tuple) else message.id): (
+            tuple(message.string) if isinstance(message.string, tuple | list) else (message.string,)
+        )
+        for message in catalog
+        if message.id
+    }
+
+
+def placeholders(sentence: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(sentence) if name}
+
+
+@pytest.mark.parametrize("language", [p.stem for p in sorted(LOCALES.glob("*.po"))])
+def test_every_language_has_every_key_with_the_same_placeholders_and_its_plural_forms(language: str) -> None:
+    english, other = entries("en"), entries(language)
+    assert set(other) == set(english), set(other) ^ set(english)
+    plural_forms = get_plural(language).num_plurals
+    for key, forms in other.items():
+        assert all(form.strip() for form in forms), f"{language}: {key} is empty"
+        for form in forms:
+            assert placeholders(form) == placeholders(english[key][0]), f"{language}: {key}: {form!r}"
+        if len(english[key]) > 1:  # a plural entry: one form per CLDR category
+            assert len(forms) == plural_forms, f"{language}: {key} has {len(forms)} forms, CLDR {plural_forms}"
+
+
+def test_english_is_what_the_code_says_today() -> None:
+    """While the bot moves to the catalog, each sentence's English is the constant's (no drift)."""
+    english = entries("en")
+    for name in (n for n in dir(texts) if n.isupper() and isinstance(getattr(texts, n), str)):
+        assert english[name] == (getattr(texts, name),), name
+    for command, about in texts.COMMANDS:
+        assert english[f"COMMAND_{command}"] == (about,)
+
+
+@pytest.mark.parametrize(
+    ("count", "russian", "english"),
+    [
+        (1, "1 сообщение", "1 message"),
+        (2, "2 сообщения", "2 messages"),
+        (5, "5 сообщений", "5 messages"),
+        (11, "11 сообщений", "11 messages"),
+        (21, "21 сообщение", "21 messages"),
+        (22, "22 сообщения", "22 messages"),
+        (25, "25 сообщений", "25 messages"),
+        (0, "0 сообщений", "0 messages"),
+        (1200, "1\xa0200 сообщений", "1,200 messages"),
+    ],
+)
+def test_plurals_follow_each_languages_cldr_rule(count: int, russian: str, english: str) -> None:
+    assert CATALOG.plural("ru", "UNIT_MESSAGE", count) == russian
+    assert CATALOG.plural("en", "UNIT_MESSAGE", count) == english
+
+
+def test_languages_are_chosen_by_their_base_tag_and_fall_back_to_english() -> None:
+    assert CATALOG.languages[0] == "en" and "ru" in CATALOG.languages
+    assert CATALOG.language("ru-RU") == CATALOG.language("ru") == CATALOG.language("RU") == "ru"
+    assert CATALOG.language("xx-YY") == CATALOG.language(None) == "en"
+    assert CATALOG.language("xx", default="ru") == "ru"
+    assert CATALOG.text("ru", "TOO_LONG", length=5000, limit=4000).startswith("Это сообщение слишком длинное")
+    assert CATALOG.text("xx", "STOPPED") == "Stopped."
+
+
+def test_a_language_is_one_file_and_a_broken_one_is_named(tmp_path: Path) -> None:
+    for name in ("en.po", "ru.po"):
+        (tmp_path / name).write_bytes((LOCALES / name).read_bytes())
+    (tmp_path / "de.po").write_text('msgid ""\nmsgstr ""\n"Language: de\\n"\n\nmsgid "STOPPED"\nmsgstr "Angehalten."\n')
+    catalog = TextCatalog.load(tmp_path)
+    assert catalog.languages == ["en", "de", "ru"]
+    assert catalog.text("de", "STOPPED") == "Angehalten." and catalog.text("de", "STOP_STALE") == texts.STOP_STALE
+    (tmp_path / "xx.po").write_text('msgid "unterminated\n')
+    with pytest.raises(ValueError, match=r"xx\.po"):
+        TextCatalog.load(tmp_path)
