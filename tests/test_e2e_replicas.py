@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -55,9 +56,12 @@ class RoundRobin(LoopbackServer):
         return web.Response(status=502)
 
 
-async def test_two_replicas_one_killed_mid_answer_lose_nothing_and_answer_nothing_twice(
-    telegram: FakeBotApi, llm: FakeOpenAI, postgres_url: str, tmp_path: Path
-) -> None:
+@contextlib.asynccontextmanager
+async def two_replicas(
+    telegram: FakeBotApi, llm: FakeOpenAI, postgres_url: str, folder: Path
+) -> AsyncIterator[tuple[list[asyncio.subprocess.Process], RoundRobin]]:
+    """Two ``python -m bot`` processes on one database behind a round-robin proxy, webhook mode,
+    both started (each called setWebhook); stopped with SIGTERM afterwards (unless killed)."""
     ports = [free_port(), free_port()]
     proxy = RoundRobin(ports)
     await proxy.start()
@@ -75,11 +79,28 @@ async def test_two_replicas_one_killed_mid_answer_lose_nothing_and_answer_nothin
     )
     processes = []
     for index, port in enumerate(ports):
-        folder = tmp_path / f"replica{index}"
-        folder.mkdir()
-        processes.append(await _spawn({**env, "WEBHOOK_PORT": str(port)}, folder))
+        replica = folder / f"replica{index}"
+        replica.mkdir()
+        processes.append(await _spawn({**env, "WEBHOOK_PORT": str(port)}, replica))
     try:
         await telegram.wait_for(lambda: len(telegram.calls_of("setWebhook")) == 2, timeout=30)
+        yield processes, proxy
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.communicate(), 20)
+            if process.returncode is None:
+                process.kill()
+        await proxy.stop()
+
+
+async def test_two_replicas_one_killed_mid_answer_lose_nothing_and_answer_nothing_twice(
+    telegram: FakeBotApi, llm: FakeOpenAI, postgres_url: str, tmp_path: Path
+) -> None:
+    async with two_replicas(telegram, llm, postgres_url, tmp_path) as (processes, proxy):
         [call] = {(c.params["url"], c.params["secret_token"]) for c in telegram.calls_of("setWebhook")}
         assert call == (f"http://127.0.0.1:{proxy.port}/telegram", SECRET), "every replica sets the same webhook"
         llm.then(Reply("A long answer that is still being written. " * 20, chunk_size=8, delay=0.3))
@@ -111,16 +132,23 @@ async def test_two_replicas_one_killed_mid_answer_lose_nothing_and_answer_nothin
         telegram.user_message(OTHER_CHAT, "anyone there?")
         await telegram.wait_for(lambda: telegram.bot_texts(OTHER_CHAT) == [DEFAULT_ANSWER], timeout=20)
         assert survivor.returncode is None
-    finally:
-        for process in processes:
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.communicate(), 20)
-            if process.returncode is None:
-                process.kill()
-        await proxy.stop()
+
+
+async def test_the_stop_button_reaches_the_replica_writing_the_reply(
+    telegram: FakeBotApi, llm: FakeOpenAI, postgres_url: str, tmp_path: Path
+) -> None:
+    async with two_replicas(telegram, llm, postgres_url, tmp_path) as (_, proxy):
+        whole = "A long answer that is still being written. " * 20
+        llm.then(Reply(whole, chunk_size=8, delay=0.3))
+        asked = telegram.user_message(CHAT, "a long question")
+        await telegram.wait_for(lambda: telegram.writing(CHAT), timeout=20)
+        [shown] = [m for m in telegram.bot_messages(CHAT) if m.shows_stop()]
+        telegram.press(CHAT, shown.message_id, f"s:{CHAT}:0", user_id=asked["from"]["id"])
+        await telegram.wait_for(lambda: not telegram.writing(CHAT), timeout=20)
+        assert proxy.forwarded[0] != proxy.forwarded[1], "the press reached the other replica"
+        [stopped] = telegram.bot_texts(CHAT)
+        assert stopped.endswith("⏹ Stopped.") and len(stopped) < len(whole.strip()), stopped
+        assert telegram.callback_answers[-1].get("text") == "Stopped."
 
 
 async def _owner_of(url: str, chat_id: int) -> str:
