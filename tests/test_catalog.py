@@ -44,13 +44,30 @@ def test_every_language_has_every_key_with_the_same_placeholders_and_its_plural_
             assert len(forms) == plural_forms, f"{language}: {key} has {len(forms)} forms, CLDR {plural_forms}"
 
 
-def test_english_is_what_the_code_says_today() -> None:
-    """While the bot moves to the catalog, each sentence's English is the constant's (no drift)."""
+def test_every_sentence_the_code_names_is_in_the_catalog() -> None:
+    """``texts.NAME`` and ``texts.say("NAME")`` in the code name a catalog key (a missing one would
+    raise AttributeError, or show its key), and every command of the menu has its description."""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent
     english = entries("en")
-    for name in (n for n in dir(texts) if n.isupper() and isinstance(getattr(texts, n), str)):
-        assert english[name] == (getattr(texts, name),), name
-    for command, about in texts.COMMANDS:
-        assert english[f"COMMAND_{command}"] == (about,)
+    named: set[str] = set()
+    for path in (root / "bot").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and ast.unparse(node.value) == "texts" and node.attr.isupper():
+                named.add(node.attr)
+            if (
+                isinstance(node, ast.Call)
+                and ast.unparse(node.func) == "texts.say"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                named.add(str(node.args[0].value))
+    named -= {"CATALOG", "COMMAND_NAMES"}
+    assert named and not named - set(english), sorted(named - set(english))
+    assert {f"COMMAND_{name}" for name in texts.COMMAND_NAMES} <= set(english)
+    with pytest.raises(AttributeError):
+        texts.NO_SUCH_SENTENCE  # noqa: B018
 
 
 @pytest.mark.parametrize(
@@ -88,6 +105,7 @@ def test_a_language_is_one_file_and_a_broken_one_is_named(tmp_path: Path) -> Non
     catalog = TextCatalog.load(tmp_path)
     assert catalog.languages == ["en", "de", "ru"]
     assert catalog.text("de", "STOPPED") == "Angehalten." and catalog.text("de", "STOP_STALE") == texts.STOP_STALE
+    assert catalog.has("STOPPED") and not catalog.has("NO_SUCH_SENTENCE")
     (tmp_path / "xx.po").write_text('msgid "unterminated\n')
     with pytest.raises(ValueError, match=r"xx\.po"):
         TextCatalog.load(tmp_path)

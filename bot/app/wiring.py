@@ -32,7 +32,6 @@ from bot.telegram.pacing import ChatPacer
 from bot.telegram.ratelimit import ChatRateLimiter
 from bot.telegram.streaming import ReplyStreamer
 from bot.telegram.tolerant import TolerantBot, TolerantRequest
-from bot.texts import COMMANDS, INTERRUPTED, NOT_ANSWERED
 from bot.turns.budgets import Budgets
 from bot.turns.models import ModelCatalog
 from bot.turns.service import TurnService
@@ -166,7 +165,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
         await with_retries("getMe", app.initialize)  # `async with app` then finds it initialized
         async with app:
             try:
-                commands = [BotCommand(name, about) for name, about in COMMANDS]
+                commands = [BotCommand(name, about) for name, about in texts.commands(texts.language())]
                 await with_retries("setMyCommands", lambda: app.bot.set_my_commands(commands))
             except TelegramError as error:  # optional: the bot works without its command menu
                 logger.warning("setMyCommands failed (%s); Telegram's command menu may be out of date", error)
@@ -200,7 +199,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
                 beating.cancel()
                 logger.info("stopping: replies being written get %gs to finish", settings.shutdown_grace)
                 await app.updater.stop()
-                await deps.turns.finish(settings.shutdown_grace, texts.STOPPED_FOR_RESTART)
+                await deps.turns.finish(settings.shutdown_grace, "STOPPED_FOR_RESTART")
             probing.cancel()
             syncing.cancel()
             await health.settled()
@@ -267,7 +266,7 @@ async def serve_webhook(
         receiving.cancel()
     logger.info("stopping: replies being written get %gs to finish", settings.shutdown_grace)
     receiver.closing = True
-    await deps.turns.finish(settings.shutdown_grace, texts.STOPPED_FOR_RESTART)
+    await deps.turns.finish(settings.shutdown_grace, "STOPPED_FOR_RESTART")
     await receiver.drain(settings.shutdown_grace + 5)
     with contextlib.suppress(StorageError):
         await store.leave()  # what this replica still holds goes to the others now
@@ -341,7 +340,7 @@ async def announce_interrupted(bot: Bot, replies: list[InterruptedReply]) -> Non
         try:
             await bot.send_message(
                 reply.key.chat_id,
-                INTERRUPTED if reply.started else NOT_ANSWERED,
+                texts.INTERRUPTED if reply.started else texts.NOT_ANSWERED,
                 message_thread_id=reply.key.thread_id or None,
                 reply_parameters=ReplyParameters(reply.message_id, allow_sending_without_reply=True),
             )

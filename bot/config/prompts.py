@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from bot import texts
 from bot.config.operator_files import OperatorFileError, read_operator_file
 
 #: A preset's name is shown on a button: at most this many characters.
@@ -85,8 +86,8 @@ def describe_prompt(presets: Mapping[str, str], prompt: str | None) -> str:
     """How /prompt and /settings name a chat's prompt: "the default", "preset “name”" or
     "custom (N characters)"."""
     if prompt is None:
-        return "the default"
+        return texts.PROMPT_DEFAULT
     name = preset_name(presets, prompt)
     if name:
-        return f"preset “{name}”"
-    return f"custom ({len(prompt)} character{'' if len(prompt) == 1 else 's'})"
+        return texts.say("PROMPT_PRESET", name=name)
+    return texts.CATALOG.plural(texts.language(), "PROMPT_CUSTOM", len(prompt))

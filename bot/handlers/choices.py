@@ -40,23 +40,24 @@ class ChoiceHandlers:
     def provider_status(self, provider: BaseProvider) -> str:
         """The provider's button label: its name, and "(not working)" or "(cooling down Ns)"."""
         if not provider.working:
-            return f"{provider.name} (not working)"
+            return texts.say("PROVIDER_NOT_WORKING", name=provider.name)
         remaining = self.deps.chain.health.cooldown_remaining(provider.name)
         if remaining > 0:
-            return f"{provider.name} (cooling down {remaining:.0f}s)"
+            return texts.say("PROVIDER_COOLING", name=provider.name, seconds=f"{remaining:.0f}")
         return provider.name
 
     def provider_choices(self) -> list[tuple[str, str]]:
         """``(name, label)`` pairs for the /provider keyboard: ``auto`` first, then the chain in order."""
         names = " → ".join(p.name for p in self.deps.chain.providers)
-        return [(AUTO, f"Auto ({names})")] + [(p.name, self.provider_status(p)) for p in self.deps.chain.providers]
+        auto = texts.say("AUTO_CHAIN", names=names)
+        return [(AUTO, auto)] + [(p.name, self.provider_status(p)) for p in self.deps.chain.providers]
 
     async def current_model(self, choice: ChatSettings) -> str:
         """The chat's model as /model and /settings show it."""
         if choice.model:
             return choice.model
         default = await self.catalog.default(choice)
-        return f"default ({default})" if default else "the provider's default"
+        return texts.say("MODEL_DEFAULT", model=default) if default else texts.MODEL_PROVIDER_DEFAULT
 
     async def model_page(
         self, chat_id: int, choice: ChatSettings, entries: list[ModelEntry], page: int | None
@@ -142,7 +143,7 @@ class ChoiceHandlers:
         wanted = wanted.lower()
         if not wanted:
             await message.reply_text(
-                texts.CHOOSE_PROVIDER.format(current=choice.provider or "Auto"),
+                texts.CHOOSE_PROVIDER.format(current=choice.provider or texts.AUTO),
                 reply_markup=provider_keyboard(message.chat_id, self.provider_choices(), choice.provider),
                 do_quote=is_group(message),
             )
@@ -170,11 +171,11 @@ class ChoiceHandlers:
             model = None
         await self.deps.store.save_chat_settings(chat_id, replace(choice, provider=provider, model=model))
         logger.info("chat=%s provider set to %s", chat_id, name)
-        said = texts.PROVIDER_SET.format(provider="Auto" if provider is None else provider)
+        said = texts.PROVIDER_SET.format(provider=texts.AUTO if provider is None else provider)
         after = await self.catalog.requested(ChatSettings(provider, model))
         if before and after != before:
-            new = await self.catalog.default(pinned) or "provider default"
-            said += texts.MODEL_RESET.format(provider=provider or "The chain", old=before, new=new)
+            new = await self.catalog.default(pinned) or texts.PROVIDER_DEFAULT_MODEL
+            said += texts.MODEL_RESET.format(provider=provider or texts.THE_CHAIN, old=before, new=new)
         return said
 
     async def show(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -187,12 +188,13 @@ class ChoiceHandlers:
         key = conversation_key(message)
         stored = await self.deps.store.count(key)
         if is_group(message):
-            mode = f"the reply grows in one message, {settings.group_messages_per_minute:g} updates a minute here"
+            mode = texts.say("MODE_GROUP", rate=f"{settings.group_messages_per_minute:g}")
         elif settings.stream_mode == "draft":
-            mode = f"an animated draft, updated every {settings.private_edit_interval:g}s, then the message"
+            mode = texts.say("MODE_DRAFT", interval=f"{settings.private_edit_interval:g}")
         else:
-            mode = f"the reply grows in one message, one edit every {settings.private_edit_interval:g}s"
-        provider = choice.provider or "Auto (" + " → ".join(p.name for p in self.deps.chain.providers) + ")"
+            mode = texts.say("MODE_EDITS", interval=f"{settings.private_edit_interval:g}")
+        chain = " → ".join(p.name for p in self.deps.chain.providers)
+        provider = choice.provider or texts.say("AUTO_CHAIN", names=chain)
         window = await self.catalog.context_window(choice, settings.context_tokens)
         user_id = sender_id(message)
         await message.reply_text(
@@ -205,7 +207,7 @@ class ChoiceHandlers:
                 max_messages=texts.plural(settings.history_max_messages, "message"),
                 max_tokens=texts.plural(settings.history_max_tokens, "token"),
                 window=texts.tokens_text(window.tokens),
-                window_source=f"from {window.source}" if window.source else "the default, CONTEXT_TOKENS",
+                window_source=texts.say("WINDOW_FROM", source=window.source) if window.source else texts.WINDOW_DEFAULT,
                 reserve=texts.tokens_text(answer_reserve(window.tokens, settings.answer_reserve_tokens)),
                 budgets=texts.budgets_text(await self.deps.budgets.states(user_id, message.chat_id)),
                 chat_id=message.chat_id,

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import texts
+
 AUTO = "auto"
 #: Model buttons on one page of the /model keyboard.
 MODELS_PER_PAGE = 10
@@ -92,7 +94,7 @@ def model_keyboard(
             ]
         )
     rows.append(
-        [InlineKeyboardButton("✅ Default" if current is None else "Default", callback_data=f"d:{chat_id}:default")]
+        [InlineKeyboardButton(_marked(texts.BUTTON_DEFAULT, current is None), callback_data=f"d:{chat_id}:default")]
     )
     return InlineKeyboardMarkup(rows)
 
@@ -113,10 +115,15 @@ def prompt_keyboard(chat_id: int, names: Sequence[str], current: str | None, def
         for i, name in enumerate(names)
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    rows.append([InlineKeyboardButton("✅ Default" if default else "Default", callback_data=f"r:{chat_id}:default")])
+    rows.append([InlineKeyboardButton(_marked(texts.BUTTON_DEFAULT, default), callback_data=f"r:{chat_id}:default")])
     return InlineKeyboardMarkup(rows)
 
 
 def stop_keyboard(chat_id: int, thread_id: int) -> InlineKeyboardMarkup:
     """The Stop button shown under a reply being written in that conversation."""
-    return InlineKeyboardMarkup([[InlineKeyboardButton("⏹ Stop", callback_data=f"s:{chat_id}:{thread_id}")]])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.BUTTON_STOP, callback_data=f"s:{chat_id}:{thread_id}")]])
+
+
+def _marked(label: str, current: bool) -> str:
+    """``label``, with ✅ before it when it is the current choice."""
+    return f"✅ {label}" if current else label

@@ -57,6 +57,7 @@ from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParamet
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from bot import texts
 from bot.telegram.ratelimit import PACED, ChatRateLimiter
 from bot.telegram.rendering import (
     TELEGRAM_TEXT_LIMIT,
@@ -73,10 +74,6 @@ from providers import Answer, Chunk, Finish, Message, ProviderInfo, Reset, Usage
 logger = logging.getLogger(__name__)
 
 PLACEHOLDER = Part("…")
-EMPTY_ANSWER = Part("The model returned an empty answer.")
-STOPPED_NOTE = "⏹ Stopped."
-#: Said before the error sentence when an answer that was partly shown failed for good.
-CUT_NOTE = "Cut off here."
 #: Seconds between two "typing" actions (an action shows for 5 s: Bot API sendChatAction).
 TYPING_INTERVAL = 4.0
 #: Consecutive non-flood failures of one reply before it gives up on Telegram.
@@ -211,7 +208,8 @@ class ReplyStream:
         self._dirty = asyncio.Event()
         self._consumer: asyncio.Task[None] | None = None
         self._typing_task: asyncio.Task[None] | None = None
-        self._stop_note = STOPPED_NOTE
+        #: The catalog key of the note a stopped reply ends with (said in the reply's language).
+        self._stop_note = "STOPPED_NOTE"
         self._drafting = streamer.drafts and not target.is_group
         self._draft_id = random.randint(1, 2**31 - 1)
         self._drafted: Part | None = None
@@ -265,8 +263,9 @@ class ReplyStream:
         self.result.message_ids = [s.message_id for s in self._shown]
         return self.result
 
-    def stop(self, note: str = STOPPED_NOTE) -> None:
-        """Stop consuming the model's answer; what was shown stays, followed by ``note``."""
+    def stop(self, note: str = "STOPPED_NOTE") -> None:
+        """Stop consuming the model's answer; what was shown stays, followed by the catalog's
+        sentence ``note`` in the reply's language (``STOPPED_NOTE``; ``STOPPED_FOR_RESTART`` at shutdown)."""
         if self._consumer is not None and not self._consumer.done():
             self.result.stopped = True
             self._stop_note = note
@@ -373,11 +372,12 @@ class ReplyStream:
         if self._done:
             if self.result.error is not None:
                 sentence = self._error_text(self.result.error)
-                source = f"{source}\n\n⚠️ {CUT_NOTE} {sentence}" if source else ""
+                source = f"{source}\n\n⚠️ {texts.CUT_NOTE} {sentence}" if source else ""
                 if not source:
                     return [(Part(sentence), None)]
             elif self.result.stopped:
-                source = f"{source}\n\n{self._stop_note}" if source.strip() else self._stop_note
+                note = texts.say(self._stop_note)
+                source = f"{source}\n\n{note}" if source.strip() else note
             if self._notes is not None and self.result.error is None and source.strip():
                 source = "\n\n".join([source, *self._notes(self.result)])
         if self._plain:
@@ -390,7 +390,7 @@ class ReplyStream:
             parts = self._stopped_parts(parts)
         if not parts:
             if self._done:
-                parts = [EMPTY_ANSWER]
+                parts = [Part(texts.EMPTY_ANSWER)]
             elif self._shown:
                 parts = [PLACEHOLDER]
         markup = None if self._done else self._stop_markup
@@ -403,7 +403,7 @@ class ReplyStream:
         if len(parts) <= max(1, shown):
             return parts
         *kept, last = parts[: max(1, shown)]
-        note = f"\n\n{self._stop_note}"
+        note = f"\n\n{texts.say(self._stop_note)}"
         room = self._limit - utf16_len(note)
         if utf16_len(last.text) > room:
             last = split_rendered(last.text, last.entities, room)[0]

@@ -34,12 +34,14 @@ class TextCatalog:
 
     Args:
         translations: compiled catalogs by language code (``en``, ``ru``...).
+        keys: the sentences' keys (English's).
     """
 
-    def __init__(self, translations: dict[str, Translations]) -> None:
+    def __init__(self, translations: dict[str, Translations], keys: set[str]) -> None:
         if FALLBACK not in translations:
             raise ValueError(f"the catalog needs {FALLBACK}.po")
         self._translations = translations
+        self._keys = frozenset(keys)
 
     @classmethod
     def load(cls, folder: Path = LOCALES) -> TextCatalog:
@@ -50,6 +52,7 @@ class TextCatalog:
                 there is no English one.
         """
         translations: dict[str, Translations] = {}
+        keys: set[str] = set()
         for path in sorted(folder.glob("*.po")):
             try:
                 with path.open("rb") as source:
@@ -60,7 +63,13 @@ class TextCatalog:
             write_mo(compiled, catalog)
             compiled.seek(0)
             translations[path.stem] = Translations(compiled)
-        return cls(translations)
+            if path.stem == FALLBACK:
+                keys = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id}
+        return cls(translations, keys)
+
+    def has(self, key: str) -> bool:
+        """True when ``key`` is a sentence of the (English) catalog."""
+        return key in self._keys
 
     @property
     def languages(self) -> list[str]:

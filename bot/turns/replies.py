@@ -22,7 +22,8 @@ class ReplyInProgress(Protocol):
     """A reply being written, as the turns see it."""
 
     def stop(self, note: str = ...) -> None:
-        """Stop reading the answer; what was shown stays, followed by ``note``."""
+        """Stop reading the answer; what was shown stays, followed by the catalog's sentence ``note``
+        (a key of :mod:`bot.texts`), in the reply's language."""
 
     def shows(self, message_id: int) -> bool:
         """True when the chat's message ``message_id`` shows (part of) this reply."""
@@ -67,7 +68,7 @@ class RepliesInProgress:
 
     async def finish(self, grace: float, note: str) -> None:
         """On shutdown: let the replies being written finish for ``grace`` seconds, then stop the
-        rest, each ending with ``note``. From now on :attr:`closing` is True."""
+        rest, each ending with the sentence ``note`` (a catalog key). From now on :attr:`closing` is True."""
         self.closing = True
         waiters = [asyncio.ensure_future(reply.finished.wait()) for reply in self._active.values()]
         if waiters:
