@@ -194,4 +194,4 @@ def test_settings_changes_are_refused_in_one_place() -> None:
     root = Path(__file__).resolve().parent.parent / "bot"
     users = sorted(str(p.relative_to(root)) for p in root.rglob("*.py") if "ADMINS_ONLY" in p.read_text())
     assert users == ["handlers/common.py"]
-    assert "msgid \"ADMINS_ONLY\"" in (root / "texts" / "locales" / "en.po").read_text(), "the sentence: in the catalog"
+    assert 'msgid "ADMINS_ONLY"' in (root / "texts" / "locales" / "en.po").read_text(), "the sentence: in the catalog"

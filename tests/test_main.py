@@ -131,6 +131,7 @@ async def test_runs_converses_and_stops_on_a_signal_without_logging_secrets(
             "prompt",
             "usage",
             "settings",
+            "language",
         ]
         from bot.app.health import heartbeat_file
 

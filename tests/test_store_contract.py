@@ -95,8 +95,8 @@ async def test_replace_delete_and_clear(store: Store) -> None:
 async def test_chat_settings_default_saved_and_replaced(store: Store) -> None:
     assert await store.chat_settings(CHAT) == ChatSettings()
     await store.save_chat_settings(CHAT, ChatSettings("openai", "gpt-4o-mini", "Be brief."))
-    await store.save_chat_settings(CHAT, ChatSettings("ollama", None, "Be brief."))
-    assert await store.chat_settings(CHAT) == ChatSettings("ollama", None, "Be brief.")
+    await store.save_chat_settings(CHAT, ChatSettings("ollama", None, "Be brief.", "ru"))
+    assert await store.chat_settings(CHAT) == ChatSettings("ollama", None, "Be brief.", "ru")
     assert await store.chat_settings(GROUP) == ChatSettings()
 
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +26,7 @@ from bot.config.prices import PriceBook, backend_of
 from bot.config.settings import Settings
 from bot.handlers import Deps, register
 from bot.state.opening import open_store
-from bot.state.protocols import Store
+from bot.state.protocols import ChatSettingsStore, Store
 from bot.state.storage import InterruptedReply, StorageError
 from bot.telegram.access import AccessPolicy, AdminChecker
 from bot.telegram.pacing import ChatPacer
@@ -164,11 +165,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
                 ) from None
         await with_retries("getMe", app.initialize)  # `async with app` then finds it initialized
         async with app:
-            try:
-                commands = [BotCommand(name, about) for name, about in texts.commands(texts.language())]
-                await with_retries("setMyCommands", lambda: app.bot.set_my_commands(commands))
-            except TelegramError as error:  # optional: the bot works without its command menu
-                logger.warning("setMyCommands failed (%s); Telegram's command menu may be out of date", error)
+            await describe_bot(app.bot, settings.default_language)
             logger.info(
                 "bot @%s is running; provider chain: %s",
                 app.bot.username,
@@ -178,7 +175,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
             if gone:
                 logger.info("taking over from %d earlier runs of this bot on this host", len(gone))
             # Polling: no other process can be running (Telegram answers a second poller 409).
-            await announce_interrupted(app.bot, await store.take_interrupted(alone=not settings.webhook_url))
+            interrupted = await store.take_interrupted(alone=not settings.webhook_url)
+            await announce_interrupted(app.bot, interrupted, store, settings.default_language)
             alive = heartbeat_file(settings.telegram_bot_token.get_secret_value(), configured=settings.health_file)
             probing = asyncio.create_task(probe_providers(chain))
             syncing = asyncio.create_task(replication.run())
@@ -231,7 +229,9 @@ async def serve_webhook(
     """
     assert settings.webhook_url is not None and settings.webhook_secret is not None
     secret = settings.webhook_secret.get_secret_value()
-    receiver = UpdateReceiver(app, store, lambda replies: announce_interrupted(app.bot, replies))
+    receiver = UpdateReceiver(
+        app, store, lambda replies: announce_interrupted(app.bot, replies, store, settings.default_language)
+    )
     listen, port = settings.webhook_listen, settings.webhook_port
     server = WebhookServer(settings.webhook_url, secret, store, receiver, listen, port)
     deps.turns.hand_over = store.unreceive  # at a stop, questions not started go to another replica
@@ -270,6 +270,31 @@ async def serve_webhook(
     await receiver.drain(settings.shutdown_grace + 5)
     with contextlib.suppress(StorageError):
         await store.leave()  # what this replica still holds goes to the others now
+
+
+async def describe_bot(bot: Bot, default: str) -> None:
+    """The command menu and the bot's descriptions in every language the bot speaks (Bot API
+    setMyCommands, setMyDescription, setMyShortDescription with ``language_code``), and in
+    ``default`` for everyone else. Optional: a failure is logged, the bot works without them."""
+    for language in [None, *texts.CATALOG.languages]:
+        spoken = language or default
+        commands = [BotCommand(name, about) for name, about in texts.commands(spoken)]
+        description = texts.CATALOG.text(spoken, "BOT_DESCRIPTION")
+        short = texts.CATALOG.text(spoken, "BOT_SHORT_DESCRIPTION")
+        try:
+            await with_retries("setMyCommands", partial(bot.set_my_commands, commands, language_code=language))
+            await with_retries("setMyDescription", partial(bot.set_my_description, description, language_code=language))
+            await with_retries(
+                "setMyShortDescription", partial(bot.set_my_short_description, short, language_code=language)
+            )
+        except TelegramError as error:
+            logger.warning(
+                "the command menu or description (%s) could not be set (%s);"
+                " Telegram's command menu may be out of date",
+                language or "default",
+                error,
+            )
+            return
 
 
 #: Attempts at each start-up request to the Bot API (getMe, setMyCommands, deleteWebhook) when it
@@ -321,12 +346,15 @@ async def probe_providers(chain: RetryProvider) -> None:
     await asyncio.gather(*(one(provider) for provider in chain.providers))
 
 
-async def announce_interrupted(bot: Bot, replies: list[InterruptedReply]) -> None:
+async def announce_interrupted(
+    bot: Bot, replies: list[InterruptedReply], store: ChatSettingsStore, default_language: str
+) -> None:
     """Tell each conversation whose answer was cut off by a crash or ``kill -9`` (the reply was never
     finished, see :meth:`~bot.state.storage.ConversationStore.reply_started`) to send /retry: the question is
     in the history, the half answer is not. The half answer's Stop button, which would stop nothing,
     is removed first. A question that was still waiting for its turn (never stored) is asked to be
-    sent again (:data:`~bot.texts.NOT_ANSWERED`). Older than a day: only logged. Send failures are logged."""
+    sent again (:data:`~bot.texts.NOT_ANSWERED`). Older than a day: only logged. Send failures are logged.
+    Each is said in the chat's /language choice, else ``default_language``."""
     for reply in replies:
         if reply.reply_message_id is not None:
             try:  # its Stop button would stop nothing
@@ -338,9 +366,15 @@ async def announce_interrupted(bot: Bot, replies: list[InterruptedReply]) -> Non
             logger.info("chat=%s reply interrupted %.0f h ago; not announced", reply.key.chat_id, age / 3600)
             continue
         try:
+            chosen = (await store.chat_settings(reply.key.chat_id)).language
+        except StorageError:
+            chosen = None
+        with texts.speaking(chosen or default_language):
+            notice = texts.INTERRUPTED if reply.started else texts.NOT_ANSWERED
+        try:
             await bot.send_message(
                 reply.key.chat_id,
-                texts.INTERRUPTED if reply.started else texts.NOT_ANSWERED,
+                notice,
                 message_thread_id=reply.key.thread_id or None,
                 reply_parameters=ReplyParameters(reply.message_id, allow_sending_without_reply=True),
             )

@@ -162,9 +162,14 @@ class Settings(BaseSettings):
         True,
         description="When no provider offering the chat's model can answer, others answer with their own model.",
     )
+    default_language: str = Field(
+        "en",
+        description="The language the bot speaks in groups without a /language choice, and to people whose"
+        " Telegram language it does not speak (en, ru...: a file in bot/texts/locales).",
+    )
     system_prompt: str = Field(
-        "You are a helpful assistant in a Telegram chat. Answer clearly and concisely. "
-        "You may use Markdown: bold, italic, code, lists and links.",
+        "You are a helpful assistant in a Telegram chat. Answer clearly and concisely, in the language of the"
+        " question. You may use Markdown: bold, italic, code, lists and links.",
     )
     max_prompt_chars: int = Field(
         4000, ge=100, description="A chat's own system prompt (/prompt TEXT) may be this long, in characters."
@@ -248,6 +253,16 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         return value.upper() if getattr(info, "field_name", "") == "log_level" else value.lower()
+
+    @field_validator("default_language")
+    @classmethod
+    def _default_language(cls, value: str) -> str:
+        from bot.texts import CATALOG
+
+        code = value.strip().lower()
+        if code not in CATALOG.languages:
+            raise ValueError(f"must be one of the languages the bot speaks: {', '.join(CATALOG.languages)}")
+        return code
 
     @field_validator("webhook_url")
     @classmethod

@@ -19,7 +19,8 @@ from bot import texts
 from bot.handlers.choices import ChoiceHandlers
 from bot.handlers.common import Deps
 from bot.handlers.conversation import ConversationHandlers
-from bot.handlers.gate import AccessGate, DuplicateGate
+from bot.handlers.gate import AccessGate, DuplicateGate, LanguageGate
+from bot.handlers.language import LanguageHandlers
 from bot.handlers.prompts import PromptHandlers
 from bot.handlers.usage import UsageHandlers
 from bot.state.storage import ConversationKey
@@ -29,6 +30,7 @@ __all__ = [
     "ChoiceHandlers",
     "ConversationHandlers",
     "Deps",
+    "LanguageHandlers",
     "PromptHandlers",
     "UsageHandlers",
     "register",
@@ -41,6 +43,7 @@ def register(app: Application, deps: Deps) -> None:
     choices = ChoiceHandlers(deps)
     prompts = PromptHandlers(deps)
     usage = UsageHandlers(deps)
+    language = LanguageHandlers(deps)
 
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every inline button: check the callback data and its chat, then dispatch by kind."""
@@ -62,9 +65,12 @@ def register(app: Application, deps: Deps) -> None:
             await conversation.stop_button(update, context, key)
         elif callback.kind == "r":
             await prompts.button(update, context, callback.value)
+        elif callback.kind == "l":
+            await language.button(update, context, callback.value)
         else:
             await choices.button(update, context, callback.kind, callback.value)
 
+    app.add_handler(TypeHandler(Update, LanguageGate(deps)), group=-5)  # before any sentence is said
     app.add_handler(TypeHandler(Update, DuplicateGate(deps)), group=-3)
     # Before the access gate: a group's new id after an upgrade is not in ALLOWED_CHAT_IDS yet.
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, conversation.migrate), group=-2)
@@ -79,6 +85,7 @@ def register(app: Application, deps: Deps) -> None:
     app.add_handler(CommandHandler("prompt", prompts.prompt))
     app.add_handler(CommandHandler("settings", choices.show))
     app.add_handler(CommandHandler("usage", usage.usage))
+    app.add_handler(CommandHandler("language", language.language))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, conversation.text))
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, conversation.unknown_command))

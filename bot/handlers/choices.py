@@ -19,6 +19,7 @@ from bot.handlers.common import (
     refused_unless_admin,
     sender_id,
 )
+from bot.handlers.language import describe_language
 from bot.state.storage import ChatSettings
 from bot.telegram.keyboards import AUTO, MODELS_PER_PAGE, model_keyboard, model_token, page_count, provider_keyboard
 from bot.turns.models import ModelEntry
@@ -202,6 +203,7 @@ class ChoiceHandlers:
                 provider=provider,
                 model=await self.current_model(choice),
                 mode=mode,
+                language=describe_language(choice, is_group(message), settings.default_language),
                 prompt=describe_prompt(self.deps.presets, choice.system_prompt),
                 stored=texts.plural(stored, "message"),
                 max_messages=texts.plural(settings.history_max_messages, "message"),

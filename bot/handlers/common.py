@@ -161,12 +161,14 @@ async def refused_unless_admin(deps: Deps, update: Update, bot: Bot) -> bool:
     if query is not None and query.message is not None:
         if await deps.admins.can_change_settings(bot, query.message.chat, query.from_user):
             return False
-        await query.answer(texts.ADMINS_ONLY, show_alert=True)
+        with texts.speaking(query.from_user.language_code):  # meant for that person, in their language
+            await query.answer(texts.ADMINS_ONLY, show_alert=True)
         return True
     message = update.effective_message
     if message is None:
         return True
     if await deps.admins.can_change_settings(bot, message.chat, message.from_user, message.sender_chat):
         return False
-    await message.reply_text(texts.ADMINS_ONLY)
+    with texts.speaking(message.from_user.language_code if message.from_user else None):
+        await message.reply_text(texts.ADMINS_ONLY)
     return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot import texts
@@ -13,6 +14,28 @@ from bot.handlers.common import Deps, conversation_key, is_addressed, is_group
 from bot.state.storage import StorageError
 
 logger = logging.getLogger("bot.access")
+
+
+class LanguageGate:
+    """Chooses the language of each update before any other handler sees it (:func:`bot.texts.use_language`):
+    the chat's /language choice; else, in a private chat, the person's Telegram language
+    (``language_code``); else ``DEFAULT_LANGUAGE``. A store that cannot tell: the default."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def __call__(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, user = update.effective_chat, update.effective_user
+        default = self.deps.settings.default_language
+        chosen = None
+        if chat is not None:
+            try:
+                chosen = (await self.deps.store.chat_settings(chat.id)).language
+            except StorageError as error:
+                logger.warning("update %s: the chat's language cannot be read: %s", update.update_id, error)
+        if chosen is None and (chat is None or chat.type == ChatType.PRIVATE) and user is not None:
+            chosen = user.language_code
+        texts.use_language(chosen, default)
 
 
 class AccessGate:

@@ -82,6 +82,7 @@ def message_request(deps: Deps, message: Message, bot: Bot) -> Request:
         author=author_name(message),
         name=user.full_name if user else author_name(message),
         is_admin=is_admin,
+        language=user.language_code if user else None,
     )
 
 

@@ -121,6 +121,9 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE provider_cooldowns (provider TEXT PRIMARY KEY, until DOUBLE PRECISION NOT NULL);
     """,
+    """
+    ALTER TABLE chat_settings ADD COLUMN language TEXT;
+    """,
 ]
 
 #: The advisory lock (pg_advisory_lock) held while migrations run: any 64-bit number this bot owns.
@@ -400,19 +403,23 @@ class PostgresStore:
 
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         """The chat's choices (defaults when none were made)."""
-        rows = await self._fetch("SELECT provider, model, system_prompt FROM chat_settings WHERE chat_id = $1", chat_id)
-        return ChatSettings(rows[0][0], rows[0][1], rows[0][2]) if rows else ChatSettings()
+        rows = await self._fetch(
+            "SELECT provider, model, system_prompt, language FROM chat_settings WHERE chat_id = $1", chat_id
+        )
+        return ChatSettings(*tuple(rows[0])) if rows else ChatSettings()
 
     async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
         """Store the chat's choices, replacing earlier ones."""
         await self._execute(
-            "INSERT INTO chat_settings (chat_id, provider, model, system_prompt, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (chat_id) DO UPDATE SET provider = excluded.provider,"
-            " model = excluded.model, system_prompt = excluded.system_prompt, updated_at = excluded.updated_at",
+            "INSERT INTO chat_settings (chat_id, provider, model, system_prompt, language, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (chat_id) DO UPDATE SET provider = excluded.provider,"
+            " model = excluded.model, system_prompt = excluded.system_prompt, language = excluded.language,"
+            " updated_at = excluded.updated_at",
             chat_id,
             settings.provider,
             settings.model,
             settings.system_prompt,
+            settings.language,
             time.time(),
         )
 
@@ -746,8 +753,9 @@ class PostgresStore:
                         old_chat_id,
                     )
                 await connection.execute(
-                    "INSERT INTO chat_settings (chat_id, provider, model, system_prompt, updated_at)"
-                    " SELECT $1, provider, model, system_prompt, updated_at FROM chat_settings WHERE chat_id = $2"
+                    "INSERT INTO chat_settings (chat_id, provider, model, system_prompt, language, updated_at)"
+                    " SELECT $1, provider, model, system_prompt, language, updated_at FROM chat_settings"
+                    " WHERE chat_id = $2"
                     " ON CONFLICT (chat_id) DO NOTHING",
                     new_chat_id,
                     old_chat_id,

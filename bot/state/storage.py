@@ -125,6 +125,9 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE provider_cooldowns (provider TEXT PRIMARY KEY, until REAL NOT NULL) WITHOUT ROWID;
     """,
+    """
+    ALTER TABLE chat_settings ADD COLUMN language TEXT;
+    """,
 ]
 
 #: Messages are remembered this long (seconds) to recognise one delivered again.
@@ -207,6 +210,9 @@ class ChatSettings:
     provider: str | None = None
     model: str | None = None
     system_prompt: str | None = None
+    #: The language chosen with /language (a catalog language code), or None: the person's own
+    #: (private chats) or ``DEFAULT_LANGUAGE`` (groups).
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +327,7 @@ CLOSE_FLUSH_SECONDS = 5.0
 #: What ``python -m bot copy-store`` copies: each table's columns (ids are given anew, in order).
 PORTABLE: dict[str, tuple[str, ...]] = {
     "messages": ("chat_id", "thread_id", "role", "content", "author", "created_at", "user_id", "images"),
-    "chat_settings": ("chat_id", "provider", "model", "system_prompt", "updated_at"),
+    "chat_settings": ("chat_id", "provider", "model", "system_prompt", "language", "updated_at"),
     "usage": (
         "chat_id", "thread_id", "user_id", "user_name", "provider", "model", "prompt_tokens",
         "completion_tokens", "estimated", "cost", "created_at",
@@ -828,20 +834,21 @@ class ConversationStore:
         """The chat's provider and model choices (defaults when none were made)."""
         waiting = self._backlog.settings(chat_id)
         if waiting is not None:
-            return ChatSettings(waiting[1], waiting[2], waiting[3])
+            return ChatSettings(*waiting[1:])
         rows = await self._rows(
-            "SELECT provider, model, system_prompt FROM chat_settings WHERE chat_id = ?", (chat_id,)
+            "SELECT provider, model, system_prompt, language FROM chat_settings WHERE chat_id = ?", (chat_id,)
         )
-        return ChatSettings(rows[0][0], rows[0][1], rows[0][2]) if rows else ChatSettings()
+        return ChatSettings(*tuple(rows[0])) if rows else ChatSettings()
 
     async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
         """Store the chat's choices (replacing earlier ones)."""
         await self._write(
-            "INSERT INTO chat_settings (chat_id, provider, model, system_prompt, updated_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (chat_id) DO UPDATE SET provider = excluded.provider, model = excluded.model,"
-            " system_prompt = excluded.system_prompt, updated_at = excluded.updated_at",
-            (chat_id, settings.provider, settings.model, settings.system_prompt, time.time()),
-            settings=(chat_id, settings.provider, settings.model, settings.system_prompt),
+            "INSERT INTO chat_settings (chat_id, provider, model, system_prompt, language, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET provider = excluded.provider,"
+            " model = excluded.model, system_prompt = excluded.system_prompt, language = excluded.language,"
+            " updated_at = excluded.updated_at",
+            (chat_id, settings.provider, settings.model, settings.system_prompt, settings.language, time.time()),
+            settings=(chat_id, settings.provider, settings.model, settings.system_prompt, settings.language),
         )
 
     async def clear(self, key: ConversationKey) -> int:

@@ -9,7 +9,8 @@ chat it belongs to, so a button can be checked against the chat it is pressed in
 - ``p:{chat_id}:{provider}``: choose a provider, ``auto`` for the whole chain;
 - ``s:{chat_id}:{thread_id}``: stop the reply being generated in that conversation;
 - ``r:{chat_id}:{index}``: use that system-prompt preset (0-based, file order), ``default`` for
-  the operator's ``SYSTEM_PROMPT``.
+  the operator's ``SYSTEM_PROMPT``;
+- ``l:{chat_id}:{language}``: speak that language (a catalog code), ``auto`` for the automatic choice.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bot import texts
 AUTO = "auto"
 #: Model buttons on one page of the /model keyboard.
 MODELS_PER_PAGE = 10
-KINDS = ("m", "d", "g", "p", "s", "r")
+KINDS = ("m", "d", "g", "p", "s", "r", "l")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,20 @@ def prompt_keyboard(chat_id: int, names: Sequence[str], current: str | None, def
 def stop_keyboard(chat_id: int, thread_id: int) -> InlineKeyboardMarkup:
     """The Stop button shown under a reply being written in that conversation."""
     return InlineKeyboardMarkup([[InlineKeyboardButton(texts.BUTTON_STOP, callback_data=f"s:{chat_id}:{thread_id}")]])
+
+
+def language_keyboard(chat_id: int, languages: Sequence[tuple[str, str]], current: str | None) -> InlineKeyboardMarkup:
+    """The languages (``(code, name)``), two a row, the ``current`` one marked with ✅, then
+    "Automatic" (✅ when none is chosen)."""
+    buttons = [
+        InlineKeyboardButton(_marked(name, code == current), callback_data=f"l:{chat_id}:{code}")
+        for code, name in languages
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append(
+        [InlineKeyboardButton(_marked(texts.LANGUAGE_AUTO, current is None), callback_data=f"l:{chat_id}:auto")]
+    )
+    return InlineKeyboardMarkup(rows)
 
 
 def _marked(label: str, current: bool) -> str:

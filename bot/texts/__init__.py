@@ -10,10 +10,13 @@ run time (the layering test holds it); its type hints name a few types of the pa
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from telegram.helpers import escape_markdown
@@ -47,7 +50,9 @@ _LANGUAGE: ContextVar[str] = ContextVar("language", default=FALLBACK)
 
 #: The bot's commands in the order of Telegram's menu (setMyCommands); their descriptions are the
 #: catalog's ``COMMAND_<name>``.
-COMMAND_NAMES = ["start", "help", "reset", "new", "retry", "stop", "model", "provider", "prompt", "usage", "settings"]
+COMMAND_NAMES = [
+    "start", "help", "reset", "new", "retry", "stop", "model", "provider", "prompt", "usage", "settings", "language",
+]  # fmt: skip
 
 
 def use_language(code: str | None, default: str = FALLBACK) -> str:
@@ -56,6 +61,24 @@ def use_language(code: str | None, default: str = FALLBACK) -> str:
     chosen = CATALOG.language(code, default)
     _LANGUAGE.set(chosen)
     return chosen
+
+
+@contextlib.contextmanager
+def speaking(code: str | None) -> Iterator[str]:
+    """Speak ``code``'s language (when the catalog has it) for the ``with`` body, then the language
+    spoken before: a sentence meant for one person, in a group that speaks another."""
+    chosen = CATALOG.language(code, _LANGUAGE.get())
+    token = _LANGUAGE.set(chosen)
+    try:
+        yield chosen
+    finally:
+        _LANGUAGE.reset(token)
+
+
+def language_name(code: str) -> str:
+    """A language's name in itself, as a person picks it: ``English``, ``Русский``."""
+    name = Locale.parse(code).get_display_name(code) or code
+    return name[:1].upper() + name[1:]
 
 
 def language() -> str:
@@ -70,7 +93,7 @@ def __getattr__(name: str) -> str:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def say(key: str, **values: object) -> str:
+def say(key: str, /, **values: object) -> str:
     """The sentence ``key`` in the current language, its placeholders filled."""
     return CATALOG.text(_LANGUAGE.get(), key, **values)
 

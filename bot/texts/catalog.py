@@ -85,7 +85,7 @@ class TextCatalog:
                 return base
         return default if default in self._translations else FALLBACK
 
-    def text(self, language: str, key: str, **values: Any) -> str:
+    def text(self, language: str, key: str, /, **values: Any) -> str:
         """The sentence ``key`` in ``language`` (else English), its ``{placeholders}`` filled from ``values``.
 
         Raises:
@@ -96,7 +96,7 @@ class TextCatalog:
             sentence = self._translations[FALLBACK].gettext(key)
         return sentence.format(**values) if values else sentence
 
-    def plural(self, language: str, key: str, count: int, **values: Any) -> str:
+    def plural(self, language: str, key: str, count: int, /, **values: Any) -> str:
         """The form of ``key`` that ``count`` takes in ``language`` (its CLDR plural rule), with
         ``{count}`` written as the language writes numbers (``1,200``; ``1 200``)."""
         language = self.language(language)

@@ -53,6 +53,8 @@ class Request:
         name: the sender's name for the usage ledger, or None.
         is_admin: awaited (at most once, only when needed) to learn whether the sender may act on
             someone else's turn (/retry of another's question, /stop of another's reply).
+        language: the sender's own language (Telegram's ``language_code``): a refusal meant for them
+            alone (a budget) is in it, in a group that speaks another.
     """
 
     key: ConversationKey
@@ -62,6 +64,7 @@ class Request:
     author: str | None = None
     name: str | None = None
     is_admin: Callable[[], Awaitable[bool]] = _not_admin
+    language: str | None = None
 
 
 class StopOutcome(enum.Enum):
@@ -286,7 +289,9 @@ class TurnService:
         if refusal is None:
             return True
         logger.info("chat=%s user=%s refused: %s used up", request.key.chat_id, request.user_id, refusal.name)
-        await port.say(texts.budget_refusal(refusal, self.budgets.clock()))
+        with texts.speaking(request.language if request.group else None):  # the person's, in a group
+            sentence = texts.budget_refusal(refusal, self.budgets.clock())
+        await port.say(sentence)
         return False
 
     def _in_background(self, work: Coroutine[object, object, None]) -> None:

@@ -159,6 +159,10 @@ class FakeBotApi(LoopbackServer):
         self._poll_ended: asyncio.Event | None = None
         self.blocked: set[int] = set()
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
+        #: setMyCommands, setMyDescription and setMyShortDescription by ``language_code`` (None: the default).
+        self.commands_by_language: dict[str | None, list[dict[str, Any]]] = {}
+        self.descriptions: dict[str | None, str] = {}
+        self.short_descriptions: dict[str | None, str] = {}
         #: The webhook set with setWebhook (url, secret_token, allowed_updates), or None: long polling.
         self.webhook: dict[str, Any] | None = None
         #: Every webhook POST: (update_id, HTTP status, or 0 when the connection failed).
@@ -317,6 +321,7 @@ class FakeBotApi(LoopbackServer):
         *,
         user_id: int | None = None,
         first_name: str = "Alice",
+        language_code: str | None = None,
         chat_type: str | None = None,
         thread_id: int | None = None,
         reply_to: int | None = None,
@@ -326,6 +331,8 @@ class FakeBotApi(LoopbackServer):
         """Push a message from a user; returns the message dict."""
         chat = self.chat(chat_id, chat_type or ("private" if chat_id > 0 else "supergroup"))
         user = {"id": user_id or (chat_id if chat_id > 0 else 1001), "is_bot": False, "first_name": first_name}
+        if language_code is not None:
+            user["language_code"] = language_code
         message: dict[str, Any] = {
             "message_id": self._next_message_id(chat_id),
             "date": int(time.time()),
@@ -351,7 +358,14 @@ class FakeBotApi(LoopbackServer):
         return message
 
     def press(
-        self, chat_id: int, message_id: int, data: str, *, user_id: int = 1001, first_name: str = "Alice"
+        self,
+        chat_id: int,
+        message_id: int,
+        data: str,
+        *,
+        user_id: int = 1001,
+        first_name: str = "Alice",
+        language_code: str | None = None,
     ) -> None:
         """Push a callback query: the user pressed a button with ``data`` under the bot's message."""
         stored = self.messages[(chat_id, message_id)]
@@ -359,7 +373,8 @@ class FakeBotApi(LoopbackServer):
             {
                 "callback_query": {
                     "id": f"cq{next(self._update_ids)}",
-                    "from": {"id": user_id, "is_bot": False, "first_name": first_name},
+                    "from": {"id": user_id, "is_bot": False, "first_name": first_name}
+                    | ({"language_code": language_code} if language_code else {}),
                     "message": self._message_dict(stored),
                     "chat_instance": f"ci{chat_id}",
                     "data": data,
@@ -614,7 +629,22 @@ class FakeBotApi(LoopbackServer):
                     await asyncio.sleep(self.webhook_retry)
 
     async def _api_setMyCommands(self, params: dict[str, Any]) -> bool:
-        self.commands = params.get("commands")
+        language = params.get("language_code")
+        if language is None:
+            self.commands = params.get("commands")
+        self.commands_by_language[language] = params.get("commands") or []
+        return True
+
+    async def _api_setMyDescription(self, params: dict[str, Any]) -> bool:
+        if len(params.get("description", "")) > 512:  # Bot API: 0-512 characters
+            raise ApiError(400, "Bad Request: description is too long")
+        self.descriptions[params.get("language_code")] = params.get("description", "")
+        return True
+
+    async def _api_setMyShortDescription(self, params: dict[str, Any]) -> bool:
+        if len(params.get("short_description", "")) > 120:  # Bot API: 0-120 characters
+            raise ApiError(400, "Bad Request: short description is too long")
+        self.short_descriptions[params.get("language_code")] = params.get("short_description", "")
         return True
 
     async def _api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
