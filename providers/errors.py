@@ -231,6 +231,18 @@ class RetryProviderError(ProviderError):
         super().__init__(f"All providers failed: {summary}", provider="RetryProvider")
 
 
+def causes(error: BaseException | None) -> list[BaseException | None]:
+    """The error of every attempt of a chain's failure (:class:`RetryProviderError`), or the failure itself."""
+    return [a.error for a in error.attempts if a.error] if isinstance(error, RetryProviderError) else [error]
+
+
+def is_context_overflow(error: BaseException | None) -> bool:
+    """True when every attempt failed because the conversation exceeds the model's context even
+    after the chain left out older messages: the question alone is too long for every model."""
+    found = causes(error)
+    return bool(found) and all(isinstance(c, ContextLengthError) for c in found)
+
+
 # gpt4free's names for the same failures (``g4f.errors``), so code written for gpt4free catches ours.
 MissingAuthError = AuthenticationError
 ModelNotFoundError = ModelNotSupportedError

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import string
 from pathlib import Path
 
@@ -47,8 +49,6 @@ def test_every_language_has_every_key_with_the_same_placeholders_and_its_plural_
 def test_every_sentence_the_code_names_is_in_the_catalog() -> None:
     """``texts.NAME`` and ``texts.say("NAME")`` in the code name a catalog key (a missing one would
     raise AttributeError, or show its key), and every command of the menu has its description."""
-    import ast
-
     root = Path(__file__).resolve().parent.parent
     english = entries("en")
     named: set[str] = set()
@@ -109,3 +109,54 @@ def test_a_language_is_one_file_and_a_broken_one_is_named(tmp_path: Path) -> Non
     (tmp_path / "xx.po").write_text('msgid "unterminated\n')
     with pytest.raises(ValueError, match=r"xx\.po"):
         TextCatalog.load(tmp_path)
+
+
+#: Calls that put text in front of a person: the argument that holds it (position, keyword).
+SENDERS = {
+    "reply_text": (0, "text"),
+    "send_message": (1, "text"),
+    "edit_message_text": (0, "text"),
+    "answer": (0, "text"),
+    "say": (0, "text"),
+    "InlineKeyboardButton": (0, "text"),
+    "Part": (0, "text"),
+}
+#: Where the bot's sentences are made: handlers, the turn service, the streamer, keyboards, wiring.
+SPEAKERS = ["handlers", "turns/service.py", "telegram/streaming.py", "telegram/keyboards.py", "app/wiring.py"]
+
+
+def literal_words(node: ast.AST) -> list[str]:
+    """The pieces of text written into the code in ``node`` (a literal, an f-string's literal parts,
+    a ``+`` of them) that hold a letter: a sentence that does not come from the catalog."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value] if re.search(r"[^\W\d_]", node.value) else []
+    if isinstance(node, ast.JoinedStr):
+        return [w for part in node.values for w in literal_words(part)]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return literal_words(node.left) + literal_words(node.right)
+    if isinstance(node, ast.IfExp):
+        return literal_words(node.body) + literal_words(node.orelse)
+    return []
+
+
+def test_no_sentence_reaches_a_person_outside_the_catalog() -> None:
+    """Every text sent, edited, answered, said or put on a button comes from the catalog: a literal
+    with a letter in it, in those calls, fails here (emoji, ellipses and names built from values pass)."""
+    root = Path(__file__).resolve().parent.parent / "bot"
+    paths = [p for spot in SPEAKERS for p in ((root / spot).rglob("*.py") if (root / spot).is_dir() else [root / spot])]
+    found = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name not in SENDERS or ast.unparse(node.func) == "texts.say":  # texts.say takes a key
+                continue
+            position, keyword = SENDERS[name]
+            arguments = [k.value for k in node.keywords if k.arg == keyword]
+            if len(node.args) > position:
+                arguments.append(node.args[position])
+            for argument in arguments:
+                for words in literal_words(argument):
+                    found.append(f"{path.relative_to(root)}:{node.lineno} {words!r}")
+    assert not found, "\n".join(found)

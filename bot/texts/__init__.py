@@ -36,8 +36,8 @@ from providers import (
     ProviderTimeoutError,
     QuotaExceededError,
     RateLimitError,
-    RetryProviderError,
 )
+from providers.errors import causes, is_context_overflow
 
 if TYPE_CHECKING:
     from bot.state.storage import UsageTotals
@@ -182,27 +182,15 @@ def error_sentence(error: BaseException) -> str:
     Judged on every attempt's error: a cause shared by all of them is named (busy, too slow,
     the key, the quota, a conversation too long, a filtered answer, a site that refuses the bot).
     """
-    causes = _causes(error)
+    found = causes(error)
     if is_context_overflow(error):
-        return too_long_sentence([c for c in causes if isinstance(c, ContextLengthError)])
+        return too_long_sentence([c for c in found if isinstance(c, ContextLengthError)])
     for kinds, key in _SHARED_CAUSES:
-        if causes and all(isinstance(c, kinds) for c in causes):
+        if found and all(isinstance(c, kinds) for c in found):
             return say(key)
     if isinstance(error, ProviderError):
         return say("ERROR_PROVIDER")
     return say("INTERNAL_ERROR")
-
-
-def is_context_overflow(error: BaseException | None) -> bool:
-    """True when every attempt failed because the conversation exceeds the model's context even
-    after the chain left out older messages: the question alone is too long."""
-    causes = _causes(error)
-    return bool(causes) and all(isinstance(c, ContextLengthError) for c in causes)
-
-
-def _causes(error: BaseException | None) -> list[BaseException | None]:
-    """The error of every attempt of a chain's failure, or the failure itself."""
-    return [a.error for a in error.attempts if a.error] if isinstance(error, RetryProviderError) else [error]
 
 
 def too_long_sentence(errors: list[ContextLengthError]) -> str:

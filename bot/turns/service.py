@@ -28,6 +28,7 @@ from bot.turns.models import ModelCatalog
 from bot.turns.ordering import ConversationQueue
 from bot.turns.port import ReplyPort, StreamResult, TurnObserver
 from bot.turns.replies import RepliesInProgress
+from providers.errors import is_context_overflow
 from providers.tokens import answer_reserve
 
 logger = logging.getLogger("bot.turns")
@@ -349,7 +350,7 @@ class TurnService:
             pass  # the user can't see it: nothing stored beyond their question (logged by the stream)
         elif result.error is not None:
             logger.warning("chat=%s thread=%s no answer: %s", key.chat_id, key.thread_id, result.error)
-            if question_id is not None and texts.is_context_overflow(result.error):
+            if question_id is not None and is_context_overflow(result.error):
                 await store.delete(question_id)  # alone too long for every model: not kept to fail again
             elif result.text.strip() and replacing is None:
                 await store.add(key, "assistant", result.text)  # cut for good: kept as the user saw it
