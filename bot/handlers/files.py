@@ -48,7 +48,7 @@ class FileHandlers:
         document = message.document
         assert document is not None
         kind = document_kind(document)
-        name = document.file_name or "the file"
+        name = document.file_name or texts.FILE_UNNAMED
         if kind is None:
             await message.reply_text(texts.CANT_READ_FILE.format(kind=document.mime_type or name))
             return
