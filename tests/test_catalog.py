@@ -14,6 +14,8 @@ from babel.messages.pofile import read_po
 import bot.texts as texts
 from bot.texts.catalog import LOCALES, TextCatalog
 
+from .sources import tree
+
 CATALOG = TextCatalog.load()
 
 
@@ -53,7 +55,7 @@ def test_every_sentence_the_code_names_is_in_the_catalog() -> None:
     english = entries("en")
     named: set[str] = set()
     for path in (root / "bot").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(tree(path)):
             if isinstance(node, ast.Attribute) and ast.unparse(node.value) == "texts" and node.attr.isupper():
                 named.add(node.attr)
             if (
@@ -146,7 +148,7 @@ def test_no_sentence_reaches_a_person_outside_the_catalog() -> None:
     paths = [p for spot in SPEAKERS for p in ((root / spot).rglob("*.py") if (root / spot).is_dir() else [root / spot])]
     found = []
     for path in paths:
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(tree(path)):
             if not isinstance(node, ast.Call):
                 continue
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from .sources import tree
+
 ROOT = Path(__file__).resolve().parent.parent
 #: Lowest first: a package may import those before it, never one after it.
 ORDER = ["texts", "config", "state", "turns", "telegram", "handlers", "app"]
@@ -27,14 +29,14 @@ EXTERNAL_ALLOWED = {
 def runtime_imports(path: Path, root: Path = ROOT) -> set[str]:
     """The absolute module names ``path`` (a file under ``root``) imports, leaving out
     ``if TYPE_CHECKING:`` blocks."""
-    tree = ast.parse(path.read_text())
+    parsed = tree(path)
     package = ".".join(path.relative_to(root).parts[:-1])
     skipped: set[int] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(parsed):
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             skipped.update(id(n) for n in ast.walk(node))
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(parsed):
         if id(node) in skipped:
             continue
         if isinstance(node, ast.Import):
@@ -142,7 +144,7 @@ def test_every_consumer_handles_every_event() -> None:
     methods = set(EVENTS.values())
     consumers, missing = [], []
     for path in python_files():
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(tree(path)):
             if isinstance(node, ast.ClassDef):
                 defined = {n.name for n in node.body if isinstance(n, ast.FunctionDef)} & methods
                 if defined:
@@ -162,7 +164,7 @@ def test_only_the_answer_module_switches_on_event_types() -> None:
             continue  # assertions about events are no consumers
         if path.relative_to(ROOT) == Path("providers/answer.py"):
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(tree(path)):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance":
                 types = ast.unparse(node.args[1]) if len(node.args) > 1 else ""
                 subject = ast.unparse(node.args[0]) if node.args else ""
@@ -180,7 +182,7 @@ def test_only_the_rate_limiter_asks_the_pacer_for_slots_or_blocks_a_chat() -> No
     for path in sorted((ROOT / "bot").rglob("*.py")):
         if path.name in {"ratelimit.py", "pacing.py"}:
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(tree(path)):
             if isinstance(node, ast.Attribute) and node.attr in {"acquire", "acquire_global", "penalize"}:
                 owner = ast.unparse(node.value)
                 if "pacer" in owner.lower():
