@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from providers import Answer, Chunk, Finish, OpenAI, ProviderInfo, Reset, RetryProvider, Timeouts, Usage
+from providers import Answer, Chunk, Finish, OpenAI, ProviderInfo, Reasoning, Reset, RetryProvider, Timeouts, Usage
 from tests.fakes.openai import FakeOpenAI
 
 
@@ -55,6 +55,9 @@ class _Display:
         """Not measured."""
 
     def on_usage(self, usage: Usage) -> None:
+        """Not measured."""
+
+    def on_reasoning(self, reasoning: Reasoning) -> None:
         """Not measured."""
 
 

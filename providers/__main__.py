@@ -27,7 +27,7 @@ from typing import TextIO
 from dotenv import dotenv_values
 
 from .answer import Answer
-from .base import BaseProvider, Finish, ProviderInfo, Reset, Usage
+from .base import BaseProvider, Finish, ProviderInfo, Reasoning, Reset, Usage
 from .errors import ProviderError
 from .registry import PROVIDER_CLASSES, ProviderConfigError, build_providers
 from .retry import RetryProvider, Timeouts
@@ -98,6 +98,9 @@ class AnswerWriter:
 
     def on_usage(self, usage: Usage) -> None:
         """The tokens: printed at the end, from the answer."""
+
+    def on_reasoning(self, reasoning: Reasoning) -> None:
+        """The model's thinking: not the answer, not printed."""
 
     def finish(self) -> None:
         """End the answer with a newline (written whole when not on a terminal)."""

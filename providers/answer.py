@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
-from .base import Chunk, Finish, Message, ProviderInfo, Reset, Usage
+from .base import Chunk, Finish, Message, ProviderInfo, Reasoning, Reset, Usage
 from .tokens import estimate_usage
 
 
@@ -47,6 +47,9 @@ class AnswerListener(Protocol):
     def on_usage(self, usage: Usage) -> None:
         """The tokens the answer took, as the server counted them (or the chain's estimate)."""
 
+    def on_reasoning(self, reasoning: Reasoning) -> None:
+        """A piece of the model's thinking (never part of the answer's text)."""
+
 
 #: Each event type of :data:`~providers.base.Chunk` and the :class:`AnswerListener` method it goes to.
 EVENTS: dict[type, str] = {
@@ -55,6 +58,7 @@ EVENTS: dict[type, str] = {
     ProviderInfo: "on_info",
     Finish: "on_finish",
     Usage: "on_usage",
+    Reasoning: "on_reasoning",
 }
 
 
@@ -72,6 +76,8 @@ def dispatch(chunk: Chunk, listener: AnswerListener) -> None:
         listener.on_finish(chunk)
     elif isinstance(chunk, Usage):
         listener.on_usage(chunk)
+    elif isinstance(chunk, Reasoning):
+        listener.on_reasoning(chunk)
     else:  # no event (None, or an object of a provider's own): progress without text, a heartbeat
         listener.on_text("")
 
@@ -107,6 +113,8 @@ class Answer:
         self.messages = list(messages)
         self.listener = listener
         self.text = ""
+        #: The model's thinking for this attempt (:class:`~providers.base.Reasoning` events), apart from the text.
+        self.reasoning = ""
         self.discarded = ""
         self.text_chunks = 0
         self.info: ProviderInfo | None = None
@@ -147,7 +155,7 @@ class Answer:
     def on_reset(self, reset: Reset) -> None:
         """Discard the text (kept in :attr:`discarded`), the finish reason and the usage."""
         self.discarded = self.text
-        self.text = self._pending = ""
+        self.text = self._pending = self.reasoning = ""
         self.finish = None
         self.reported = None
         self.resets += 1
@@ -171,6 +179,12 @@ class Answer:
         self.reported = usage
         if self.listener is not None:
             self.listener.on_usage(usage)
+
+    def on_reasoning(self, reasoning: Reasoning) -> None:
+        """Keep the model's thinking apart from the text, and pass it on."""
+        self.reasoning += reasoning.text
+        if self.listener is not None:
+            self.listener.on_reasoning(reasoning)
 
     def cut(self, length: int) -> None:
         """Keep only the first ``length`` characters of the text (a consumer's cap on an answer)."""

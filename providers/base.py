@@ -185,9 +185,22 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
 
-Chunk = str | Reset | ProviderInfo | Finish | Usage
-"""What a stream yields: a text delta, or a :class:`ProviderInfo`, :class:`Reset`, :class:`Finish`
-or :class:`Usage` event."""
+@dataclass(frozen=True, slots=True)
+class Reasoning:
+    """Stream event: a piece of the model's thinking before (or while) it answers: OpenAI-compatible
+    servers' ``delta.reasoning_content`` (DeepSeek, vLLM, llama.cpp) or ``delta.reasoning``
+    (OpenRouter). Never part of the answer's text, and not sent back to the model in later turns.
+
+    Attributes:
+        text: the piece (non-empty).
+    """
+
+    text: str
+
+
+Chunk = str | Reset | ProviderInfo | Finish | Usage | Reasoning
+"""What a stream yields: a text delta, or a :class:`ProviderInfo`, :class:`Reset`, :class:`Finish`,
+:class:`Usage` or :class:`Reasoning` event."""
 
 _T = TypeVar("_T")
 

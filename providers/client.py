@@ -34,7 +34,7 @@ from typing import Any
 
 from .answer import Answer
 from .backends.openai import OpenAI
-from .base import BaseProvider, Finish, Messages, ProviderInfo, Reset, Usage, run_sync
+from .base import BaseProvider, Finish, Messages, ProviderInfo, Reasoning, Reset, Usage, run_sync
 from .errors import AnswerInterruptedError
 from .retry import RetryProvider
 from .types import (
@@ -147,6 +147,9 @@ class _Deltas:
 
     def on_usage(self, usage: Usage) -> None:
         """The tokens: read from the answer (``usage``)."""
+
+    def on_reasoning(self, reasoning: Reasoning) -> None:
+        """The model's thinking: not part of ``delta.content`` (as the openai SDK's chunks have no place for it)."""
 
 
 def _options(kwargs: dict[str, Any], stream: bool) -> tuple[dict[str, Any], _Cut]:

@@ -46,7 +46,18 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .answer import Answer, dispatch
-from .base import BaseProvider, Chunk, Finish, Messages, ProviderInfo, Reset, Usage, has_images, without_images
+from .base import (
+    BaseProvider,
+    Chunk,
+    Finish,
+    Messages,
+    ProviderInfo,
+    Reasoning,
+    Reset,
+    Usage,
+    has_images,
+    without_images,
+)
 from .errors import (
     Attempt,
     BadRequestError,
@@ -606,6 +617,9 @@ class _Progress:
 
     def on_usage(self, usage: Usage) -> None:
         """What the answer took: not text."""
+
+    def on_reasoning(self, reasoning: Reasoning) -> None:
+        """The model thinks: progress (the deadline starts again), passed on, but not text."""
 
 
 class IterListProvider(RetryProvider):

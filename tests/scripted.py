@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers import Answer, BaseProvider, Finish, Messages, ProviderInfo, Reset, Usage
+from providers import Answer, BaseProvider, Finish, Messages, ProviderInfo, Reasoning, Reset, Usage
 
 
 @dataclass
@@ -67,6 +67,9 @@ class Recorder:
         """Read from the answer."""
 
     def on_usage(self, usage: Usage) -> None:
+        """Read from the answer."""
+
+    def on_reasoning(self, reasoning: Reasoning) -> None:
         """Read from the answer."""
 
 

@@ -116,7 +116,7 @@ def test_the_handlers_stay_thin() -> None:
 
 
 #: The names of the stream's event types (besides ``str``), as code spells them.
-EVENT_TYPES = {"Reset", "ProviderInfo", "Finish", "Usage"}
+EVENT_TYPES = {"Reset", "ProviderInfo", "Finish", "Usage", "Reasoning"}
 
 
 def python_files() -> list[Path]:

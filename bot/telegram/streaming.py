@@ -69,7 +69,7 @@ from bot.telegram.rendering import (
     utf16_len,
 )
 from bot.turns.port import StreamResult
-from providers import Answer, Chunk, Finish, Message, ProviderInfo, Reset, Usage
+from providers import Answer, Chunk, Finish, Message, ProviderInfo, Reasoning, Reset, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -327,6 +327,10 @@ class ReplyStream:
 
     def on_usage(self, usage: Usage) -> None:
         """The tokens it took: read from the answer at the end (the usage ledger)."""
+
+    def on_reasoning(self, reasoning: Reasoning) -> None:
+        """The model thinks: the typing action goes on; the thinking is kept apart by the answer,
+        never shown as its text."""
 
     async def _typing(self) -> None:
         while True:

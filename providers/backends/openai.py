@@ -33,6 +33,7 @@ from ..base import (
     Finish,
     Messages,
     ProviderModelMixin,
+    Reasoning,
     Usage,
     context_setting,
     env_prefix,
@@ -452,13 +453,13 @@ class OpenAI(ProviderModelMixin, BaseProvider):
 
     async def stream(
         self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
-    ) -> AsyncIterator[str | Finish | Usage]:
+    ) -> AsyncIterator[str | Finish | Usage | Reasoning]:
         """Stream ``choices[0].delta.content`` deltas of ``POST {base_url}/chat/completions``.
 
-        - SSE comments (keep-alives such as ``: OPENROUTER PROCESSING``) and reasoning deltas
-          (``reasoning_content``: DeepSeek, vLLM; ``reasoning``: OpenRouter) are not text: each
-          yields ``""``, a heartbeat that keeps the chain's first-chunk and idle timeouts from
-          firing while the server works;
+        - SSE comments (keep-alives such as ``: OPENROUTER PROCESSING``) are not text: each yields
+          ``""``, a heartbeat that keeps the chain's first-chunk and idle timeouts from firing while
+          the server works; reasoning deltas (``reasoning_content``: DeepSeek, vLLM, llama.cpp;
+          ``reasoning``: OpenRouter) are :class:`~providers.base.Reasoning` events, never text;
         - the usage is asked for (``stream_options.include_usage``; a server that refuses the field
           is asked again without it, once, and never again) and the stream is read to its end:
           ``[DONE]``, the end of the body, or :attr:`usage_grace` seconds after the ``finish_reason``
@@ -508,7 +509,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
         except TRANSPORT_ERRORS as exc:
             raise connection_error(exc, self.name) from exc
 
-    async def _read(self, response: aiohttp.ClientResponse) -> AsyncIterator[str | Finish | Usage]:
+    async def _read(self, response: aiohttp.ClientResponse) -> AsyncIterator[str | Finish | Usage | Reasoning]:
         """The events of a successful ``chat/completions`` response (see :meth:`stream`)."""
         kind = response.content_type
         if kind == "application/json":
@@ -538,7 +539,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                         wrote = True
                         yield delta["content"]
                     elif delta.get("reasoning_content") or delta.get("reasoning"):
-                        yield ""  # the model is thinking: progress for the chain's timeouts, no text
+                        yield Reasoning(str(delta.get("reasoning_content") or delta.get("reasoning")))
                     reason = choice.get("finish_reason")
                     if reason and not finished:
                         finished = True
