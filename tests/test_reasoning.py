@@ -42,3 +42,20 @@ async def test_the_bot_never_shows_or_stores_the_thinking(harness: BotHarness) -
     await harness.say(5, "Really?")
     sent = [m["content"] for m in harness.llm.requests[-1]["messages"][1:]]
     assert sent == ["Why is the sky blue?", "Blue light scatters most.", "Really?"], "not sent back to the model"
+
+
+async def test_inline_thinking_split_across_chunks_is_neither_shown_nor_stored(harness: BotHarness) -> None:
+    harness.llm.then(Reply("<think>a secret plan</think>\n\nThe answer.", chunk_size=4), Reply("Sure."))
+    await harness.start()
+    assert await harness.say(6, "Plan?") == ["The answer."]
+    await harness.say(6, "Again?")
+    sent = [m["content"] for m in harness.llm.requests[-1]["messages"][1:]]
+    assert sent == ["Plan?", "The answer.", "Again?"]
+
+
+async def test_a_model_that_only_thought_gets_one_sentence(harness: BotHarness) -> None:
+    from bot.texts import CATALOG
+
+    harness.llm.then(Reply("<think>hmm, and hmm again", chunk_size=5))
+    await harness.start()
+    assert await harness.say(7, "Anything?") == [CATALOG.text("en", "ERROR_EMPTY")]

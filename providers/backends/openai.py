@@ -60,6 +60,7 @@ from ..http import (
     public_url,
     raise_for_status,
 )
+from ..reasoning import ThinkSplitter
 
 #: Substrings of model ids that are not chat models (embeddings, speech, images, moderation...);
 #: they are left out of :meth:`OpenAI.list_models`.
@@ -518,8 +519,9 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             return
         if kind not in ("text/event-stream", "application/octet-stream", "text/plain"):
             raise ProtocolError(f"expected an event stream, got {kind or 'no content type'}", provider=self.name)
-        wrote = events = finished = False
+        wrote = events = finished = streamed = False
         usage: Usage | None = None
+        thoughts = ThinkSplitter()  # inline <think> blocks are thinking, not text
         grace = asyncio.timeout(None)
         try:
             async with grace:
@@ -536,13 +538,18 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                     choice = choices[0] if choices and isinstance(choices[0], dict) else {}
                     delta = choice.get("delta") or {}
                     if delta.get("content") and not finished:
-                        wrote = True
-                        yield delta["content"]
+                        streamed = True
+                        for piece in thoughts.feed(str(delta["content"])):
+                            wrote = wrote or isinstance(piece, str)
+                            yield piece
                     elif delta.get("reasoning_content") or delta.get("reasoning"):
                         yield Reasoning(str(delta.get("reasoning_content") or delta.get("reasoning")))
                     reason = choice.get("finish_reason")
                     if reason and not finished:
                         finished = True
+                        for piece in thoughts.flush():
+                            wrote = wrote or isinstance(piece, str)
+                            yield piece
                         yield self._finish(str(reason), wrote)
                         grace.reschedule(asyncio.get_running_loop().time() + self.usage_grace)
         except TimeoutError:
@@ -553,7 +560,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
                 "HTTP 200 with an empty stream (llama-cpp-python's answer to a conversation longer than its context)",
                 provider=self.name,
             )
-        if not finished and wrote:
+        if not finished and streamed:
             raise InterruptedStreamError(
                 "the stream ended without a finish_reason: the answer is incomplete", provider=self.name
             )
@@ -570,7 +577,7 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             raise ContentFilterError("the provider's content filter withheld the answer", provider=self.name)
         return Finish(reason)
 
-    async def _whole(self, raw: bytes) -> AsyncIterator[str | Finish | Usage]:
+    async def _whole(self, raw: bytes) -> AsyncIterator[str | Finish | Usage | Reasoning]:
         """The answer of a non-streamed ``chat.completion`` body: its content, then its Finish event
         and its ``usage``."""
         try:
@@ -586,9 +593,11 @@ class OpenAI(ProviderModelMixin, BaseProvider):
             content = choice["message"].get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise ProtocolError("a JSON answer without choices[0].message", provider=self.name) from exc
-        ending = self._finish(str(choice.get("finish_reason") or "stop"), bool(content))
-        if content:
-            yield str(content)
+        thoughts = ThinkSplitter()
+        pieces = [*thoughts.feed(str(content)), *thoughts.flush()] if content else []
+        ending = self._finish(str(choice.get("finish_reason") or "stop"), any(isinstance(p, str) for p in pieces))
+        for piece in pieces:
+            yield piece
         yield ending
         usage = _usage(body.get("usage"))
         if usage is not None:
