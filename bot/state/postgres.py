@@ -36,6 +36,8 @@ from bot.state.storage import (
     UsageTotals,
     earlier_here,
     new_replica_id,
+    totals_from_row,
+    usage_filter,
 )
 
 logger = logging.getLogger(__name__)
@@ -165,22 +167,6 @@ def safe_url(url: str) -> str:
     except (TypeError, ValueError):
         return "(an unreadable URL)"
     return str(parsed.with_password("***")) if parsed.password else str(parsed)
-
-
-def _totals(row: Any, label: str = "") -> UsageTotals:
-    first = float(row[6]) if row[6] is not None else None
-    return UsageTotals(int(row[0]), int(row[1]), int(row[2]), float(row[3]), bool(row[4]), bool(row[5]), label, first)
-
-
-def _usage_filter(since: float, user_id: int | None, chat_id: int | None) -> tuple[str, list[Any]]:
-    where, parameters = ["created_at >= $1"], [since]
-    if user_id is not None:
-        parameters.append(user_id)
-        where.append(f"user_id = ${len(parameters)}")
-    if chat_id is not None:
-        parameters.append(chat_id)
-        where.append(f"chat_id = ${len(parameters)}")
-    return " AND ".join(where), parameters
 
 
 def _count(status: str) -> int:
@@ -710,9 +696,9 @@ class PostgresStore:
         self, since: float, *, user_id: int | None = None, chat_id: int | None = None
     ) -> UsageTotals:
         """Totals from Unix time ``since`` on: the user's (every chat), the chat's, or the whole bot's."""
-        where, parameters = _usage_filter(since, user_id, chat_id)
+        where, parameters = usage_filter(since, user_id, chat_id, lambda n: f"${n}")
         rows = await self._fetch(f"SELECT {_TOTALS} FROM usage WHERE {where}", *parameters)
-        return _totals(rows[0])
+        return totals_from_row(rows[0])
 
     async def top_users(self, chat_id: int, since: float, limit: int = 5) -> list[UsageTotals]:
         """The chat's users with the most tokens from ``since`` on, most first (label: name or id)."""
@@ -723,7 +709,7 @@ class PostgresStore:
             since,
             limit,
         )
-        return [_totals(r, str(r[8] or r[7] or "?")) for r in rows]
+        return [totals_from_row(r, str(r[8] or r[7] or "?")) for r in rows]
 
     async def usage_by_model(self, since: float) -> list[UsageTotals]:
         """The bot's totals per provider and model from ``since`` on, most tokens first."""
@@ -732,7 +718,7 @@ class PostgresStore:
             " GROUP BY provider, model ORDER BY SUM(prompt_tokens + completion_tokens) DESC, provider, model",
             since,
         )
-        return [_totals(r, f"{r[7]}/{r[8]}") for r in rows]
+        return [totals_from_row(r, f"{r[7]}/{r[8]}") for r in rows]
 
     # -- chats -----------------------------------------------------------------------------------
 

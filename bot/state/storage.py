@@ -171,14 +171,17 @@ def _insert_turn(
     )
 
 
-def _usage_filter(since: float, user_id: int | None, chat_id: int | None) -> tuple[str, list[Any]]:
-    where, parameters = ["created_at >= ?"], [since]
-    if user_id is not None:
-        where.append("user_id = ?")
-        parameters.append(user_id)
-    if chat_id is not None:
-        where.append("chat_id = ?")
-        parameters.append(chat_id)
+def usage_filter(
+    since: float, user_id: int | None, chat_id: int | None, mark: Callable[[int], str] = lambda _: "?"
+) -> tuple[str, list[Any]]:
+    """The ``WHERE`` condition of a ledger query from ``since`` on, for a user and/or a chat, and its
+    parameters; ``mark(n)`` writes the n-th parameter's placeholder (``?`` for SQLite, ``$n`` for
+    PostgreSQL)."""
+    where, parameters = [f"created_at >= {mark(1)}"], [since]
+    for column, value in (("user_id", user_id), ("chat_id", chat_id)):
+        if value is not None:
+            parameters.append(value)
+            where.append(f"{column} = {mark(len(parameters))}")
     return " AND ".join(where), parameters
 
 
@@ -306,7 +309,9 @@ _TOTALS = (
 )
 
 
-def _totals(row: sqlite3.Row | tuple[Any, ...], label: str = "") -> UsageTotals:
+def totals_from_row(row: Sequence[Any], label: str = "") -> UsageTotals:
+    """The totals of a ledger row selected with the store's totals columns (answers, prompt and
+    completion tokens, cost, estimated, unpriced, first time), in that order."""
     first = float(row[6]) if row[6] is not None else None
     return UsageTotals(int(row[0]), int(row[1]), int(row[2]), float(row[3]), bool(row[4]), bool(row[5]), label, first)
 
@@ -1153,9 +1158,9 @@ class ConversationStore:
     ) -> UsageTotals:
         """The ledger's totals from Unix time ``since`` on: the user's (in every chat), the chat's, or
         (neither given) the whole bot's."""
-        where, parameters = _usage_filter(since, user_id, chat_id)
+        where, parameters = usage_filter(since, user_id, chat_id)
         rows = await self._rows(f"SELECT {_TOTALS} FROM usage WHERE {where}", parameters)
-        return _totals(rows[0])
+        return totals_from_row(rows[0])
 
     async def top_users(self, chat_id: int, since: float, limit: int = 5) -> list[UsageTotals]:
         """The chat's users with the most tokens from ``since`` on, most first (label: their name or id)."""
@@ -1164,7 +1169,7 @@ class ConversationStore:
             " GROUP BY user_id ORDER BY SUM(prompt_tokens + completion_tokens) DESC, user_id LIMIT ?",
             (chat_id, since, limit),
         )
-        return [_totals(r, str(r[8] or r[7] or "?")) for r in rows]
+        return [totals_from_row(r, str(r[8] or r[7] or "?")) for r in rows]
 
     async def usage_by_model(self, since: float) -> list[UsageTotals]:
         """The whole bot's totals per provider and model from ``since`` on, most tokens first
@@ -1174,7 +1179,7 @@ class ConversationStore:
             " GROUP BY provider, model ORDER BY SUM(prompt_tokens + completion_tokens) DESC, provider, model",
             (since,),
         )
-        return [_totals(r, f"{r[7]}/{r[8]}") for r in rows]
+        return [totals_from_row(r, f"{r[7]}/{r[8]}") for r in rows]
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """Move a chat's history, settings and replies in progress to a new id, in one transaction: a
