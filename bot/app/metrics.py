@@ -19,6 +19,7 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from bot.app.serving import HttpServer
 from bot.state.protocols import Store
 from bot.turns.port import StreamResult
 from providers import Attempt
@@ -117,15 +118,13 @@ class Metrics:
         self.floods.inc()
 
 
-class OpsServer:
+class OpsServer(HttpServer):
     """``GET /metrics`` and ``GET /healthz`` on ``listen:port``."""
 
     def __init__(self, metrics: Metrics, store: Store, listen: str, port: int) -> None:
+        super().__init__(listen, port)
         self.metrics = metrics
         self.store = store
-        self.listen = listen
-        self.port = port
-        self._runner: web.AppRunner | None = None
 
     def application(self) -> web.Application:
         app = web.Application()
@@ -139,20 +138,8 @@ class OpsServer:
         Raises:
             OSError: the address is taken or cannot be bound.
         """
-        self._runner = web.AppRunner(self.application(), access_log=None)
-        await self._runner.setup()
-        try:
-            await web.TCPSite(self._runner, self.listen, self.port).start()
-        except OSError:
-            await self._runner.cleanup()
-            self._runner = None
-            raise
+        await super().start()
         logger.info("metrics on http://%s:%s/metrics, health on /healthz", self.listen, self.port)
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(self.metrics.registry)

@@ -36,6 +36,7 @@ from telegram import Update
 from telegram.ext import Application
 from yarl import URL
 
+from bot.app.serving import HttpServer
 from bot.state.protocols import Store
 from bot.state.storage import BEAT_INTERVAL, InterruptedReply, StorageError
 
@@ -104,8 +105,6 @@ class UpdateReceiver:
         self._wake = asyncio.Event()
         #: True once the replica stops: updates still being handled are left for another replica.
         self.closing = False
-        #: Updates handled since start.
-        self.handled = 0
         #: Looks at the inbox that the store answered (the heartbeat's sign of life).
         self.sweeps = 0
 
@@ -153,7 +152,6 @@ class UpdateReceiver:
             await self.app.process_update(update)  # errors go to the application's error handler
         if self.closing:
             return  # handed over: another replica takes it (a question already answered is not again)
-        self.handled += 1
         try:
             await self.inbox.update_done(update_id)
         except StorageError as error:
@@ -165,7 +163,7 @@ class UpdateReceiver:
             await asyncio.wait(list(self._tasks), timeout=timeout)
 
 
-class WebhookServer:
+class WebhookServer(HttpServer):
     """The HTTP endpoint Telegram POSTs updates to (see the module's docstring).
 
     Args:
@@ -177,13 +175,11 @@ class WebhookServer:
     """
 
     def __init__(self, url: str, secret: str, inbox: Store, receiver: UpdateReceiver, listen: str, port: int) -> None:
+        super().__init__(listen, port)
         self.path = URL(url).path or "/"
         self._secret = secret.encode()
         self.inbox = inbox
         self.receiver = receiver
-        self.listen = listen
-        self.port = port
-        self._runner: web.AppRunner | None = None
 
     def application(self) -> web.Application:
         """The aiohttp application (its one route)."""
@@ -197,24 +193,14 @@ class WebhookServer:
         Raises:
             WebhookError: the address is taken or cannot be bound (names WEBHOOK_LISTEN and WEBHOOK_PORT).
         """
-        self._runner = web.AppRunner(self.application(), access_log=None)
-        await self._runner.setup()
         try:
-            await web.TCPSite(self._runner, self.listen, self.port).start()
+            await super().start()
         except OSError as error:
-            await self._runner.cleanup()
-            self._runner = None
             raise WebhookError(
                 f"WEBHOOK_LISTEN:WEBHOOK_PORT {self.listen}:{self.port} cannot be listened on:"
                 f" {error.strerror or error}"
             ) from None
         logger.info("webhook server listening on %s:%s%s", self.listen, self.port, self.path)
-
-    async def stop(self) -> None:
-        """Stop taking updates (Telegram sends those that come meanwhile again later)."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     async def _post(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER)
