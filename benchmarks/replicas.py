@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import resource
-import signal
 import statistics
 import sys
 import tempfile
@@ -29,8 +28,7 @@ from benchmarks.stream_latency import answered
 from tests.fakes.openai import FakeOpenAI, Reply
 from tests.fakes.telegram import FakeBotApi
 from tests.pg import free_port, running_server
-from tests.test_e2e_replicas import RoundRobin
-from tests.test_main import ROOT, _env, _spawn
+from tests.test_e2e_replicas import replicas_behind_proxy
 
 CHATS = 200
 ANSWER = ("Replicas share one store and answer each chat in order. " * 12)[:600]
@@ -58,31 +56,14 @@ async def run(label: str, replicas: int, database: dict[str, str], base: int) ->
     llm = FakeOpenAI(default=Reply(ANSWER, chunk_size=20, delay=0.04, first_delay=0.1))
     await telegram.start()
     await llm.start()
-    ports = [free_port() for _ in range(replicas)]
     metrics = [free_port() for _ in range(replicas)]
-    proxy = RoundRobin(ports)
-    await proxy.start()
-    env = _env(
-        PYTHONPATH=str(ROOT),
-        TELEGRAM_BOT_TOKEN=telegram.token,
-        TELEGRAM_BASE_URL=telegram.base_url,
-        OPENAI_BASE_URL=llm.base_url,
-        OPENAI_API_KEY="sk-bench",
-        WEBHOOK_URL=f"http://127.0.0.1:{proxy.port}/telegram",
-        WEBHOOK_SECRET="bench-secret",
-        WEBHOOK_LISTEN="127.0.0.1",
-        MAX_PENDING_PER_CHAT="5",
-        LOG_LEVEL="WARNING",
-        **database,
-    )
+    settings = {"MAX_PENDING_PER_CHAT": "5", "LOG_LEVEL": "WARNING", **database}
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as folder:
-        processes = [
-            await _spawn({**env, "WEBHOOK_PORT": str(port), "METRICS_PORT": str(metric)}, Path(folder))
-            for port, metric in zip(ports, metrics, strict=True)
-        ]
-        try:
-            await telegram.wait_for(lambda: len(telegram.calls_of("setWebhook")) == replicas, timeout=60)
+        started = replicas_behind_proxy(
+            telegram, llm, Path(folder), replicas, settings, lambda i: {"METRICS_PORT": str(metrics[i])}
+        )
+        async with started:
             before = await statements(metrics)
             asked: dict[int, float] = {}
             for n in range(CHATS):
@@ -91,11 +72,6 @@ async def run(label: str, replicas: int, database: dict[str, str], base: int) ->
             chats = set(asked)
             await telegram.wait_for(lambda: answered(telegram, chats), timeout=900)
             used = await statements(metrics) - before
-        finally:
-            for process in processes:
-                process.send_signal(signal.SIGTERM)
-            for process in processes:
-                await process.communicate()
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     first, done = [], []
@@ -112,7 +88,6 @@ async def run(label: str, replicas: int, database: dict[str, str], base: int) ->
         f" CPU {cpu * 1000 / CHATS:.1f} ms per answer,"
         f" {used / CHATS:.1f} database statements per answer"
     )
-    await proxy.stop()
     await llm.stop()
     await telegram.stop()
 

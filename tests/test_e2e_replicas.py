@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
@@ -57,12 +57,18 @@ class RoundRobin(LoopbackServer):
 
 
 @contextlib.asynccontextmanager
-async def two_replicas(
-    telegram: FakeBotApi, llm: FakeOpenAI, postgres_url: str, folder: Path
+async def replicas_behind_proxy(
+    telegram: FakeBotApi,
+    llm: FakeOpenAI,
+    folder: Path,
+    count: int,
+    settings: dict[str, str],
+    per_replica: Callable[[int], dict[str, str]] = lambda _: {},
 ) -> AsyncIterator[tuple[list[asyncio.subprocess.Process], RoundRobin]]:
-    """Two ``python -m bot`` processes on one database behind a round-robin proxy, webhook mode,
-    both started (each called setWebhook); stopped with SIGTERM afterwards (unless killed)."""
-    ports = [free_port(), free_port()]
+    """``count`` ``python -m bot`` processes behind a round-robin proxy, webhook mode, with
+    ``settings`` (the store's among them) and each replica's own (``per_replica(index)``), all
+    started (each called setWebhook); stopped with SIGTERM afterwards (unless killed)."""
+    ports = [free_port() for _ in range(count)]
     proxy = RoundRobin(ports)
     await proxy.start()
     env = _env(
@@ -71,19 +77,18 @@ async def two_replicas(
         TELEGRAM_BASE_URL=telegram.base_url,
         OPENAI_BASE_URL=llm.base_url,
         OPENAI_API_KEY="sk-test-key",
-        DATABASE_URL=postgres_url,
         WEBHOOK_URL=f"http://127.0.0.1:{proxy.port}/telegram",
         WEBHOOK_SECRET=SECRET,
         WEBHOOK_LISTEN="127.0.0.1",
-        PRIVATE_EDIT_INTERVAL="0.2",
+        **settings,
     )
     processes = []
     for index, port in enumerate(ports):
         replica = folder / f"replica{index}"
         replica.mkdir()
-        processes.append(await _spawn({**env, "WEBHOOK_PORT": str(port)}, replica))
+        processes.append(await _spawn({**env, "WEBHOOK_PORT": str(port), **per_replica(index)}, replica))
     try:
-        await telegram.wait_for(lambda: len(telegram.calls_of("setWebhook")) == 2, timeout=30)
+        await telegram.wait_for(lambda: len(telegram.calls_of("setWebhook")) == count, timeout=60)
         yield processes, proxy
     finally:
         for process in processes:
@@ -95,6 +100,14 @@ async def two_replicas(
             if process.returncode is None:
                 process.kill()
         await proxy.stop()
+
+
+def two_replicas(
+    telegram: FakeBotApi, llm: FakeOpenAI, postgres_url: str, folder: Path
+) -> contextlib.AbstractAsyncContextManager[tuple[list[asyncio.subprocess.Process], RoundRobin]]:
+    """Two replicas on one PostgreSQL database (see :func:`replicas_behind_proxy`)."""
+    settings = {"DATABASE_URL": postgres_url, "PRIVATE_EDIT_INTERVAL": "0.2"}
+    return replicas_behind_proxy(telegram, llm, folder, 2, settings)
 
 
 async def test_two_replicas_one_killed_mid_answer_lose_nothing_and_answer_nothing_twice(
