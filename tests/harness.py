@@ -115,7 +115,7 @@ class BotHarness:
         self, chat_id: int, count: int = 1, *, after: int = 0, thread_id: int | None = None, timeout: float = 15.0
     ) -> list[str]:
         """Wait until the chat (or topic) shows at least ``count`` bot messages newer than message id
-        ``after`` and none of them has a Stop button (the bot writes nothing more there): what a user
+        ``after``, none of them has a Stop button and no draft is shown (the bot writes nothing more there): what a user
         watching the chat sees as "answered". Returns the texts of those messages.
 
         Raises:
@@ -127,7 +127,8 @@ class BotHarness:
 
         def answered() -> bool:
             messages = new()
-            return len(messages) >= count and not any(m.shows_stop() for m in messages)
+            drafting = chat_id in self.telegram.live_drafts  # a draft still shows a part being written
+            return len(messages) >= count and not any(m.shows_stop() for m in messages) and not drafting
 
         await self.telegram.wait_for(answered, timeout)
         return [m.text for m in new()]

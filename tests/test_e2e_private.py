@@ -183,6 +183,31 @@ async def test_draft_stream_mode(harness: BotHarness) -> None:
     assert "Stream mode: an animated draft" in harness.telegram.bot_texts(CHAT)[-1]
 
 
+async def test_drafts_show_thinking_first_and_telegrams_own_stop_button_ends_the_reply(harness: BotHarness) -> None:
+    """Draft mode: Telegram's "Thinking…" placeholder as soon as the question is taken, every draft
+    stoppable, and its stop button (a ``stopped_message_generation`` update, delivered only because
+    the bot asks for it in ``allowed_updates``) ends the reply as /stop does."""
+    harness.overrides["stream_mode"] = "draft"
+    whole = "word " * 400
+    harness.llm.then(Reply(whole, chunk_size=5, delay=0.02, first_delay=0.5), Reply("next"))
+    await harness.start()
+    telegram = harness.telegram
+    telegram.user_message(CHAT, "write forever")
+    await telegram.wait_for(lambda: CHAT in telegram.live_drafts)
+    assert telegram.drafts[CHAT] == [""], "the first draft is the Thinking… placeholder, before any text"
+    await telegram.wait_for(lambda: telegram.live_drafts.get(CHAT, {}).get("text", "").count("word") >= 3)
+    assert not telegram.writing(CHAT), "no message carries the bot's own Stop button"
+    assert all(c.params["can_stop"] and c.params["keep_on_stop"] for c in telegram.calls_of("sendMessageDraft"))
+    telegram.stop_draft(CHAT)
+    [final] = await harness.wait_replies(CHAT)
+    [kept] = telegram.kept_drafts[CHAT]
+    assert final.startswith(kept) and final.endswith("⏹ Stopped.") and len(final) < len(whole) / 2, final
+    await harness.say(CHAT, "next")
+    stored = harness.llm.requests[-1]["messages"][2]
+    assert stored["role"] == "assistant" and stored["content"].startswith("word") and "Stopped" not in stored["content"]
+    assert len(stored["content"]) < len(whole), "the chain stopped reading"
+
+
 async def test_bot_api_requests_can_go_through_a_socks_proxy(harness: BotHarness) -> None:
     from .fakes.proxies import Socks5Proxy
 

@@ -21,6 +21,9 @@ class Stream:
     def shows(self, message_id: int) -> bool:
         return message_id in self.shown
 
+    def shows_draft(self, draft_id: int) -> bool:
+        return False
+
 
 async def test_a_reply_is_known_while_it_runs_and_forgotten_however_it_ends() -> None:
     replies = RepliesInProgress()

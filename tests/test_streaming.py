@@ -71,9 +71,14 @@ async def test_a_long_answer_shows_the_stop_button_until_its_last_part_is_out(bo
     drafting_stream = drafting(bot, limit=50).open(ReplyTarget(CHAT + 1), sentence, stop_markup=STOP)
     await drafting_stream.run(chunks(*[x for _ in range(60) for x in ("word ", 0.002)]))
     assert len(telegram.bot_texts(CHAT + 1)) == 6
-    assert telegram.stop_shown_until_the_end(CHAT + 1), telegram.screens
-    for chat in (CHAT, CHAT + 1):  # older parts lose their button (the one before the newest only at its last edit)
-        assert max(n for c, n in telegram.stop_buttons if c == chat) <= 2, telegram.stop_buttons
+    # Drafting, the stop button is Telegram's own, under the draft that follows every part sent.
+    assert not any(n for c, n in telegram.stop_buttons if c == CHAT + 1), "no message carries the bot's button"
+    draft_calls = telegram.calls_of("sendMessageDraft", CHAT + 1)
+    assert all(c.params["can_stop"] for c in draft_calls)
+    sends = [c.at for c in telegram.calls_of("sendMessage", CHAT + 1)]
+    assert all(any(d.at > sent for d in draft_calls) for sent in sends[:-1]), "a stoppable draft after each part"
+    # older parts lose their button (the one before the newest only at its last edit)
+    assert max(n for c, n in telegram.stop_buttons if c == CHAT) <= 2, telegram.stop_buttons
 
 
 async def test_unchanged_content_is_never_sent_as_an_edit(bot: Bot, telegram: FakeBotApi) -> None:
@@ -220,10 +225,14 @@ def drafting(bot: Bot, limit: int = 4096) -> ReplyStreamer:
 async def test_draft_mode_streams_drafts_then_sends_the_message(bot: Bot, telegram: FakeBotApi) -> None:
     result = await drafting(bot).open(ReplyTarget(CHAT), sentence).run(chunks("Hello", 0.03, " there", 0.03, " friend"))
     assert telegram.bot_texts(CHAT) == ["Hello there friend"]
-    drafts = telegram.drafts[CHAT]
+    thinking, *drafts = telegram.drafts[CHAT]
+    assert thinking == "", "the first draft is Telegram's Thinking… placeholder"
     assert drafts[0] == "Hello" and len(drafts) >= 2 and all(b.startswith(a) for a, b in itertools.pairwise(drafts))
-    assert result.edits == 0 and result.sends == 1 and result.drafts == len(drafts)
-    assert len({c.params["draft_id"] for c in telegram.calls_of("sendMessageDraft")}) == 1, "one animated draft"
+    assert result.edits == 0 and result.sends == 1 and result.drafts == len(drafts) + 1
+    calls = telegram.calls_of("sendMessageDraft")
+    assert len({c.params["draft_id"] for c in calls}) == 1, "one animated draft"
+    assert all(c.params["can_stop"] is True and c.params["keep_on_stop"] is True for c in calls), "Telegram's stop"
+    assert not telegram.live_drafts, "the message replaced the draft"
 
 
 async def test_draft_mode_turns_complete_parts_into_messages(bot: Bot, telegram: FakeBotApi) -> None:

@@ -32,6 +32,7 @@ class FakeStream:
     def __init__(self, on_message: Callable[[int], Awaitable[object]], shown_id: int) -> None:
         self.on_message = on_message
         self.shown_id = shown_id
+        self.draft_id = shown_id + 5000  # the draft it shows (draft mode)
         self.started = asyncio.Event()
         self._stopped = False
         self._task: asyncio.Task[None] | None = None
@@ -71,6 +72,9 @@ class FakeStream:
 
     def shows(self, message_id: int) -> bool:
         return message_id == self.shown_id
+
+    def shows_draft(self, draft_id: int) -> bool:
+        return draft_id == self.draft_id
 
 
 class FakePort:
@@ -229,6 +233,18 @@ async def test_a_stop_by_someone_else_is_refused_and_by_the_asker_or_an_admin_st
     assert await turns.stop(asked_by(ADMIN, 23, admin=True)) is StopOutcome.STOPPED
     await asyncio.wait_for(retrying, 10)
     assert await turns.stop(asked_by(ANN, 24), shown_in=1001) is StopOutcome.STALE, "the reply has ended"
+
+
+async def test_telegrams_own_stop_of_a_draft_stops_that_reply_only(store: ConversationStore) -> None:
+    provider = ScriptedProvider("a", Run(["half"], hang=True))
+    turns, port = service(store, provider), FakePort()
+    assert await turns.stop(asked_by(ANN), draft_id=6000) is StopOutcome.STALE, "no reply: nothing to stop"
+    asking = asyncio.create_task(turns.ask(asked_by(ANN), "hi", port))
+    await asyncio.wait_for(_started(port, 0), 10)
+    assert await turns.stop(asked_by(ANN, 20), draft_id=42) is StopOutcome.STALE, "another draft"
+    assert await turns.stop(asked_by(ANN, 21), draft_id=6000) is StopOutcome.STOPPED
+    await asyncio.wait_for(asking, 10)
+    assert await history(store) == [("user", "hi"), ("assistant", "half")], "the partial answer is kept"
 
 
 async def _started(port: FakePort, index: int) -> None:

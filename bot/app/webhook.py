@@ -39,6 +39,7 @@ from yarl import URL
 from bot.app.serving import HttpServer
 from bot.state.protocols import Store
 from bot.state.storage import BEAT_INTERVAL, InterruptedReply, StorageError
+from bot.telegram.generation import STOPPED_GENERATION
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,14 @@ class WebhookError(RuntimeError):
 
 #: Update fields that carry a message, and those that carry a chat (Bot API "Update").
 _MESSAGE_FIELDS = ("message", "edited_message", "channel_post", "edited_channel_post", "business_message")
-_CHAT_FIELDS = ("my_chat_member", "chat_member", "chat_join_request", "message_reaction", "message_reaction_count")
+_CHAT_FIELDS = (
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "message_reaction",
+    "message_reaction_count",
+    STOPPED_GENERATION,
+)
 
 
 def update_chat(data: dict[str, Any]) -> tuple[int, int | None]:

@@ -29,6 +29,7 @@ from bot.state.opening import open_store
 from bot.state.protocols import ChatSettingsStore, Store
 from bot.state.storage import InterruptedReply, StorageError
 from bot.telegram.access import AccessPolicy, AdminChecker
+from bot.telegram.generation import ALLOWED_UPDATES
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.ratelimit import ChatRateLimiter
 from bot.telegram.streaming import ReplyStreamer
@@ -188,7 +189,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
                     timeout=settings.poll_timeout,
                     poll_interval=0.0,
                     bootstrap_retries=STARTUP_ATTEMPTS - 1,  # deleteWebhook
-                    allowed_updates=Update.ALL_TYPES,
+                    allowed_updates=ALLOWED_UPDATES,
                     error_callback=watch,
                 )
                 await app.start()
@@ -249,7 +250,7 @@ async def serve_webhook(
                 lambda: app.bot.set_webhook(
                     settings.webhook_url or "",
                     secret_token=secret,
-                    allowed_updates=Update.ALL_TYPES,
+                    allowed_updates=ALLOWED_UPDATES,
                     drop_pending_updates=False,
                 ),
             )

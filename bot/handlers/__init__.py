@@ -24,6 +24,7 @@ from bot.handlers.language import LanguageHandlers
 from bot.handlers.prompts import PromptHandlers
 from bot.handlers.usage import UsageHandlers
 from bot.state.storage import ConversationKey
+from bot.telegram.generation import GenerationStoppedHandler
 from bot.telegram.keyboards import parse_callback
 
 __all__ = [
@@ -71,6 +72,9 @@ def register(app: Application, deps: Deps) -> None:
             await choices.button(update, context, callback.kind, callback.value)
 
     app.add_handler(TypeHandler(Update, LanguageGate(deps)), group=-5)  # before any sentence is said
+    # Telegram's own stop under a draft: stops a reply of this chat (matched by draft id), nothing
+    # else, so it needs neither gate after it; first in its group, it runs instead of the next.
+    app.add_handler(GenerationStoppedHandler(conversation.generation_stopped), group=-3)
     app.add_handler(TypeHandler(Update, DuplicateGate(deps)), group=-3)
     # Before the access gate: a group's new id after an upgrade is not in ALLOWED_CHAT_IDS yet.
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, conversation.migrate), group=-2)

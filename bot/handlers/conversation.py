@@ -9,14 +9,15 @@ import logging
 
 from telegram import Message, Update
 from telegram.error import ChatMigrated, Forbidden, TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot import texts
 from bot.handlers.common import Deps, addressed_text, conversation_key, is_group, refused_unless_admin
 from bot.handlers.files import FileHandlers
 from bot.handlers.reply import MessageReply, button_request, message_request
 from bot.state.storage import ConversationKey, StorageError
-from bot.turns.service import StopOutcome
+from bot.telegram.generation import generation_stopped
+from bot.turns.service import Request, StopOutcome
 
 logger = logging.getLogger("bot.handlers")
 
@@ -126,6 +127,20 @@ class ConversationHandlers:
             await message.reply_text(texts.NOTHING_TO_STOP)
         elif outcome is StopOutcome.NOT_YOURS:
             await message.reply_text(texts.STOP_NOT_YOURS)
+
+    async def generation_stopped(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Telegram's own stop button under a draft (a ``stopped_message_generation`` update, Bot API
+        10.3): stops the reply that shows that draft, as /stop does; the update goes no further.
+        A stop of a draft no reply shows any more stops nothing (logged)."""
+        event = generation_stopped(update)
+        if event is not None:
+            request = Request(
+                key=ConversationKey(event.chat_id, event.thread_id or 0), message_id=0, user_id=event.chat_id
+            )
+            outcome = await self.deps.turns.stop(request, draft_id=event.draft_id)
+            if outcome is not StopOutcome.STOPPED:
+                logger.info("chat=%s draft %s stopped by the user: %s", event.chat_id, event.draft_id, outcome.value)
+        raise ApplicationHandlerStop
 
     async def stop_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE, key: ConversationKey) -> None:
         """The Stop button of a reply being generated (callback data already checked for this chat).

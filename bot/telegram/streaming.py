@@ -38,9 +38,13 @@ For each reply, a :class:`ReplyStream`
 In *draft* mode (private chats only) the growing text is shown with
 sendMessageDraft (Bot API 9.5+: an animated, ephemeral preview) instead of
 edits, and the final text is sent with sendMessage; parts of a long answer
-that are complete become messages as soon as the next part starts, the newest of
-them carrying the Stop button (a draft has none). If Telegram refuses drafts, the
-reply goes on with edits.
+that are complete become messages as soon as the next part starts. The first draft, sent as soon
+as the reply starts, is empty: Telegram shows its "Thinking…" placeholder. Every draft carries
+``can_stop`` and ``keep_on_stop`` (Bot API 10.3): Telegram's own stop button under the draft
+sends the bot a ``stopped_message_generation`` update, which stops the reply as /stop does
+(:meth:`ReplyStream.shows_draft` tells whose draft it was), so no message of the reply carries the
+bot's Stop button. A draft lasts about 30 s: one unchanged for :data:`DRAFT_REFRESH` seconds is sent
+again. If Telegram refuses drafts, the reply goes on with edits (and the Stop button).
 """
 
 from __future__ import annotations
@@ -84,6 +88,14 @@ LOST_SEND_PROBES = 8
 #: processed late, after the client gave up and sent again): a copy not found by then is looked for
 #: once more at that time, above the resent message too.
 LOST_SEND_HORIZON = 15.0
+#: Seconds after which an unchanged draft is sent again (Bot API sendMessageDraft: a draft is a
+#: temporary preview of about 30 s).
+DRAFT_REFRESH = 20.0
+#: The first draft: an empty text shows Telegram's "Thinking…" placeholder (Bot API sendMessageDraft).
+THINKING_DRAFT = Part("")
+#: sendMessageDraft parameters of Bot API 10.3 that python-telegram-bot 22.8 does not name: Telegram's
+#: own stop button under the draft, and the draft kept in the chat when it is pressed.
+DRAFT_STOP = {"can_stop": True, "keep_on_stop": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +225,8 @@ class ReplyStream:
         self._drafting = streamer.drafts and not target.is_group
         self._draft_id = random.randint(1, 2**31 - 1)
         self._drafted: Part | None = None
+        #: When the last draft was sent (monotonic seconds).
+        self._drafted_at = 0.0
         #: A send whose answer was lost (it may have been carried out): its part, its keyboard, the
         #: newest id known then, and when it was sent (monotonic seconds).
         self._lost: tuple[Part, InlineKeyboardMarkup | None, int, float] | None = None
@@ -275,6 +289,10 @@ class ReplyStream:
         """True when the Telegram message ``message_id`` shows (part of) this reply."""
         return any(shown.message_id == message_id for shown in self._shown)
 
+    def shows_draft(self, draft_id: int) -> bool:
+        """True when ``draft_id`` (of a ``stopped_message_generation`` update) is this reply's draft."""
+        return self.result.drafts > 0 and draft_id == self._draft_id
+
     def _abandon(self, error: Forbidden) -> None:
         """Telegram forbids writing to the chat: stop reading the answer and send nothing more."""
         if self.result.forbidden is None:
@@ -305,7 +323,7 @@ class ReplyStream:
     def on_text(self, text: str) -> None:
         """New text: the typing action ends, the messages catch up; past ``MAX_ANSWER_CHARS`` the
         answer is cut there and no more is read."""
-        if self._typing_task is not None:
+        if self._typing_task is not None and not self._drafting:
             self._typing_task.cancel()
         self._dirty.set()
         cap = self._max_answer_chars
@@ -333,7 +351,14 @@ class ReplyStream:
         never shown as its text."""
 
     async def _typing(self) -> None:
+        """Until the first text: the "typing" action every :data:`TYPING_INTERVAL` seconds. A reply
+        drafting shows Telegram's "Thinking…" instead, and this loop only wakes the flusher, which
+        sends the draft again once it is :data:`DRAFT_REFRESH` seconds old."""
         while True:
+            if self._drafting:
+                self._dirty.set()
+                await asyncio.sleep(TYPING_INTERVAL)
+                continue
             try:
                 await self._bot.send_chat_action(
                     self.target.chat_id, ChatAction.TYPING, message_thread_id=self.target.thread_id
@@ -403,7 +428,8 @@ class ReplyStream:
     def _stopped_parts(self, parts: list[Part]) -> list[Part]:
         """A stopped reply delivers nothing more: it keeps the messages already shown (the draft
         too), the last one ending with the stop note, and sends no further part."""
-        shown = len(self._shown) + (1 if self._drafting and self._drafted is not None else 0)
+        drafted = self._drafting and self._drafted is not None and bool(self._drafted.text)
+        shown = len(self._shown) + (1 if drafted else 0)
         if len(parts) <= max(1, shown):
             return parts
         *kept, last = parts[: max(1, shown)]
@@ -416,12 +442,14 @@ class ReplyStream:
     def _next_op(self) -> tuple[str, int, Part | None, InlineKeyboardMarkup | None] | None:
         desired = self._desired()
         draft = None
-        if self._drafting and not self._done and desired:
-            # Complete parts become messages; the growing last part is a draft (which has no
-            # buttons), so the last complete part carries the Stop button meanwhile.
-            *desired, (draft, _) = desired
+        # Drafting, the stop button is Telegram's own, under the draft (can_stop): no message has ours.
+        stop_markup = None if self._drafting else self._stop_markup
+        if self._drafting and not self._done:
+            # Complete parts become messages; the growing last part is a draft.
             if desired:
-                desired[-1] = (desired[-1][0], self._stop_markup)
+                *desired, (draft, _) = desired
+            elif not self._shown:
+                draft = THINKING_DRAFT
         pending = len(desired) - len(self._shown)
         if pending > 0:
             # The next part goes out first, with the Stop button unless it ends a finished
@@ -437,7 +465,7 @@ class ReplyStream:
                     return ("edit", i, part, markup)
             index = len(self._shown)
             part, markup = desired[index]
-            return ("send", index, part, markup if pending == 1 else self._stop_markup)
+            return ("send", index, part, markup if pending == 1 else stop_markup)
         for i, (part, markup) in enumerate(desired):
             shown = self._shown[i]
             if shown.part != part or shown.markup != markup:
@@ -445,7 +473,7 @@ class ReplyStream:
         if len(self._shown) > len(desired):
             # Oldest extra first: the last one, which has the Stop button, goes last.
             return ("delete", len(desired), None, None)
-        if draft is not None and draft != self._drafted:
+        if draft is not None and (draft != self._drafted or time.monotonic() - self._drafted_at >= DRAFT_REFRESH):
             return ("draft", len(desired), draft, None)
         return None
 
@@ -532,11 +560,13 @@ class ReplyStream:
                 part.text,
                 message_thread_id=self.target.thread_id,
                 entities=list(part.entities) or None,
+                api_kwargs=DRAFT_STOP,
                 **self._paced,
             )
-            self._drafted = part
+            self._drafted, self._drafted_at = part, time.monotonic()
             self.result.drafts += 1
-            self._mark_visible()
+            if part.text:
+                self._mark_visible()
             return
         if kind == "edit":
             await self._bot.edit_message_text(
@@ -566,6 +596,7 @@ class ReplyStream:
             **self._paced,
         )
         self._shown.insert(index, _Shown(message.message_id, part, markup))
+        self._drafted = None  # the message replaces the draft (the next part is drafted anew)
         self.result.sends += 1
         self._mark_visible()
         if self._lost is not None:

@@ -102,6 +102,14 @@ class TolerantBot(ExtBot[dict[str, Any]]):
             self._polls = [0]
             self.sent = SentMessages()
 
+    def _insert_defaults(self, data: dict[str, object]) -> None:
+        """PTB's, but an empty string stays one: with ``Defaults`` set, ExtBot 22.8 takes ``""`` for an
+        empty sequence of poll options and sends ``[]`` (so sendMessageDraft's empty ``text``, Telegram's
+        "Thinking…" placeholder, would arrive as the text "[]")."""
+        empty = [key for key, value in data.items() if value == ""]
+        super()._insert_defaults(data)
+        data.update(dict.fromkeys(empty, ""))
+
     async def _do_post(self, endpoint: str, data: JSONDict, *args: Any, **kwargs: Any) -> Any:
         result = await super()._do_post(endpoint, data, *args, **kwargs)
         if endpoint.startswith(("send", "copy", "forward")):

@@ -28,6 +28,9 @@ class ReplyInProgress(Protocol):
     def shows(self, message_id: int) -> bool:
         """True when the chat's message ``message_id`` shows (part of) this reply."""
 
+    def shows_draft(self, draft_id: int) -> bool:
+        """True when the chat's message draft ``draft_id`` shows this reply (Bot API sendMessageDraft)."""
+
 
 @dataclass(slots=True)
 class ActiveReply:

@@ -191,14 +191,19 @@ class TurnService:
                 return
             await self._respond(request, port, replacing=last_answer, question_id=asked.id)
 
-    async def stop(self, request: Request, shown_in: int | None = None) -> StopOutcome:
+    async def stop(self, request: Request, shown_in: int | None = None, draft_id: int | None = None) -> StopOutcome:
         """Stop the reply being written in the request's conversation: by whoever asked for it, or an
         admin. ``shown_in``: the message the request came from (a Stop button), which must show
-        that reply (else :attr:`StopOutcome.STALE`)."""
+        that reply; ``draft_id``: the draft whose stop button Telegram showed (a
+        ``stopped_message_generation`` update), which must be that reply's (else, either way,
+        :attr:`StopOutcome.STALE`)."""
+        pointed = shown_in is not None or draft_id is not None
         active = self.replies.get(request.key)
         if active is None:
-            return StopOutcome.STALE if shown_in is not None else StopOutcome.NOTHING
+            return StopOutcome.STALE if pointed else StopOutcome.NOTHING
         if shown_in is not None and not active.stream.shows(shown_in):
+            return StopOutcome.STALE
+        if draft_id is not None and not active.stream.shows_draft(draft_id):
             return StopOutcome.STALE
         if request.user_id != active.requester_id and not await request.is_admin():
             return StopOutcome.NOT_YOURS

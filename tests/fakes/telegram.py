@@ -48,7 +48,18 @@ JSON_FIELDS = {
     "allowed_updates",
 }
 INT_FIELDS = {"chat_id", "message_id", "message_thread_id", "timeout", "offset", "limit", "user_id", "draft_id"}
-BOOL_FIELDS = {"show_alert", "disable_notification", "protect_content", "drop_pending_updates"}
+BOOL_FIELDS = {
+    "show_alert",
+    "disable_notification",
+    "protect_content",
+    "drop_pending_updates",
+    "can_stop",
+    "keep_on_stop",
+}
+#: Update types Telegram holds back unless a bot lists them in ``allowed_updates`` (Bot API getUpdates:
+#: chat_member, message_reaction and message_reaction_count; a bot must list stopped_message_generation
+#: to get it, Bot API 10.3).
+NOT_BY_DEFAULT = {"chat_member", "message_reaction", "message_reaction_count", "stopped_message_generation"}
 #: What Telegram accepts as a webhook's secret_token.
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 PACED_METHODS = {"sendMessage", "editMessageText", "deleteMessage", "editMessageReplyMarkup", "sendMessageDraft"}
@@ -171,6 +182,13 @@ class FakeBotApi(LoopbackServer):
         self.webhook_retry = 0.2
         self._delivering: asyncio.Task[None] | None = None
         self.downloads: list[str] = []
+        #: The ``allowed_updates`` of the last getUpdates or setWebhook that named them (None: Telegram's default).
+        self.allowed_updates: list[str] | None = None
+        #: The draft each private chat shows now (Bot API sendMessageDraft): draft_id, text, can_stop,
+        #: keep_on_stop; gone once the bot sends a message there or the user stops it.
+        self.live_drafts: dict[int, dict[str, Any]] = {}
+        #: Drafts the user stopped with Telegram's own button and kept (keep_on_stop), by chat: their text.
+        self.kept_drafts: dict[int, list[str]] = {}
         LoopbackServer.__init__(self)
 
     # -- server ---------------------------------------------------------------------------------
@@ -357,6 +375,20 @@ class FakeBotApi(LoopbackServer):
         self.push({"message": message})
         return message
 
+    def stop_draft(self, chat_id: int) -> dict[str, Any]:
+        """The user presses Telegram's own stop button under the chat's draft (shown only for a draft
+        sent with ``can_stop``): the draft stays if it was sent with ``keep_on_stop`` (see
+        :attr:`kept_drafts`), and the bot gets a ``stopped_message_generation`` update (Bot API 10.3,
+        "MessageGenerationStopped"), delivered only if it asked for the type. Returns the update."""
+        draft = self.live_drafts.pop(chat_id, None)
+        assert draft is not None and draft["can_stop"], f"chat {chat_id} shows no draft with a stop button"
+        if draft["keep_on_stop"]:
+            self.kept_drafts.setdefault(chat_id, []).append(draft["text"])
+        event: dict[str, Any] = {"chat": self.chat(chat_id).to_dict(), "draft_id": draft["draft_id"]}
+        if draft["thread_id"] is not None:
+            event["message_thread_id"] = draft["thread_id"]
+        return self.push({"stopped_message_generation": event})
+
     def press(
         self,
         chat_id: int,
@@ -511,6 +543,14 @@ class FakeBotApi(LoopbackServer):
                 params[key] = value
         return params
 
+    def _wanted(self, update: dict[str, Any]) -> bool:
+        """Whether Telegram sends ``update`` to the bot: its type is in the bot's ``allowed_updates``,
+        or, when it named none, not among :data:`NOT_BY_DEFAULT`."""
+        kinds = set(update) - {"update_id"}
+        if self.allowed_updates is None:
+            return not kinds & NOT_BY_DEFAULT
+        return bool(kinds & set(self.allowed_updates))
+
     def _check_flood(self, chat_id: int) -> None:
         now = time.monotonic()
         if self.global_per_second is not None:  # the bot's limit over all chats, in any 1-second window
@@ -593,6 +633,8 @@ class FakeBotApi(LoopbackServer):
         if params.get("drop_pending_updates"):
             self._updates.clear()
         self.webhook = {"url": url, "secret_token": secret, "allowed_updates": params.get("allowed_updates")}
+        if params.get("allowed_updates"):
+            self.allowed_updates = list(params["allowed_updates"])
         if self._delivering is None or self._delivering.done():
             self._delivering = asyncio.create_task(self._deliver())
         self._new_update.set()
@@ -612,6 +654,9 @@ class FakeBotApi(LoopbackServer):
                     await self._new_update.wait()
                     continue
                 update, webhook = self._updates[0], self.webhook
+                if not self._wanted(update):
+                    self._updates.pop(0)  # a type the bot did not ask for: Telegram never sends it
+                    continue
                 headers = (
                     {"X-Telegram-Bot-Api-Secret-Token": webhook["secret_token"]} if webhook["secret_token"] else {}
                 )
@@ -655,7 +700,9 @@ class FakeBotApi(LoopbackServer):
                 " use deleteWebhook to delete the webhook first",
             )
         offset = int(params.get("offset", 0))
-        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        if params.get("allowed_updates"):
+            self.allowed_updates = list(params["allowed_updates"])
+        self._updates = [u for u in self._updates if u["update_id"] >= offset and self._wanted(u)]
         timeout = float(params.get("timeout", 0))
         if self._poll_ended is not None:
             self._poll_ended.set()  # only one getUpdates per token: the pending one ends with 409
@@ -675,6 +722,7 @@ class FakeBotApi(LoopbackServer):
                     409,
                     "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
                 )
+        self._updates = [u for u in self._updates if self._wanted(u)]  # those pushed while waiting too
         self.delivered.update(u["update_id"] for u in self._updates)
         return list(self._updates)
 
@@ -706,6 +754,7 @@ class FakeBotApi(LoopbackServer):
             thread_id=thread,
             reply_to=reply.get("message_id") if reply else None,
         )
+        self.live_drafts.pop(chat_id, None)  # the message replaces the draft
         self.messages[(chat_id, stored.message_id)] = stored
         return self._message_dict(stored)
 
@@ -727,8 +776,19 @@ class FakeBotApi(LoopbackServer):
         text = params.get("text", "")
         if utf16_len(text) > TEXT_LIMIT:
             raise ApiError(400, "Bad Request: text is too long")
-        self._check_text(text or " ", params.get("entities"), params.get("parse_mode"))
+        if text or params.get("entities"):  # an empty text shows Telegram's "Thinking…" placeholder
+            self._check_text(text, params.get("entities"), params.get("parse_mode"))
+        for flag in ("can_stop", "keep_on_stop"):
+            if flag in params and not isinstance(params[flag], bool):
+                raise ApiError(400, f"Bad Request: can't parse {flag}: a Boolean is expected")
         self.drafts.setdefault(chat_id, []).append(text)
+        self.live_drafts[chat_id] = {
+            "draft_id": int(params["draft_id"]),
+            "thread_id": params.get("message_thread_id"),
+            "text": text,
+            "can_stop": bool(params.get("can_stop")),
+            "keep_on_stop": bool(params.get("keep_on_stop")),
+        }
         return True
 
     async def _api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
