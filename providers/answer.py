@@ -25,7 +25,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
 from .base import Chunk, Finish, Message, ProviderInfo, Reasoning, Reset, Usage
-from .tokens import estimate_usage
+from .tokens import estimate_tokens, estimate_usage
+
+#: Characters of the model's thinking an :class:`Answer` keeps, at least (its end): consumers show a
+#: few thousand at most, and a model may think for far longer.
+REASONING_KEPT = 20_000
 
 
 class AnswerListener(Protocol):
@@ -113,8 +117,11 @@ class Answer:
         self.messages = list(messages)
         self.listener = listener
         self.text = ""
-        #: The model's thinking for this attempt (:class:`~providers.base.Reasoning` events), apart from the text.
+        #: The model's thinking for this attempt (:class:`~providers.base.Reasoning` events), apart from
+        #: the text: its last :data:`REASONING_KEPT` to twice that many characters.
         self.reasoning = ""
+        #: Estimated tokens of all that thinking (for :attr:`usage` when the server counts none).
+        self.reasoning_tokens = 0
         self.discarded = ""
         self.text_chunks = 0
         self.info: ProviderInfo | None = None
@@ -156,6 +163,7 @@ class Answer:
         """Discard the text (kept in :attr:`discarded`), the finish reason and the usage."""
         self.discarded = self.text
         self.text = self._pending = self.reasoning = ""
+        self.reasoning_tokens = 0
         self.finish = None
         self.reported = None
         self.resets += 1
@@ -181,8 +189,12 @@ class Answer:
             self.listener.on_usage(usage)
 
     def on_reasoning(self, reasoning: Reasoning) -> None:
-        """Keep the model's thinking apart from the text, and pass it on."""
+        """Keep the model's thinking apart from the text (its end, see :attr:`reasoning`), count its
+        tokens, and pass it on."""
         self.reasoning += reasoning.text
+        self.reasoning_tokens += estimate_tokens(reasoning.text)
+        if len(self.reasoning) > 2 * REASONING_KEPT:
+            self.reasoning = self.reasoning[-REASONING_KEPT:]
         if self.listener is not None:
             self.listener.on_reasoning(reasoning)
 
@@ -192,6 +204,7 @@ class Answer:
 
     @property
     def usage(self) -> Usage:
-        """The server's count when the stream reported one, else an estimate (``estimated=True``)
-        for :attr:`text` answering the messages given at construction."""
-        return self.reported or estimate_usage(self.messages, self.text)
+        """The server's count when the stream reported one (its ``completion_tokens`` count the
+        thinking too), else an estimate (``estimated=True``) for :attr:`text` and the thinking before
+        it, answering the messages given at construction."""
+        return self.reported or estimate_usage(self.messages, self.text, self.reasoning_tokens)

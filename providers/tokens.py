@@ -57,9 +57,11 @@ def estimate_messages(messages: Sequence[Message]) -> int:
     return REPLY_OVERHEAD + sum(message_tokens(m) for m in messages)
 
 
-def estimate_usage(messages: Sequence[Message], answer: str) -> Usage:
-    """An estimated :class:`~providers.base.Usage` (``estimated=True``) for ``answer`` to ``messages``."""
-    return Usage(estimate_messages(messages), estimate_tokens(answer), estimated=True)
+def estimate_usage(messages: Sequence[Message], answer: str, reasoning_tokens: int = 0) -> Usage:
+    """An estimated :class:`~providers.base.Usage` (``estimated=True``) for ``answer`` to ``messages``,
+    after ``reasoning_tokens`` of the model's thinking (output tokens too, as servers count them:
+    OpenAI's ``completion_tokens`` include ``completion_tokens_details.reasoning_tokens``)."""
+    return Usage(estimate_messages(messages), estimate_tokens(answer) + reasoning_tokens, estimated=True)
 
 
 def answer_reserve(window: int, reserve: int) -> int:

@@ -132,6 +132,7 @@ async def test_runs_converses_and_stops_on_a_signal_without_logging_secrets(
             "usage",
             "settings",
             "language",
+            "reasoning",
         ]
         from bot.app.health import heartbeat_file
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.ratelimit import ChatRateLimiter
+from bot.telegram.rendering import folded_quote, utf16_len
 from bot.telegram.streaming import ReplyStreamer, ReplyTarget
-from providers import Chunk, ProviderConnectionError, Reset
+from providers import Chunk, ProviderConnectionError, Reasoning, Reset
 
 from .fakes.telegram import FakeBotApi
 
@@ -306,3 +308,104 @@ async def test_a_lost_send_is_looked_for_only_among_messages_nobody_knows(telegr
     assert [m.text for m in telegram.messages.values() if not m.from_bot] == ["question", "meanwhile"]
     assert telegram.messages[(CHAT, other.message_id)].edits == 0
     assert result.duplicates_removed == 1 and not any(m.shows_stop() for m in telegram.bot_messages(CHAT))
+
+
+# -- the model's reasoning ------------------------------------------------------------------------
+
+THINKING = "💭 Thinking…"
+TITLE = "💭 Reasoning"
+
+
+def reasoner(bot: Bot, chars: int, limit: int = 4096, drafts: bool = False, interval: float = 0.0) -> ReplyStreamer:
+    pacer = ChatPacer(private_interval=interval, global_per_second=1000)
+    return ReplyStreamer(bot, ChatRateLimiter(pacer), limit=limit, drafts=drafts)
+
+
+def quote_of(message: Any) -> dict[str, Any] | None:
+    return next((e for e in message.entities if e["type"] == "expandable_blockquote"), None)
+
+
+async def test_a_thinking_model_shows_thinking_then_its_reasoning_folded_above_the_answer(
+    bot: Bot, telegram: FakeBotApi
+) -> None:
+    stream = reasoner(bot, 100).open(ReplyTarget(CHAT), sentence, reasoning_chars=100)
+    events = [Reasoning("Light "), 0.05, Reasoning("scatters."), 0.05, "Blue ", 0.02, "sky."]
+    result = await stream.run(chunks(*events))
+    [message] = telegram.bot_messages(CHAT)
+    folded = f"{TITLE}\nLight scatters."
+    assert message.text == f"{folded}\n\nBlue sky." and result.text == "Blue sky."
+    assert quote_of(message) == {"type": "expandable_blockquote", "offset": 0, "length": utf16_len(folded)}
+    shown = [c.params["text"] for c in telegram.calls if c.method in ("sendMessage", "editMessageText")]
+    assert shown[0].startswith(f"{THINKING}\n"), "while it thinks the reply says so, with the reasoning so far"
+    assert not any("Blue" in text for text in shown if text.startswith(THINKING))
+
+
+async def test_reasoning_is_cut_to_its_last_characters_at_the_bound_and_one_past(
+    bot: Bot, telegram: FakeBotApi
+) -> None:
+    for chat, reasoning in ((CHAT, "x" * 49 + "END"), (CHAT + 1, "x" * 50 + "END")):
+        await (
+            reasoner(bot, 52)
+            .open(ReplyTarget(chat), sentence, reasoning_chars=52)
+            .run(chunks(Reasoning(reasoning), "Answer."))
+        )
+    assert telegram.bot_texts(CHAT) == [f"{TITLE}\n{'x' * 49}END\n\nAnswer."], "52 characters: shown whole"
+    assert telegram.bot_texts(CHAT + 1) == [f"{TITLE}\n…{'x' * 49}END\n\nAnswer."], "53: its last 52, marked cut"
+
+
+def test_a_folded_quote_counts_utf16_code_units() -> None:
+    quote = folded_quote("", "🙂" * 10, 7)
+    assert quote is not None and quote.text == "…🙂🙂🙂" and utf16_len(quote.text) - 1 <= 7
+    assert folded_quote("t", "   ", 10) is None and folded_quote("t", "x", 0) is None
+
+
+async def test_without_reasoning_shown_the_reply_still_says_it_thinks(bot: Bot, telegram: FakeBotApi) -> None:
+    stream = reasoner(bot, 0).open(ReplyTarget(CHAT), sentence, reasoning_chars=0)
+    await stream.run(chunks(Reasoning("secret"), 0.05, "Blue sky."))
+    assert telegram.bot_texts(CHAT) == ["Blue sky."]
+    assert telegram.calls_of("sendMessage", CHAT)[0].params["text"] == THINKING
+    assert not any("secret" in c.params.get("text", "") for c in telegram.calls)
+
+
+async def test_a_long_answer_below_its_reasoning_keeps_every_part_within_the_limit(
+    bot: Bot, telegram: FakeBotApi
+) -> None:
+    words = [f"w{n} " for n in range(60)]
+    stream = reasoner(bot, 30, limit=80).open(ReplyTarget(CHAT), sentence, reasoning_chars=30)
+    await stream.run(chunks(Reasoning("r" * 40), *[x for w in words for x in (w, 0.002)]))
+    texts_ = telegram.bot_texts(CHAT)
+    assert all(utf16_len(t) <= 80 for t in texts_) and len(texts_) > 2
+    requests = [c.params["text"] for c in telegram.calls if c.method in ("sendMessage", "editMessageText")]
+    assert max(map(utf16_len, requests)) <= 80, "no request, growing or final, passed the limit"
+    folded = f"{TITLE}\n…{'r' * 30}"
+    assert texts_[0].startswith(folded + "\n\nw0 ")
+    assert " ".join([texts_[0][len(folded) :], *texts_[1:]]).split() == [w.strip() for w in words]
+    assert all(quote_of(m) is None for m in telegram.bot_messages(CHAT)[1:]), "only the first message folds it"
+
+
+async def test_after_a_failover_the_reasoning_shown_is_the_answering_attempts(bot: Bot, telegram: FakeBotApi) -> None:
+    stream = reasoner(bot, 100).open(ReplyTarget(CHAT), sentence, reasoning_chars=100)
+    events = [Reasoning("first idea"), "Half", 0.05, Reset("a", "cut"), Reasoning("second idea"), 0.02, "Whole."]
+    await stream.run(chunks(*events))
+    assert telegram.bot_texts(CHAT) == [f"{TITLE}\nsecond idea\n\nWhole."]
+
+
+async def test_drafting_the_thinking_goes_to_the_draft(bot: Bot, telegram: FakeBotApi) -> None:
+    stream = reasoner(bot, 100, drafts=True).open(ReplyTarget(CHAT), sentence, reasoning_chars=100)
+    await stream.run(chunks(0.05, Reasoning("hmm"), 0.05, "Done."))
+    assert telegram.drafts[CHAT][0] == "" and f"{THINKING}\nhmm" in telegram.drafts[CHAT]
+    assert telegram.bot_texts(CHAT) == [f"{TITLE}\nhmm\n\nDone."]
+
+
+async def test_a_stop_while_thinking_says_stopped_without_the_reasoning(bot: Bot, telegram: FakeBotApi) -> None:
+    stream = reasoner(bot, 100).open(ReplyTarget(CHAT), sentence, reasoning_chars=100)
+
+    async def thinking() -> AsyncIterator[Chunk]:
+        yield Reasoning("still thinking")
+        await asyncio.sleep(3600)
+
+    task = asyncio.create_task(stream.run(thinking()))
+    await telegram.wait_for(lambda: bool(telegram.bot_messages(CHAT)))
+    stream.stop()
+    result = await task
+    assert telegram.bot_texts(CHAT) == ["⏹ Stopped."] and result.text == ""

@@ -84,6 +84,7 @@ class FakePort:
         self.said: list[str] = []
         self.acknowledged = 0
         self.streams: list[FakeStream] = []
+        self.reasoning_chars: list[int] = []  # each stream's
         self.images = images or {}
         self.opened = asyncio.Event()  # set by each stream opened, and each sentence said
 
@@ -94,8 +95,11 @@ class FakePort:
     async def acknowledge(self) -> None:
         self.acknowledged += 1
 
-    def stream(self, key: ConversationKey, on_message: Callable[[int], Awaitable[object]]) -> FakeStream:
+    def stream(
+        self, key: ConversationKey, on_message: Callable[[int], Awaitable[object]], reasoning_chars: int = 0
+    ) -> FakeStream:
         self.streams.append(FakeStream(on_message, 1000 + len(self.streams)))
+        self.reasoning_chars.append(reasoning_chars)
         self.opened.set()
         return self.streams[-1]
 

@@ -196,6 +196,13 @@ class Settings(BaseSettings):
     max_answer_chars: int = Field(
         32_000, ge=100, description="An answer longer than this many characters is cut there, with a note."
     )
+    reasoning_max_chars: int = Field(
+        1000,
+        ge=0,
+        le=3000,
+        description="The model's reasoning shown folded above its answer, at most this many characters"
+        " (its end); 0 hides it. At most 3000, so the first message keeps room for the answer.",
+    )
     image_max_bytes: int = Field(
         2_000_000, ge=10_000, le=20_000_000, description="Largest photo size sent to the model, bytes."
     )

@@ -22,6 +22,7 @@ from bot.handlers.conversation import ConversationHandlers
 from bot.handlers.gate import AccessGate, DuplicateGate, LanguageGate
 from bot.handlers.language import LanguageHandlers
 from bot.handlers.prompts import PromptHandlers
+from bot.handlers.reasoning import ReasoningHandlers
 from bot.handlers.usage import UsageHandlers
 from bot.state.storage import ConversationKey
 from bot.telegram.generation import GenerationStoppedHandler
@@ -33,6 +34,7 @@ __all__ = [
     "Deps",
     "LanguageHandlers",
     "PromptHandlers",
+    "ReasoningHandlers",
     "UsageHandlers",
     "register",
 ]
@@ -45,6 +47,7 @@ def register(app: Application, deps: Deps) -> None:
     prompts = PromptHandlers(deps)
     usage = UsageHandlers(deps)
     language = LanguageHandlers(deps)
+    reasoning = ReasoningHandlers(deps)
 
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every inline button: check the callback data and its chat, then dispatch by kind."""
@@ -90,6 +93,7 @@ def register(app: Application, deps: Deps) -> None:
     app.add_handler(CommandHandler("settings", choices.show))
     app.add_handler(CommandHandler("usage", usage.usage))
     app.add_handler(CommandHandler("language", language.language))
+    app.add_handler(CommandHandler("reasoning", reasoning.reasoning))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, conversation.text))
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, conversation.unknown_command))

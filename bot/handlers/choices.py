@@ -20,6 +20,7 @@ from bot.handlers.common import (
     sender_id,
 )
 from bot.handlers.language import describe_language
+from bot.handlers.reasoning import describe_reasoning
 from bot.state.storage import ChatSettings
 from bot.telegram.keyboards import AUTO, MODELS_PER_PAGE, model_keyboard, model_token, page_count, provider_keyboard
 from bot.turns.models import ModelEntry
@@ -204,6 +205,7 @@ class ChoiceHandlers:
                 model=await self.current_model(choice),
                 mode=mode,
                 language=describe_language(choice, is_group(message), settings.default_language),
+                reasoning=describe_reasoning(choice, settings.reasoning_max_chars),
                 prompt=describe_prompt(self.deps.presets, choice.system_prompt),
                 stored=texts.plural(stored, "message"),
                 max_messages=texts.plural(settings.history_max_messages, "message"),

@@ -45,7 +45,9 @@ class MessageReply:
         except TelegramError as error:
             logger.debug("chat=%s could not react to a queued message: %s", message.chat_id, error)
 
-    def stream(self, key: ConversationKey, on_message: Callable[[int], Awaitable[object]]) -> ReplyStream:
+    def stream(
+        self, key: ConversationKey, on_message: Callable[[int], Awaitable[object]], reasoning_chars: int = 0
+    ) -> ReplyStream:
         """The streamed reply (:class:`~bot.telegram.streaming.ReplyStream`) in the message's chat and topic."""
         return self.deps.streamer.open(
             reply_target(self.message),
@@ -53,6 +55,7 @@ class MessageReply:
             stop_markup=stop_keyboard(key.chat_id, key.thread_id),
             notes=texts.reply_notes,
             on_message=on_message,
+            reasoning_chars=reasoning_chars,
         )
 
     async def image_url(self, file_id: str) -> str | None:

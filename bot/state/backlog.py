@@ -56,7 +56,7 @@ class PendingWrite:
         turn: the turn appended (``add``, ``replace``), with its provisional id.
         target: the id of the turn removed (``delete``, ``replace``); provisional or real.
         cleared: ``(chat_id, thread_id)`` whose history this write deletes (``/reset``).
-        settings: ``(chat_id, provider, model, system_prompt)`` this write stores.
+        settings: ``(chat_id, *settings_row(...))`` this write stores (:func:`~bot.state.storage.settings_row`).
         received: ``(chat_id, message_id)`` this write notes as received.
     """
 
@@ -65,7 +65,7 @@ class PendingWrite:
     turn: PendingTurn | None = None
     target: int | None = None
     cleared: tuple[int, int] | None = None
-    settings: tuple[int, str | None, str | None, str | None] | None = None
+    settings: tuple[int | str | None, ...] | None = None
     received: tuple[int, int] | None = None
 
 
@@ -143,7 +143,7 @@ class Backlog:
                 turns.append(write.turn)
         return turns
 
-    def settings(self, chat_id: int) -> tuple[int, str | None, str | None, str | None] | None:
+    def settings(self, chat_id: int) -> tuple[int | str | None, ...] | None:
         """The chat's settings the newest waiting write stores, or None."""
         found = None
         for write in self._writes:

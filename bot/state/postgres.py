@@ -25,6 +25,7 @@ from bot.state.storage import (
     RECEIVED_KEPT,
     RECEIVED_PRUNE_EVERY,
     REPLICA_TIMEOUT,
+    SETTINGS_COLUMNS,
     ChatSettings,
     ConversationKey,
     InterruptedReply,
@@ -36,6 +37,9 @@ from bot.state.storage import (
     UsageTotals,
     earlier_here,
     new_replica_id,
+    settings_from_row,
+    settings_row,
+    settings_upsert,
     totals_from_row,
     usage_filter,
 )
@@ -125,6 +129,9 @@ MIGRATIONS: list[str] = [
     """,
     """
     ALTER TABLE chat_settings ADD COLUMN language TEXT;
+    """,
+    """
+    ALTER TABLE chat_settings ADD COLUMN reasoning INTEGER;
     """,
 ]
 
@@ -389,25 +396,14 @@ class PostgresStore:
 
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         """The chat's choices (defaults when none were made)."""
-        rows = await self._fetch(
-            "SELECT provider, model, system_prompt, language FROM chat_settings WHERE chat_id = $1", chat_id
-        )
-        return ChatSettings(*tuple(rows[0])) if rows else ChatSettings()
+        rows = await self._fetch(f"SELECT {', '.join(SETTINGS_COLUMNS)} FROM chat_settings WHERE chat_id = $1", chat_id)
+        return settings_from_row(tuple(rows[0])) if rows else ChatSettings()
 
     async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
         """Store the chat's choices, replacing earlier ones."""
-        await self._execute(
-            "INSERT INTO chat_settings (chat_id, provider, model, system_prompt, language, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (chat_id) DO UPDATE SET provider = excluded.provider,"
-            " model = excluded.model, system_prompt = excluded.system_prompt, language = excluded.language,"
-            " updated_at = excluded.updated_at",
-            chat_id,
-            settings.provider,
-            settings.model,
-            settings.system_prompt,
-            settings.language,
-            time.time(),
-        )
+        row = settings_row(settings)
+        placeholders = [f"${n}" for n in range(1, len(row) + 3)]
+        await self._execute(settings_upsert(placeholders), chat_id, *row, time.time())
 
     # -- replies in progress ---------------------------------------------------------------------
 
@@ -739,8 +735,8 @@ class PostgresStore:
                         old_chat_id,
                     )
                 await connection.execute(
-                    "INSERT INTO chat_settings (chat_id, provider, model, system_prompt, language, updated_at)"
-                    " SELECT $1, provider, model, system_prompt, language, updated_at FROM chat_settings"
+                    f"INSERT INTO chat_settings (chat_id, {', '.join(SETTINGS_COLUMNS)}, updated_at)"
+                    f" SELECT $1, {', '.join(SETTINGS_COLUMNS)}, updated_at FROM chat_settings"
                     " WHERE chat_id = $2"
                     " ON CONFLICT (chat_id) DO NOTHING",
                     new_chat_id,

@@ -128,6 +128,9 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE chat_settings ADD COLUMN language TEXT;
     """,
+    """
+    ALTER TABLE chat_settings ADD COLUMN reasoning INTEGER;
+    """,
 ]
 
 #: Messages are remembered this long (seconds) to recognise one delivered again.
@@ -216,6 +219,36 @@ class ChatSettings:
     #: The language chosen with /language (a catalog language code), or None: the person's own
     #: (private chats) or ``DEFAULT_LANGUAGE`` (groups).
     language: str | None = None
+    #: /reasoning: show the model's reasoning folded above its answers (True), hide it (False), or
+    #: None: shown (when the operator's ``REASONING_MAX_CHARS`` is not 0).
+    reasoning: bool | None = None
+
+
+#: The chat_settings columns a chat's choices are stored in, in :func:`settings_row`'s order.
+SETTINGS_COLUMNS = ("provider", "model", "system_prompt", "language", "reasoning")
+
+
+def settings_row(settings: ChatSettings) -> tuple[str | int | None, ...]:
+    """The values of :data:`SETTINGS_COLUMNS` for ``settings`` (a choice of /reasoning as 0 or 1)."""
+    reasoning = None if settings.reasoning is None else int(settings.reasoning)
+    return (settings.provider, settings.model, settings.system_prompt, settings.language, reasoning)
+
+
+def settings_upsert(placeholders: Sequence[str]) -> str:
+    """The statement storing a chat's choices: ``chat_id``, :data:`SETTINGS_COLUMNS` and ``updated_at``,
+    one placeholder each (``?`` for SQLite, ``$1``... for PostgreSQL), replacing earlier ones."""
+    columns = ("chat_id", *SETTINGS_COLUMNS, "updated_at")
+    updates = ", ".join(f"{column} = excluded.{column}" for column in columns[1:])
+    return (
+        f"INSERT INTO chat_settings ({', '.join(columns)}) VALUES ({', '.join(placeholders)})"
+        f" ON CONFLICT (chat_id) DO UPDATE SET {updates}"
+    )
+
+
+def settings_from_row(row: Sequence[Any]) -> ChatSettings:
+    """The :class:`ChatSettings` a row of :data:`SETTINGS_COLUMNS` stores."""
+    provider, model, system_prompt, language, reasoning = row
+    return ChatSettings(provider, model, system_prompt, language, None if reasoning is None else bool(reasoning))
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +365,7 @@ CLOSE_FLUSH_SECONDS = 5.0
 #: What ``python -m bot copy-store`` copies: each table's columns (ids are given anew, in order).
 PORTABLE: dict[str, tuple[str, ...]] = {
     "messages": ("chat_id", "thread_id", "role", "content", "author", "created_at", "user_id", "images"),
-    "chat_settings": ("chat_id", "provider", "model", "system_prompt", "language", "updated_at"),
+    "chat_settings": ("chat_id", "provider", "model", "system_prompt", "language", "reasoning", "updated_at"),
     "usage": (
         "chat_id", "thread_id", "user_id", "user_name", "provider", "model", "prompt_tokens",
         "completion_tokens", "estimated", "cost", "created_at",
@@ -839,22 +872,16 @@ class ConversationStore:
         """The chat's provider and model choices (defaults when none were made)."""
         waiting = self._backlog.settings(chat_id)
         if waiting is not None:
-            return ChatSettings(*waiting[1:])
+            return settings_from_row(waiting[1:])
         rows = await self._rows(
-            "SELECT provider, model, system_prompt, language FROM chat_settings WHERE chat_id = ?", (chat_id,)
+            f"SELECT {', '.join(SETTINGS_COLUMNS)} FROM chat_settings WHERE chat_id = ?", (chat_id,)
         )
-        return ChatSettings(*tuple(rows[0])) if rows else ChatSettings()
+        return settings_from_row(tuple(rows[0])) if rows else ChatSettings()
 
     async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
         """Store the chat's choices (replacing earlier ones)."""
-        await self._write(
-            "INSERT INTO chat_settings (chat_id, provider, model, system_prompt, language, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET provider = excluded.provider,"
-            " model = excluded.model, system_prompt = excluded.system_prompt, language = excluded.language,"
-            " updated_at = excluded.updated_at",
-            (chat_id, settings.provider, settings.model, settings.system_prompt, settings.language, time.time()),
-            settings=(chat_id, settings.provider, settings.model, settings.system_prompt, settings.language),
-        )
+        row = settings_row(settings)
+        await self._write(settings_upsert("?" * (len(row) + 2)), (chat_id, *row, time.time()), settings=(chat_id, *row))
 
     async def clear(self, key: ConversationKey) -> int:
         """Delete the conversation's history; returns how many turns were removed."""

@@ -181,6 +181,33 @@ def _placed(entity: MessageEntity, offset: int, length: int) -> MessageEntity:
     )
 
 
+def joined(first: Part, second: Part, separator: str = "\n\n") -> Part:
+    """One message: ``first``, ``separator``, then ``second`` (its entities moved past the rest)."""
+    shift = utf16_len(first.text) + utf16_len(separator)
+    moved = tuple(_placed(entity, entity.offset + shift, entity.length) for entity in second.entities)
+    return Part(first.text + separator + second.text, first.entities + moved)
+
+
+def folded_quote(title: str, text: str, chars: int) -> Part | None:
+    """The end of ``text`` as an expandable blockquote (Bot API MessageEntity ``expandable_blockquote``,
+    offsets in UTF-16 code units): ``title`` on its first line (if any), then the end of ``text``,
+    stripped, at most ``chars`` UTF-16 code units of it (so at most ``chars`` characters), with ``…``
+    where it was cut. None when ``chars`` is 0 or ``text`` is blank."""
+    body = text.strip()
+    if chars <= 0 or not body:
+        return None
+    if utf16_len(body) > chars:
+        tail = body[-chars:]
+        excess = utf16_len(tail) - chars
+        start = 0
+        while excess > 0:  # characters above U+FFFF take two units
+            excess -= 2 if ord(tail[start]) > 0xFFFF else 1
+            start += 1
+        body = "…" + tail[start:].lstrip()
+    quoted = f"{title}\n{body}" if title else body
+    return Part(quoted, (MessageEntity(MessageEntity.EXPANDABLE_BLOCKQUOTE, 0, utf16_len(quoted)),))
+
+
 def _slice(
     text: str, entities: list[MessageEntity] | tuple[MessageEntity, ...], offsets: list[int], start: int, end: int
 ) -> Part:

@@ -24,6 +24,13 @@ For each reply, a :class:`ReplyStream`
 - remembers the last :class:`~providers.ProviderInfo` (who writes the answer) and
   the :class:`~providers.Finish` event, and ends the reply with the short notes the
   caller derives from them (a fallback model, an answer cut at the length limit);
+- shows the model's reasoning (:class:`~providers.Reasoning` events): while it thinks and has
+  written no text, the reply is a "💭 Thinking…" line (with the end of the reasoning so far, when
+  shown); the answer then starts below the reasoning folded in an expandable blockquote (Bot API
+  ``expandable_blockquote`` entity), its last ``reasoning_chars`` characters, in the first message,
+  which leaves the answer's parts that much less room so no part passes the limit. Reasoning that
+  comes after the answer's first text is not shown. Without an answer (an error, a stop before any
+  text, a model that only thought) the reply is its one sentence, without the reasoning;
 - falls back to plain text if Telegram refuses the entities;
 - always delivers the final text in full (retrying through flood waits);
 - removes the copy a send leaves when Telegram carried it out but its answer was lost (the send
@@ -67,6 +74,8 @@ from bot.telegram.rendering import (
     TELEGRAM_TEXT_LIMIT,
     GrowingRender,
     Part,
+    folded_quote,
+    joined,
     plain_parts,
     render_parts,
     split_rendered,
@@ -175,13 +184,15 @@ class ReplyStreamer:
         stop_markup: InlineKeyboardMarkup | None = None,
         notes: Callable[[StreamResult], list[str]] | None = None,
         on_message: Callable[[int], Awaitable[object]] | None = None,
+        reasoning_chars: int = 0,
     ) -> ReplyStream:
         """A reply to ``target``; ``error_text`` turns a provider error into one sentence for the user;
         ``stop_markup`` is shown on the growing message and removed at the end; ``notes`` gives the
         Markdown lines that end an answer (who answered, if not the chosen model; why it ended);
         ``on_message`` is awaited with the ``message_id`` of each message sent (the newest shows
-        the Stop button); its failures are logged, the reply goes on."""
-        return ReplyStream(self, target, error_text, stop_markup, notes, on_message)
+        the Stop button); its failures are logged, the reply goes on. ``reasoning_chars``: how much of
+        the model's reasoning is shown folded above the answer (its last characters; 0 hides it)."""
+        return ReplyStream(self, target, error_text, stop_markup, notes, on_message, reasoning_chars)
 
 
 class ReplyStream:
@@ -195,8 +206,13 @@ class ReplyStream:
         stop_markup: InlineKeyboardMarkup | None,
         notes: Callable[[StreamResult], list[str]] | None = None,
         on_message: Callable[[int], Awaitable[object]] | None = None,
+        reasoning_chars: int = 0,
     ) -> None:
         self._bot = streamer.bot
+        self._reasoning_chars = reasoning_chars
+        #: The reasoning folded above the answer: (the attempt it belongs to, as ``Answer.resets``,
+        #: and its rendering), made when that attempt's text is first shown; None before.
+        self._fold: tuple[int, Part | None] | None = None
         self._streamer = streamer
         self._on_message = on_message
         self._paced = streamer.paced
@@ -347,8 +363,10 @@ class ReplyStream:
         """The tokens it took: read from the answer at the end (the usage ledger)."""
 
     def on_reasoning(self, reasoning: Reasoning) -> None:
-        """The model thinks: the typing action goes on; the thinking is kept apart by the answer,
-        never shown as its text."""
+        """The model thinks: the typing action goes on, and until the answer's first text the reply
+        shows that it thinks; the thinking is kept apart by the answer, never shown as its text."""
+        if not self._answer.text:
+            self._dirty.set()
 
     async def _typing(self) -> None:
         """Until the first text: the "typing" action every :data:`TYPING_INTERVAL` seconds. A reply
@@ -387,6 +405,7 @@ class ReplyStream:
             self.result.capped,
             len(self._shown),  # nothing to show yet: no placeholder; a stopped reply keeps what it shows
             self._drafted is not None,
+            0 if self._answer.text else len(self._answer.reasoning),  # thinking, before any text
         )
         if self._rendered is not None and self._rendered[0] == state:
             return list(self._rendered[1])
@@ -409,23 +428,50 @@ class ReplyStream:
                 source = f"{source}\n\n{note}" if source.strip() else note
             if self._notes is not None and self.result.error is None and source.strip():
                 source = "\n\n".join([source, *self._notes(self.result)])
+        fold = self._folded() if source.strip() else None
+        limit = self._limit - (utf16_len(fold.text) + 2 if fold is not None else 0)
         if self._plain:
-            parts = plain_parts(source, self._limit)
+            parts = plain_parts(source, limit)
         elif self._done:
-            parts = render_parts(source, self._limit)
+            parts = render_parts(source, limit)
         else:
             parts = self._growing.parts(source)
         if self._done and self.result.stopped and self.result.error is None:
-            parts = self._stopped_parts(parts)
+            parts = self._stopped_parts(parts, limit)
+        if parts and fold is not None:
+            parts[0] = joined(fold if not self._plain else Part(fold.text), parts[0])
         if not parts:
             if self._done:
                 parts = [Part(texts.EMPTY_ANSWER)]
+            elif self._answer.reasoning:
+                parts = [self._thinking()]
             elif self._shown:
                 parts = [PLACEHOLDER]
         markup = None if self._done else self._stop_markup
         return [(part, markup if i == len(parts) - 1 else None) for i, part in enumerate(parts)]
 
-    def _stopped_parts(self, parts: list[Part]) -> list[Part]:
+    def _folded(self) -> Part | None:
+        """The reasoning folded above the answer shown now (None when there is none, or it is
+        hidden): made once per attempt, when its text is first shown, from the reasoning received
+        until then; the growing render is made anew for it (its parts have that much less room)."""
+        attempt = self._answer.resets
+        if self._answer.text and (self._fold is None or self._fold[0] != attempt):
+            fold = folded_quote(texts.REASONING_TITLE, self._answer.reasoning, self._reasoning_chars)
+            self._fold = (attempt, fold)
+            room = self._limit - (utf16_len(fold.text) + 2 if fold is not None else 0)
+            self._growing = GrowingRender(room)
+        return self._fold[1] if self._fold is not None else None
+
+    def _thinking(self) -> Part:
+        """What a reply shows while the model thinks and has written no text: "💭 Thinking…" and,
+        when reasoning is shown, the end of the reasoning so far, folded."""
+        title = texts.THINKING
+        fold = folded_quote("", self._answer.reasoning, self._reasoning_chars)
+        if fold is None:
+            return Part(title)
+        return joined(Part(title), fold, separator="\n")
+
+    def _stopped_parts(self, parts: list[Part], limit: int) -> list[Part]:
         """A stopped reply delivers nothing more: it keeps the messages already shown (the draft
         too), the last one ending with the stop note, and sends no further part."""
         drafted = self._drafting and self._drafted is not None and bool(self._drafted.text)
@@ -434,7 +480,7 @@ class ReplyStream:
             return parts
         *kept, last = parts[: max(1, shown)]
         note = f"\n\n{texts.say(self._stop_note)}"
-        room = self._limit - utf16_len(note)
+        room = limit - utf16_len(note)
         if utf16_len(last.text) > room:
             last = split_rendered(last.text, last.entities, room)[0]
         return [*kept, Part(last.text + note, last.entities)]

@@ -87,9 +87,12 @@ class ReplyPort(Protocol):
     async def acknowledge(self) -> None:
         """Mark a question that waits for earlier ones as received (failures are the port's to log)."""
 
-    def stream(self, key: ConversationKey, on_message: Callable[[int], Awaitable[object]]) -> AnswerStream:
+    def stream(
+        self, key: ConversationKey, on_message: Callable[[int], Awaitable[object]], reasoning_chars: int = 0
+    ) -> AnswerStream:
         """A reply that will show the answer in ``key``; ``on_message`` is awaited with the id of
-        each message it sends."""
+        each message it sends; ``reasoning_chars``: how much of the model's reasoning it shows folded
+        above the answer (its last characters; 0: none)."""
         ...
 
     async def image_url(self, file_id: str) -> str | None:

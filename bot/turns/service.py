@@ -344,7 +344,10 @@ class TurnService:
         budget = min(settings.history_max_tokens, window - answer_reserve(window, settings.answer_reserve_tokens))
         prompt = build_prompt(system, history, budget)
         prompt = await attach_images(prompt, port.image_url, settings.history_max_images)
-        stream = port.stream(key, lambda message_id: store.reply_shown(key, message_id))
+        shown = (
+            0 if choice.reasoning is False else settings.reasoning_max_chars
+        )  # /reasoning off, or the operator's bound
+        stream = port.stream(key, lambda message_id: store.reply_shown(key, message_id), shown)
         await store.reply_started(key, request.message_id)
         started = time.monotonic()
         with self.replies.running(key, stream, request.user_id):

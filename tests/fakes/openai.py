@@ -458,9 +458,12 @@ class FakeOpenAI(LoopbackServer):
             await asyncio.sleep(behaviour.keepalive_every)
             waited += behaviour.keepalive_every
         await send(chunk_event({"role": "assistant", "content": ""}))  # the role-only first chunk
+        # OpenRouter streams the thinking as delta.reasoning; DeepSeek, vLLM and llama.cpp's
+        # llama-server as delta.reasoning_content.
+        field = "reasoning" if self.flavor == "openrouter" else "reasoning_content"
         for thought in behaviour.reasoning:
             await asyncio.sleep(behaviour.reasoning_delay)
-            await send(chunk_event({"reasoning_content": thought}))
+            await send(chunk_event({field: thought}))
         chunks = [text[i : i + behaviour.chunk_size] for i in range(0, len(text), behaviour.chunk_size)]
         for index, chunk in enumerate(chunks):
             if behaviour.cut_after is not None and index == behaviour.cut_after:

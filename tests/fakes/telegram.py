@@ -56,6 +56,12 @@ BOOL_FIELDS = {
     "can_stop",
     "keep_on_stop",
 }
+#: MessageEntity types the Bot API knows (Bot API "MessageEntity"; expandable_blockquote since 7.3).
+ENTITY_TYPES = {
+    "mention", "hashtag", "cashtag", "bot_command", "url", "email", "phone_number", "bold", "italic",
+    "underline", "strikethrough", "spoiler", "blockquote", "expandable_blockquote", "code", "pre",
+    "text_link", "text_mention", "custom_emoji", "date_time",
+}  # fmt: skip
 #: Update types Telegram holds back unless a bot lists them in ``allowed_updates`` (Bot API getUpdates:
 #: chat_member, message_reaction and message_reaction_count; a bot must list stopped_message_generation
 #: to get it, Bot API 10.3).
@@ -581,6 +587,10 @@ class FakeBotApi(LoopbackServer):
                 raise ApiError(400, "Bad Request: can't parse entities: Unsupported start tag at byte offset 0")
             size = utf16_len(text)
             for entity in entities:
+                if entity.get("type") not in ENTITY_TYPES:
+                    raise ApiError(
+                        400, f"Bad Request: can't parse entities: unsupported entity type {entity.get('type')}"
+                    )
                 if entity["offset"] < 0 or entity["length"] <= 0 or entity["offset"] + entity["length"] > size:
                     raise ApiError(400, "Bad Request: can't parse entities: entity beyond the end of text")
 
