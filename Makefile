@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-replicas clean
+.PHONY: run test lint format bench bench-replicas bench-modes clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ bench: $(STAMP)
 
 bench-replicas: $(STAMP)
 	$(BIN)/python benchmarks/replicas.py
+
+bench-modes: $(STAMP)
+	$(BIN)/python benchmarks/draft_vs_edit.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
