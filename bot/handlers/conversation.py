@@ -6,6 +6,7 @@ Each parses its update and hands the turn to :class:`~bot.turns.service.TurnServ
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from telegram import Message, Update
 from telegram.error import ChatMigrated, Forbidden, TelegramError
@@ -14,6 +15,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from bot import texts
 from bot.handlers.common import Deps, addressed_text, conversation_key, is_group, refused_unless_admin
 from bot.handlers.files import FileHandlers
+from bot.handlers.quoting import replied_quote
 from bot.handlers.reply import MessageReply, button_request, message_request
 from bot.state.storage import ConversationKey, StorageError
 from bot.telegram.generation import generation_stopped
@@ -106,9 +108,17 @@ class ConversationHandlers:
     async def ask(
         self, message: Message, context: ContextTypes.DEFAULT_TYPE, text: str, images: tuple[str, ...] = ()
     ) -> None:
-        """Hand the question (``text``, and the ``file_id`` of images it shows) to the turn service."""
+        """Hand the question (``text``, and the ``file_id`` of images it shows) to the turn service,
+        with the message it replies to (:func:`~bot.handlers.quoting.replied_quote`; its image only
+        for a chain that sees images)."""
         request = message_request(self.deps, message, context.bot)
-        await self.deps.turns.ask(request, text, MessageReply(self.deps, message), images)
+        quote = replied_quote(message, context.bot, self.deps.settings.image_max_bytes)
+        if quote is not None and quote.image is not None:
+            if await self.deps.turns.vision_refusal(message.chat_id) is not None:
+                quote = replace(quote, image=None)
+            if not quote.text.strip() and quote.image is None:
+                quote = None
+        await self.deps.turns.ask(request, text, MessageReply(self.deps, message), images, quote)
 
     async def retry(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer the last user message again; the new answer replaces the old one in the history."""

@@ -27,6 +27,7 @@ from bot.turns.history import attach_images, build_prompt
 from bot.turns.models import ModelCatalog
 from bot.turns.ordering import ConversationQueue
 from bot.turns.port import ReplyPort, StreamResult, TurnObserver
+from bot.turns.quotes import Quote, already_known, quoted_question, shown_images
 from bot.turns.replies import RepliesInProgress
 from providers.errors import is_context_overflow
 from providers.tokens import answer_reserve
@@ -136,10 +137,14 @@ class TurnService:
 
     # -- turns ---------------------------------------------------------------------------------
 
-    async def ask(self, request: Request, text: str, port: ReplyPort, images: tuple[str, ...] = ()) -> None:
+    async def ask(
+        self, request: Request, text: str, port: ReplyPort, images: tuple[str, ...] = (), quote: Quote | None = None
+    ) -> None:
         """Queue a question (``text``, and the ``file_id`` of images it shows) in its conversation:
         bounded per person and group; when its turn comes, checked against the budgets (over one:
         a sentence, nothing stored, no provider asked), stored, then answered through ``port``.
+        ``quote``: the message it replies to, stored and asked with it (:mod:`bot.turns.quotes`),
+        unless it is an answer the history already holds.
 
         Raises:
             StorageError: the question could not be stored (nothing was asked).
@@ -164,10 +169,23 @@ class TurnService:
                     return
                 if not await self._within_budget(request, port):
                     return
+                if quote is not None:
+                    text, images = await self._with_quote(key, quote, text, images)
                 question = await self.store.add(key, "user", text, request.author, member, images)
                 await self._respond(request, port, question_id=question)
         finally:
             await self._turn_ended(noted, key, request.message_id)
+
+    async def _with_quote(
+        self, key: ConversationKey, quote: Quote, text: str, images: tuple[str, ...]
+    ) -> tuple[str, tuple[str, ...]]:
+        """The question and its images with the replied-to message and its image (see
+        :mod:`bot.turns.quotes`: not the latest answer again, nor an image the history shows)."""
+        history = await self.store.recent(key, self.settings.history_max_messages)
+        if already_known(quote, history):
+            return text, images
+        image = quote.image if quote.image and quote.image not in shown_images(history) else None
+        return quoted_question(quote, text), images + ((image,) if image else ())
 
     async def retry(self, request: Request, port: ReplyPort) -> None:
         """Answer the conversation's last question again; the new answer replaces the old one in the

@@ -1,0 +1,104 @@
+"""Conversations (issue 31): the message a question replies to is context, as the model sees it."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from bot.turns.quotes import QUOTE_MAX_CHARS
+
+from .fakes.openai import Reply
+from .fakes.telegram import BOT_USERNAME
+from .harness import BotHarness
+
+CHAT = 6100
+GROUP = -100610
+PHOTO = b"\xff\xd8a-cat-photo" * 20
+
+
+def asked(harness: BotHarness) -> Any:
+    """The content of the last user message of the last request to the model."""
+    return harness.llm.requests[-1]["messages"][-1]["content"]
+
+
+async def test_a_reply_to_an_older_answer_gives_it_to_the_model_and_to_the_latest_repeats_nothing(
+    harness: BotHarness,
+) -> None:
+    harness.llm.then(Reply("Paris is the capital."), Reply("Berlin is the capital."), Reply("a"), Reply("b"))
+    await harness.start()
+    await harness.say(CHAT, "France?")
+    await harness.say(CHAT, "Germany?")
+    first, _ = harness.telegram.bot_messages(CHAT)
+    await harness.say(CHAT, "How big is it?", reply_to=first.message_id)
+    assert asked(harness) == "Quoting your earlier answer:\n> Paris is the capital.\n\nHow big is it?"
+    await harness.say(CHAT, "And now?", reply_to=harness.telegram.bot_messages(CHAT)[-1].message_id)
+    assert asked(harness) == "And now?", "the latest answer is the model's last turn already"
+    stored = [m["content"] for m in harness.llm.requests[-1]["messages"][1:]]
+    assert stored[-3] == "Quoting your earlier answer:\n> Paris is the capital.\n\nHow big is it?", "kept as asked"
+
+
+async def test_only_the_part_the_user_quoted_is_given(harness: BotHarness) -> None:
+    harness.llm.then(Reply("Paris is the capital. Lyon is the third city."), Reply("ok"))
+    await harness.start()
+    await harness.say(CHAT, "France?")
+    [answer] = harness.telegram.bot_messages(CHAT)
+    quote = {"text": "Lyon is the third city.", "position": 22, "is_manual": True}
+    await harness.say(CHAT, "Why third?", reply_to=answer.message_id, extra={"quote": quote})
+    assert asked(harness) == "Quoting your earlier answer:\n> Lyon is the third city.\n\nWhy third?"
+
+
+async def test_in_a_group_the_quoted_author_is_named_and_a_replied_photo_is_seen(harness: BotHarness) -> None:
+    harness.llm.then(Reply("A tabby."))
+    harness.telegram.chat(GROUP, "supergroup")
+    await harness.start()
+    photo = harness.telegram.user_photo(GROUP, [PHOTO], caption="my cat", user_id=77, first_name="Carol")
+    mention = f"@{BOT_USERNAME}"
+    entities = [{"type": "mention", "offset": 0, "length": len(mention)}]
+    harness.telegram.user_message(
+        GROUP,
+        f"{mention} what breed?",
+        user_id=78,
+        first_name="Bob",
+        entities=entities,
+        extra={"reply_to_message": photo},
+    )
+    await harness.wait_replies(GROUP)
+    parts = asked(harness)
+    assert parts[0] == {"type": "text", "text": "Bob: Quoting Carol:\n> my cat\n\nwhat breed?"}
+    [image] = [p for p in parts if p["type"] == "image_url"]
+    assert base64.b64decode(image["image_url"]["url"].split(",", 1)[1]) == PHOTO
+
+
+async def test_a_forwarded_text_is_named_by_its_origin_and_a_long_one_is_cut(harness: BotHarness) -> None:
+    harness.llm.then(Reply("ok"))
+    await harness.start()
+    forwarded = harness.telegram.user_message(
+        CHAT,
+        "x" * (QUOTE_MAX_CHARS + 1),
+        extra={"forward_origin": {"type": "hidden_user", "date": 0, "sender_user_name": "Dave"}},
+    )
+    harness.llm.then(Reply("ok"))
+    await harness.wait_replies(CHAT)
+    await harness.say(CHAT, "Summarise", reply_to=forwarded["message_id"], extra={"reply_to_message": forwarded})
+    assert asked(harness) == f"Quoting Dave:\n> {'x' * QUOTE_MAX_CHARS}…\n\nSummarise"
+
+
+async def test_in_a_forum_topic_the_topics_first_message_is_not_a_quote(harness: BotHarness) -> None:
+    harness.llm.then(Reply("ok"))
+    harness.telegram.chat(GROUP, "supergroup", is_forum=True)
+    await harness.start()
+    created = {
+        "message_id": 40,
+        "date": 0,
+        "chat": {"id": GROUP, "type": "supergroup", "title": "G", "is_forum": True},
+        "forum_topic_created": {"name": "Ideas", "icon_color": 7322096},
+        "message_thread_id": 40,
+        "is_topic_message": True,
+    }
+    mention = f"@{BOT_USERNAME}"
+    entities = [{"type": "mention", "offset": 0, "length": len(mention)}]
+    harness.telegram.user_message(
+        GROUP, f"{mention} hello", thread_id=40, entities=entities, extra={"reply_to_message": created}
+    )
+    await harness.wait_replies(GROUP, thread_id=40)
+    assert asked(harness).endswith("hello") and "Quoting" not in asked(harness)
