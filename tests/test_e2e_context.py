@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
 from typing import Any
 
 from bot.turns.quotes import QUOTE_MAX_CHARS
@@ -102,3 +103,47 @@ async def test_in_a_forum_topic_the_topics_first_message_is_not_a_quote(harness:
     )
     await harness.wait_replies(GROUP, thread_id=40)
     assert asked(harness).endswith("hello") and "Quoting" not in asked(harness)
+
+
+async def test_a_9000_character_paste_in_three_messages_is_answered_and_charged_once(harness: BotHarness) -> None:
+    harness.llm.then(Reply("One answer."), Reply("Two."))
+    await harness.start()
+    paste = "".join(f"line {n:04d} of the pasted log\n" for n in range(350))[:9000]
+    parts = [paste[:4096], paste[4096:8192], paste[8192:]]
+    for part in parts:
+        harness.telegram.user_message(CHAT, part)
+    assert await harness.wait_replies(CHAT) == ["One answer."]
+    assert len(harness.llm.requests) == 1 and asked(harness) == "\n".join(parts)
+    await harness.stop()  # the ledger is written once the reply is finished
+    with sqlite3.connect(harness.db_path) as db:
+        assert db.execute("SELECT COUNT(*) FROM usage").fetchone()[0] == 1, "charged once"
+
+
+async def test_a_short_follow_up_stays_its_own_question(harness: BotHarness) -> None:
+    harness.llm.then(Reply("About the paste."), Reply("About the follow-up."))
+    await harness.start()
+    paste = "p" * 4096
+    harness.telegram.user_message(CHAT, paste)
+    assert await harness.wait_replies(CHAT) == ["About the paste."]
+    await harness.say(CHAT, "and shorter?")
+    assert [r["messages"][-1]["content"] for r in harness.llm.requests] == [paste, "and shorter?"]
+    harness.llm.then(Reply("one"), Reply("two"))
+    harness.telegram.user_message(CHAT, "hello")
+    harness.telegram.user_message(CHAT, "world")
+    await harness.wait_replies(CHAT, 4)
+    assert [r["messages"][-1]["content"] for r in harness.llm.requests[2:]] == ["hello", "world"]
+
+
+async def test_an_album_of_three_photos_is_one_question_with_every_image(harness: BotHarness) -> None:
+    harness.llm.then(Reply("Three cats."))
+    await harness.start()
+    photos = [b"\xff\xd8cat-%d" % n * 20 for n in range(3)]
+    for n, photo in enumerate(photos):
+        extra = {"media_group_id": "album-1"}
+        harness.telegram.user_photo(CHAT, [photo], caption="my cats" if n == 0 else None, extra=extra)
+    assert await harness.wait_replies(CHAT) == ["Three cats."]
+    assert len(harness.llm.requests) == 1
+    parts = asked(harness)
+    assert parts[0] == {"type": "text", "text": "my cats"}
+    sent = [base64.b64decode(p["image_url"]["url"].split(",", 1)[1]) for p in parts if p["type"] == "image_url"]
+    assert sent == photos

@@ -192,7 +192,11 @@ class Settings(BaseSettings):
     voice_max_seconds: int = Field(300, ge=1, description="Longer voice notes and audio files are refused.")
 
     # Chat behaviour
-    max_input_chars: int = Field(MessageLimit.MAX_TEXT_LENGTH, ge=1, description="Longer user messages are refused.")
+    max_input_chars: int = Field(
+        3 * MessageLimit.MAX_TEXT_LENGTH,
+        ge=1,
+        description="Longer questions are refused (a paste Telegram split into several messages counts joined).",
+    )
     max_answer_chars: int = Field(
         32_000, ge=100, description="An answer longer than this many characters is cut there, with a note."
     )

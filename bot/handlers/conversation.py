@@ -15,6 +15,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from bot import texts
 from bot.handlers.common import Deps, addressed_text, conversation_key, is_group, refused_unless_admin
 from bot.handlers.files import FileHandlers
+from bot.handlers.gathering import Gatherer, Piece
 from bot.handlers.quoting import replied_quote
 from bot.handlers.reply import MessageReply, button_request, message_request
 from bot.state.storage import ConversationKey, StorageError
@@ -29,7 +30,9 @@ class ConversationHandlers:
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.files = FileHandlers(deps, self.ask)
+        #: Pastes split into several messages, and albums, gathered into one question each.
+        self.gather = Gatherer()
+        self.files = FileHandlers(deps, self.ask, self.gather)
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/start: what the bot does; in a group also how to address it there (quoting the command,
@@ -77,8 +80,8 @@ class ConversationHandlers:
         message = update.effective_message
         if message is None:
             return
-        if is_group(message) and addressed_text(message, context.bot) is None:
-            return
+        if is_group(message) and addressed_text(message, context.bot) is None and not self.gather.in_album(message):
+            return  # not for the bot (an album's later items are, when its first was)
         if message.photo:
             await self.files.photo(message, context)
         elif message.document:
@@ -94,9 +97,16 @@ class ConversationHandlers:
         if message is None or not message.text:
             return
         addressed = addressed_text(message, context.bot) if is_group(message) else message.text
+        if addressed is None and self.gather.expects_part(message):
+            addressed = message.text  # a paste's next part does not mention the bot again
         if addressed is None:
             return
-        text: str = addressed
+        await self.gather.paste(message, context, addressed, self.ask_pasted)
+
+    async def ask_pasted(self, message: Message, context: ContextTypes.DEFAULT_TYPE, pieces: list[Piece]) -> None:
+        """A text question (a paste's parts already joined: :mod:`bot.handlers.gathering`): refused
+        over ``MAX_INPUT_CHARS``, help for a bare mention, else asked."""
+        text = "\n".join(piece.text for piece in pieces)
         if len(text) > self.deps.settings.max_input_chars:
             await message.reply_text(texts.TOO_LONG.format(length=len(text), limit=self.deps.settings.max_input_chars))
             return

@@ -12,6 +12,7 @@ from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.handlers.common import Deps, addressed_text, is_group
+from bot.handlers.gathering import Gatherer, Piece
 from bot.telegram.media import DOWNLOAD_LIMIT, FileTooBigError, decode_text, document_kind, download, pick_photo
 from bot.telegram.pacing import duration_seconds
 from bot.telegram.rendering import utf16_len
@@ -29,9 +30,10 @@ Ask = Callable[[Message, ContextTypes.DEFAULT_TYPE, str, tuple[str, ...]], Await
 class FileHandlers:
     """Turns a photo, a file or a recording into a question for ``ask``, or one sentence."""
 
-    def __init__(self, deps: Deps, ask: Ask) -> None:
+    def __init__(self, deps: Deps, ask: Ask, gather: Gatherer) -> None:
         self.deps = deps
         self.ask = ask
+        self.gather = gather
 
     async def photo(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A photo: the largest size within ``IMAGE_MAX_BYTES`` goes to a model that sees images."""
@@ -60,14 +62,26 @@ class FileHandlers:
         if kind == "image":
             await self.ask_with_image(message, context, document.file_id, document.mime_type or "image/jpeg")
             return
-        data = await self.fetch(message, context, document.file_id, limit)
-        if data is None:
+        read = self.read_text_file(message, context, document.file_id, name, limit)
+        if message.media_group_id:
+            await self.gather.album(message, context, read, self.ask_album)
             return
+        piece = await read
+        if piece is not None:
+            await self.ask(message, context, piece.text, ())
+
+    async def read_text_file(
+        self, message: Message, context: ContextTypes.DEFAULT_TYPE, file_id: str, name: str, limit: int
+    ) -> Piece | None:
+        """A text file's content, with its name and the caption, or None after saying why not."""
+        data = await self.fetch(message, context, file_id, limit)
+        if data is None:
+            return None
         content = decode_text(data)
         if content is None:
             await message.reply_text(texts.NOT_UTF8.format(name=name))
-            return
-        await self.ask(message, context, self.with_caption(message, context, f"File {name}:\n```\n{content}\n```"), ())
+            return None
+        return Piece(self.with_caption(message, context, f"File {name}:\n```\n{content}\n```"))
 
     async def voice(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A voice note or audio file: transcribed by the ``TRANSCRIPTION_*`` backend, the transcript
@@ -145,13 +159,38 @@ class FileHandlers:
         self, message: Message, context: ContextTypes.DEFAULT_TYPE, file_id: str, mime: str = "image/jpeg"
     ) -> None:
         """An image turn: refused at once (nothing stored) when no provider of the chat's chain
-        sees images; otherwise downloaded (kept in the image cache) and answered."""
+        sees images; otherwise downloaded (kept in the image cache) and answered. An album's image
+        is gathered with the album's other items (:meth:`ask_album`)."""
+        read = self.read_image(message, context, file_id, mime)
+        if message.media_group_id:
+            await self.gather.album(message, context, read, self.ask_album)
+            return
         refusal = await self.deps.turns.vision_refusal(message.chat_id)
         if refusal is not None:
+            read.close()
             await message.reply_text(refusal)
             return
+        piece = await read
+        if piece is not None:
+            await self.ask(message, context, piece.text, piece.images)
+
+    async def read_image(
+        self, message: Message, context: ContextTypes.DEFAULT_TYPE, file_id: str, mime: str
+    ) -> Piece | None:
+        """The image downloaded (kept in the image cache) with the caption, or None after saying why not."""
         data = await self.fetch(message, context, file_id, self.deps.settings.image_max_bytes, texts.IMAGE_TOO_BIG)
         if data is None:
-            return
+            return None
         self.deps.images.put(file_id, data, mime)
-        await self.ask(message, context, self.caption(message, context), (file_id,))
+        return Piece(self.caption(message, context), (file_id,))
+
+    async def ask_album(self, first: Message, context: ContextTypes.DEFAULT_TYPE, pieces: list[Piece]) -> None:
+        """An album's items as one question, answering its first message: every image and the
+        captions and files' texts; refused once when it has images and no provider sees them."""
+        images = tuple(image for piece in pieces for image in piece.images)
+        if images:
+            refusal = await self.deps.turns.vision_refusal(first.chat_id)
+            if refusal is not None:
+                await first.reply_text(refusal)
+                return
+        await self.ask(first, context, "\n\n".join(piece.text for piece in pieces if piece.text), images)
