@@ -147,3 +147,43 @@ async def test_an_album_of_three_photos_is_one_question_with_every_image(harness
     assert parts[0] == {"type": "text", "text": "my cats"}
     sent = [base64.b64decode(p["image_url"]["url"].split(",", 1)[1]) for p in parts if p["type"] == "image_url"]
     assert sent == photos
+
+
+def catalog(key: str, **values: object) -> str:
+    from bot.texts import CATALOG
+
+    return CATALOG.text("en", key, **values)
+
+
+async def test_new_keeps_the_conversation_and_conversations_goes_back_to_it(harness: BotHarness) -> None:
+    harness.llm.then(Reply("A language."), Reply("Margherita."), Reply("It checks borrows."))
+    await harness.start()
+    telegram = harness.telegram
+    await harness.say(CHAT, "What is Rust?")
+    assert await harness.say(CHAT, "/new") == [catalog("NEW_DONE")]
+    assert await harness.say(CHAT, "/new") == [catalog("NEW_ALREADY")], "nothing said in it yet"
+    await harness.say(CHAT, "Best pizza?")
+    assert [m["content"] for m in harness.llm.requests[-1]["messages"][1:]] == ["Best pizza?"], "a fresh history"
+    listing = await harness.say(CHAT, "/conversations")
+    assert listing[0].splitlines()[1:] == ["✅ Best pizza? — 2 messages", "• What is Rust? — 2 messages"]
+    menu = telegram.bot_messages(CHAT)[-1]
+    assert menu.labels() == ["✅ Best pizza?", "What is Rust?"]
+    back = next(b for row in menu.reply_markup["inline_keyboard"] for b in row if b["text"] == "What is Rust?")
+    telegram.press(CHAT, menu.message_id, back["callback_data"], user_id=CHAT)
+    await telegram.wait_for(lambda: telegram.messages[(CHAT, menu.message_id)].text.startswith("Back to"))
+    await harness.say(CHAT, "And its borrow checker?")
+    sent = [m["content"] for m in harness.llm.requests[-1]["messages"][1:]]
+    assert sent == ["What is Rust?", "A language.", "And its borrow checker?"]
+    assert await harness.say(CHAT, "/reset") == [catalog("RESET_DONE")]
+    listed = await harness.say(CHAT, "/conversations")
+    assert listed == [catalog("CONVERSATIONS_LIST", list="• Best pizza? — 2 messages")], (
+        "/reset deletes only the current one"
+    )
+
+
+async def test_in_a_group_only_admins_start_a_new_conversation(harness: BotHarness) -> None:
+    harness.telegram.chat(GROUP, "supergroup")
+    await harness.start()
+    harness.telegram.user_message(GROUP, "/new", user_id=78)
+    await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_texts(GROUP)))
+    assert harness.telegram.bot_texts(GROUP) == [catalog("ADMINS_ONLY")]

@@ -133,6 +133,7 @@ async def test_runs_converses_and_stops_on_a_signal_without_logging_secrets(
             "settings",
             "language",
             "reasoning",
+            "conversations",
         ]
         from bot.app.health import heartbeat_file
 

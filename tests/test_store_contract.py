@@ -98,6 +98,29 @@ async def test_chat_settings_default_saved_and_replaced(store: Store) -> None:
     await store.save_chat_settings(CHAT, ChatSettings("ollama", None, "Be brief.", "ru"))
     assert await store.chat_settings(CHAT) == ChatSettings("ollama", None, "Be brief.", "ru")
     assert await store.chat_settings(GROUP) == ChatSettings()
+    chosen = ChatSettings(reasoning=False, conversation=-1_800_000_000)
+    await store.save_chat_settings(GROUP, chosen)
+    assert await store.chat_settings(GROUP) == chosen
+
+
+async def test_conversations_outside_topics_are_listed_newest_first_and_named_by_their_first_question(
+    store: Store,
+) -> None:
+    first, second = ConversationKey(CHAT, 0), ConversationKey(CHAT, -1_800_000_000)
+    await store.add(first, "assistant", "a greeting before any question")
+    await store.add(first, "user", "What is Rust?")
+    await store.add(first, "assistant", "A language.")
+    await store.add(second, "user", "Best pizza?")
+    await store.add(ConversationKey(CHAT, 7), "user", "in a topic: not listed")
+    await store.add(ConversationKey(GROUP, 0), "user", "another chat")
+    listed = await store.conversations(CHAT, 10)
+    assert [(c.thread_id, c.first_question, c.turns) for c in listed] == [
+        (second.thread_id, "Best pizza?", 1),
+        (0, "What is Rust?", 3),
+    ]
+    assert [c.thread_id for c in await store.conversations(CHAT, 1)] == [second.thread_id], "at its limit"
+    await store.add(first, "user", "And now?")
+    assert [c.thread_id for c in await store.conversations(CHAT, 10)] == [0, second.thread_id], "most recent first"
 
 
 async def test_replies_cut_short_and_questions_left_waiting_are_taken_once(

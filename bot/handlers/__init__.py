@@ -19,6 +19,7 @@ from bot import texts
 from bot.handlers.choices import ChoiceHandlers
 from bot.handlers.common import Deps
 from bot.handlers.conversation import ConversationHandlers
+from bot.handlers.conversations import ConversationsHandlers
 from bot.handlers.gate import AccessGate, DuplicateGate, LanguageGate
 from bot.handlers.language import LanguageHandlers
 from bot.handlers.prompts import PromptHandlers
@@ -31,6 +32,7 @@ from bot.telegram.keyboards import parse_callback
 __all__ = [
     "ChoiceHandlers",
     "ConversationHandlers",
+    "ConversationsHandlers",
     "Deps",
     "LanguageHandlers",
     "PromptHandlers",
@@ -48,6 +50,7 @@ def register(app: Application, deps: Deps) -> None:
     usage = UsageHandlers(deps)
     language = LanguageHandlers(deps)
     reasoning = ReasoningHandlers(deps)
+    conversations = ConversationsHandlers(deps)
 
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every inline button: check the callback data and its chat, then dispatch by kind."""
@@ -71,6 +74,8 @@ def register(app: Application, deps: Deps) -> None:
             await prompts.button(update, context, callback.value)
         elif callback.kind == "l":
             await language.button(update, context, callback.value)
+        elif callback.kind == "c":
+            await conversations.button(update, context, callback.value)
         else:
             await choices.button(update, context, callback.kind, callback.value)
 
@@ -84,7 +89,9 @@ def register(app: Application, deps: Deps) -> None:
     app.add_handler(TypeHandler(Update, AccessGate(deps)), group=-1)
     app.add_handler(CommandHandler("start", conversation.start))
     app.add_handler(CommandHandler("help", conversation.help))
-    app.add_handler(CommandHandler(["reset", "new"], conversation.reset))
+    app.add_handler(CommandHandler("reset", conversation.reset))
+    app.add_handler(CommandHandler("new", conversations.new))
+    app.add_handler(CommandHandler("conversations", conversations.conversations))
     app.add_handler(CommandHandler("retry", conversation.retry))
     app.add_handler(CommandHandler("stop", conversation.stop))
     app.add_handler(CommandHandler("model", choices.model))

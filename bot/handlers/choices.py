@@ -188,7 +188,7 @@ class ChoiceHandlers:
         settings = self.deps.settings
         choice = await self.deps.store.chat_settings(message.chat_id)
         key = conversation_key(message)
-        stored = await self.deps.store.count(key)
+        stored = await self.deps.store.count(await self.deps.turns.history_key(key))
         if is_group(message):
             mode = texts.say("MODE_GROUP", rate=f"{settings.group_messages_per_minute:g}")
         elif settings.stream_mode == "draft":

@@ -20,6 +20,7 @@ import asyncpg
 from yarl import URL
 
 from bot.state.storage import (
+    CONVERSATIONS_QUERY,
     ORDER_KEYS,
     PORTABLE,
     RECEIVED_KEPT,
@@ -27,6 +28,7 @@ from bot.state.storage import (
     REPLICA_TIMEOUT,
     SETTINGS_COLUMNS,
     ChatSettings,
+    Conversation,
     ConversationKey,
     InterruptedReply,
     Role,
@@ -132,6 +134,9 @@ MIGRATIONS: list[str] = [
     """,
     """
     ALTER TABLE chat_settings ADD COLUMN reasoning INTEGER;
+    """,
+    """
+    ALTER TABLE chat_settings ADD COLUMN conversation BIGINT;
     """,
 ]
 
@@ -393,6 +398,12 @@ class PostgresStore:
         return _count(status)
 
     # -- chat settings ---------------------------------------------------------------------------
+
+    async def conversations(self, chat_id: int, limit: int) -> list[Conversation]:
+        """The chat's conversations outside forum topics that hold turns, the most recent first, at
+        most ``limit`` of them."""
+        rows = await self._fetch(CONVERSATIONS_QUERY.format(chat="$1", limit="$2"), chat_id, limit)
+        return [Conversation(int(r[0]), r[1] or "", int(r[2]), float(r[3])) for r in rows]
 
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         """The chat's choices (defaults when none were made)."""

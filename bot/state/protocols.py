@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from bot.state.storage import (
     ChatSettings,
+    Conversation,
     ConversationKey,
     InterruptedReply,
     Role,
@@ -58,6 +59,11 @@ class History(Protocol):
 
     async def clear(self, key: ConversationKey) -> int:
         """Delete the conversation's turns; how many were removed."""
+        ...
+
+    async def conversations(self, chat_id: int, limit: int) -> list[Conversation]:
+        """The chat's conversations outside forum topics (``thread_id`` 0 or below) that hold
+        turns, the most recent first, at most ``limit``."""
         ...
 
 

@@ -131,6 +131,9 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE chat_settings ADD COLUMN reasoning INTEGER;
     """,
+    """
+    ALTER TABLE chat_settings ADD COLUMN conversation INTEGER;
+    """,
 ]
 
 #: Messages are remembered this long (seconds) to recognise one delivered again.
@@ -222,16 +225,49 @@ class ChatSettings:
     #: /reasoning: show the model's reasoning folded above its answers (True), hide it (False), or
     #: None: shown (when the operator's ``REASONING_MAX_CHARS`` is not 0).
     reasoning: bool | None = None
+    #: The conversation the chat's messages outside forum topics go to (/new, /conversations): a
+    #: ``thread_id`` of 0 or below (those never clash with Telegram's topics); None: 0, the first.
+    conversation: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """One conversation of a chat outside forum topics (/conversations).
+
+    Attributes:
+        thread_id: its ``thread_id`` in the history (0 or below).
+        first_question: its first user turn's text ("" when it has none), which names it.
+        turns: how many turns it holds.
+        last_at: when its newest turn was stored (Unix time).
+    """
+
+    thread_id: int
+    first_question: str
+    turns: int
+    last_at: float
 
 
 #: The chat_settings columns a chat's choices are stored in, in :func:`settings_row`'s order.
-SETTINGS_COLUMNS = ("provider", "model", "system_prompt", "language", "reasoning")
+SETTINGS_COLUMNS = ("provider", "model", "system_prompt", "language", "reasoning", "conversation")
 
 
 def settings_row(settings: ChatSettings) -> tuple[str | int | None, ...]:
     """The values of :data:`SETTINGS_COLUMNS` for ``settings`` (a choice of /reasoning as 0 or 1)."""
     reasoning = None if settings.reasoning is None else int(settings.reasoning)
-    return (settings.provider, settings.model, settings.system_prompt, settings.language, reasoning)
+    conversation = settings.conversation or None
+    return (settings.provider, settings.model, settings.system_prompt, settings.language, reasoning, conversation)
+
+
+#: The conversations of a chat outside forum topics, most recent first: thread_id, first question,
+#: turns, newest turn's time (placeholders ``chat`` and ``limit``, each store's own style).
+CONVERSATIONS_QUERY = (
+    "SELECT m.thread_id,"
+    " (SELECT f.content FROM messages f WHERE f.chat_id = m.chat_id AND f.thread_id = m.thread_id"
+    "  AND f.role = 'user' ORDER BY f.id LIMIT 1),"
+    " COUNT(*), MAX(m.created_at)"
+    " FROM messages m WHERE m.chat_id = {chat} AND m.thread_id <= 0"
+    " GROUP BY m.chat_id, m.thread_id ORDER BY MAX(m.id) DESC LIMIT {limit}"
+)
 
 
 def settings_upsert(placeholders: Sequence[str]) -> str:
@@ -247,8 +283,9 @@ def settings_upsert(placeholders: Sequence[str]) -> str:
 
 def settings_from_row(row: Sequence[Any]) -> ChatSettings:
     """The :class:`ChatSettings` a row of :data:`SETTINGS_COLUMNS` stores."""
-    provider, model, system_prompt, language, reasoning = row
-    return ChatSettings(provider, model, system_prompt, language, None if reasoning is None else bool(reasoning))
+    provider, model, system_prompt, language, reasoning, conversation = row
+    shown = None if reasoning is None else bool(reasoning)
+    return ChatSettings(provider, model, system_prompt, language, shown, int(conversation) if conversation else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,7 +402,9 @@ CLOSE_FLUSH_SECONDS = 5.0
 #: What ``python -m bot copy-store`` copies: each table's columns (ids are given anew, in order).
 PORTABLE: dict[str, tuple[str, ...]] = {
     "messages": ("chat_id", "thread_id", "role", "content", "author", "created_at", "user_id", "images"),
-    "chat_settings": ("chat_id", "provider", "model", "system_prompt", "language", "reasoning", "updated_at"),
+    "chat_settings": (
+        "chat_id", "provider", "model", "system_prompt", "language", "reasoning", "conversation", "updated_at",
+    ),
     "usage": (
         "chat_id", "thread_id", "user_id", "user_name", "provider", "model", "prompt_tokens",
         "completion_tokens", "estimated", "cost", "created_at",
@@ -867,6 +906,12 @@ class ConversationStore:
             "SELECT COUNT(*) FROM messages WHERE chat_id = ? AND thread_id = ?", (key.chat_id, key.thread_id)
         )
         return int(rows[0][0]) if rows else 0
+
+    async def conversations(self, chat_id: int, limit: int) -> list[Conversation]:
+        """The chat's conversations outside forum topics that hold turns, the most recent first, at
+        most ``limit`` of them (writes still waiting for another process's lock are not counted)."""
+        rows = await self._rows(CONVERSATIONS_QUERY.format(chat="?", limit="?"), (chat_id, limit))
+        return [Conversation(int(r[0]), r[1] or "", int(r[2]), float(r[3])) for r in rows]
 
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         """The chat's provider and model choices (defaults when none were made)."""

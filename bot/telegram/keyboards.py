@@ -10,7 +10,8 @@ chat it belongs to, so a button can be checked against the chat it is pressed in
 - ``s:{chat_id}:{thread_id}``: stop the reply being generated in that conversation;
 - ``r:{chat_id}:{index}``: use that system-prompt preset (0-based, file order), ``default`` for
   the operator's ``SYSTEM_PROMPT``;
-- ``l:{chat_id}:{language}``: speak that language (a catalog code), ``auto`` for the automatic choice.
+- ``l:{chat_id}:{language}``: speak that language (a catalog code), ``auto`` for the automatic choice;
+- ``c:{chat_id}:{thread_id}``: go back to that conversation (/conversations; 0 or below).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from bot import texts
 AUTO = "auto"
 #: Model buttons on one page of the /model keyboard.
 MODELS_PER_PAGE = 10
-KINDS = ("m", "d", "g", "p", "s", "r", "l")
+KINDS = ("m", "d", "g", "p", "s", "r", "l", "c")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,17 @@ def language_keyboard(chat_id: int, languages: Sequence[tuple[str, str]], curren
         [InlineKeyboardButton(_marked(texts.LANGUAGE_AUTO, current is None), callback_data=f"l:{chat_id}:auto")]
     )
     return InlineKeyboardMarkup(rows)
+
+
+def conversations_keyboard(chat_id: int, titles: Sequence[tuple[int, str]], current: int) -> InlineKeyboardMarkup:
+    """One button a conversation (``(thread_id, title)``, most recent first), the ``current`` one
+    marked with ✅."""
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(_marked(title, thread == current), callback_data=f"c:{chat_id}:{thread}")]
+            for thread, title in titles
+        ]
+    )
 
 
 def _marked(label: str, current: bool) -> str:

@@ -52,7 +52,7 @@ _LANGUAGE: ContextVar[str] = ContextVar("language", default=FALLBACK)
 #: catalog's ``COMMAND_<name>``.
 COMMAND_NAMES = [
     "start", "help", "reset", "new", "retry", "stop", "model", "provider", "prompt", "usage", "settings", "language",
-    "reasoning",
+    "reasoning", "conversations",
 ]  # fmt: skip
 
 

@@ -21,7 +21,7 @@ from bot import texts
 from bot.config.prices import PriceBook
 from bot.config.settings import Settings
 from bot.state.protocols import Store, TurnOrder
-from bot.state.storage import ConversationKey, StorageError, StoredMessage, UsageRecord
+from bot.state.storage import ChatSettings, Conversation, ConversationKey, StorageError, StoredMessage, UsageRecord
 from bot.turns.budgets import Budgets
 from bot.turns.history import attach_images, build_prompt
 from bot.turns.models import ModelCatalog
@@ -36,6 +36,8 @@ logger = logging.getLogger("bot.turns")
 
 #: Seconds without another refused message that end a burst; then its one refusal is sent.
 BURST_QUIET = 1.0
+#: Conversations /conversations lists, at most (the most recent).
+MAX_CONVERSATIONS_LISTED = 10
 
 
 async def _not_admin() -> bool:
@@ -169,10 +171,12 @@ class TurnService:
                     return
                 if not await self._within_budget(request, port):
                     return
+                choice = await self.store.chat_settings(key.chat_id)
+                history_key = conversation_in(key, choice)
                 if quote is not None:
-                    text, images = await self._with_quote(key, quote, text, images)
-                question = await self.store.add(key, "user", text, request.author, member, images)
-                await self._respond(request, port, question_id=question)
+                    text, images = await self._with_quote(history_key, quote, text, images)
+                question = await self.store.add(history_key, "user", text, request.author, member, images)
+                await self._respond(request, port, choice, question_id=question)
         finally:
             await self._turn_ended(noted, key, request.message_id)
 
@@ -195,7 +199,8 @@ class TurnService:
             if self.closing:
                 await port.say(texts.RESTARTING)
                 return
-            history = await self.store.recent(key, 2)
+            choice = await self.store.chat_settings(key.chat_id)
+            history = await self.store.recent(conversation_in(key, choice), 2)
             last_answer = history[-1] if history and history[-1].role == "assistant" else None
             asked = next((turn for turn in reversed(history) if turn.role == "user"), None)
             if asked is None:
@@ -207,7 +212,7 @@ class TurnService:
                 return
             if not await self._within_budget(request, port):
                 return
-            await self._respond(request, port, replacing=last_answer, question_id=asked.id)
+            await self._respond(request, port, choice, replacing=last_answer, question_id=asked.id)
 
     async def stop(self, request: Request, shown_in: int | None = None, draft_id: int | None = None) -> StopOutcome:
         """Stop the reply being written in the request's conversation: by whoever asked for it, or an
@@ -229,11 +234,47 @@ class TurnService:
         return StopOutcome.STOPPED
 
     async def reset(self, key: ConversationKey) -> int:
-        """Forget the conversation ``key`` (after the turns before it); returns the turns removed."""
+        """Forget the conversation ``key`` (the chat's current one outside topics), after the turns
+        before it; returns the turns removed."""
         async with self.queue.turn(key):
-            removed = await self.store.clear(key)
-        logger.info("chat=%s thread=%s history cleared (%d turns)", key.chat_id, key.thread_id, removed)
+            history_key = conversation_in(key, await self.store.chat_settings(key.chat_id))
+            removed = await self.store.clear(history_key)
+        logger.info("chat=%s thread=%s history cleared (%d turns)", key.chat_id, history_key.thread_id, removed)
         return removed
+
+    async def history_key(self, key: ConversationKey) -> ConversationKey:
+        """Where the history of messages of ``key`` is kept now (see :func:`conversation_in`)."""
+        return conversation_in(key, await self.store.chat_settings(key.chat_id))
+
+    async def new_conversation(self, key: ConversationKey) -> bool:
+        """/new outside forum topics: the chat's next messages start a conversation of their own, after
+        the turns before it; the earlier ones stay (:meth:`conversations`). False when the current
+        one holds nothing yet (it is new already)."""
+        async with self.queue.turn(key):
+            choice = await self.store.chat_settings(key.chat_id)
+            current = conversation_in(key, choice)
+            if not await self.store.count(current):
+                return False
+            # Below every id given before: they only ever go down (minus Unix seconds, so that a
+            # conversation older than the ten listed is not met again), and below the newest ones.
+            known = await self.store.conversations(key.chat_id, MAX_CONVERSATIONS_LISTED)
+            fresh = min([-int(self.budgets.clock()), *(c.thread_id - 1 for c in known), current.thread_id - 1])
+            await self.store.save_chat_settings(key.chat_id, replace(choice, conversation=fresh))
+        logger.info("chat=%s new conversation %d", key.chat_id, fresh)
+        return True
+
+    async def conversations(self, key: ConversationKey) -> tuple[list[Conversation], int]:
+        """The chat's recent conversations outside topics (at most :data:`MAX_CONVERSATIONS_LISTED`,
+        the most recent first) and the ``thread_id`` of the current one."""
+        choice = await self.store.chat_settings(key.chat_id)
+        return await self.store.conversations(key.chat_id, MAX_CONVERSATIONS_LISTED), choice.conversation or 0
+
+    async def switch_conversation(self, key: ConversationKey, thread_id: int) -> None:
+        """Make the conversation ``thread_id`` (0 or below) the chat's current one, after the turns before it."""
+        async with self.queue.turn(key):
+            choice = await self.store.chat_settings(key.chat_id)
+            await self.store.save_chat_settings(key.chat_id, replace(choice, conversation=thread_id or None))
+        logger.info("chat=%s back to conversation %d", key.chat_id, thread_id)
 
     async def vision_refusal(self, chat_id: int) -> str | None:
         """None when a provider of the chat's chain sees images; else the sentence that says so
@@ -338,6 +379,7 @@ class TurnService:
         self,
         request: Request,
         port: ReplyPort,
+        choice: ChatSettings,
         replacing: StoredMessage | None = None,
         question_id: int | None = None,
     ) -> None:
@@ -345,16 +387,17 @@ class TurnService:
         and note its usage in the ledger. The history sent fits the answering model's context window
         (:meth:`~bot.turns.models.ModelCatalog.context_window`) with room for the answer.
 
-        ``replacing`` is an earlier answer that the new one replaces in the history (/retry);
+        ``choice``: the chat's settings; ``replacing`` is an earlier answer that the new one replaces
+        in the history (/retry);
         ``question_id`` the stored question, removed when it alone is too long for every model (so
         it does not fail every later turn).
         """
         settings, store, key = self.settings, self.store, request.key
         cost: float | None = None
-        choice = await store.chat_settings(key.chat_id)
+        history_key = conversation_in(key, choice)
         chain = self.catalog.chain_for(choice.provider)
         model = await self.catalog.requested(choice)
-        history = await store.recent(key, settings.history_max_messages + (1 if replacing else 0))
+        history = await store.recent(history_key, settings.history_max_messages + (1 if replacing else 0))
         if replacing is not None:
             history = [turn for turn in history if turn.id != replacing.id]
         system = choice.system_prompt or settings.system_prompt
@@ -379,12 +422,12 @@ class TurnService:
             if question_id is not None and is_context_overflow(result.error):
                 await store.delete(question_id)  # alone too long for every model: not kept to fail again
             elif result.text.strip() and replacing is None:
-                await store.add(key, "assistant", result.text)  # cut for good: kept as the user saw it
+                await store.add(history_key, "assistant", result.text)  # cut for good: kept as the user saw it
         elif result.text.strip():
             if replacing is not None:
-                await store.replace(replacing.id, key, "assistant", result.text)
+                await store.replace(replacing.id, history_key, "assistant", result.text)
             else:
-                await store.add(key, "assistant", result.text)
+                await store.add(history_key, "assistant", result.text)
             cost = await self._record_usage(request, result)
         _log_answer(key, model, result)
         if self.observer is not None:
@@ -414,6 +457,14 @@ class TurnService:
         except StorageError as error:
             logger.error("chat=%s could not note an answer's usage: %s", request.key.chat_id, error)
         return record.cost
+
+
+def conversation_in(key: ConversationKey, choice: ChatSettings) -> ConversationKey:
+    """The history the messages of ``key`` go to: a forum topic's own; outside topics, the chat's
+    current conversation (``choice.conversation``: /new, /conversations)."""
+    if key.thread_id == 0 and choice.conversation:
+        return ConversationKey(key.chat_id, choice.conversation)
+    return key
 
 
 def _log_answer(key: ConversationKey, model: str | None, result: StreamResult) -> None:
