@@ -10,7 +10,7 @@ from bot.turns.quotes import QUOTE_MAX_CHARS
 
 from .fakes.openai import Reply
 from .fakes.telegram import BOT_USERNAME
-from .harness import BotHarness
+from .harness import BotHarness, Lines
 
 CHAT = 6100
 GROUP = -100610
@@ -187,3 +187,45 @@ async def test_in_a_group_only_admins_start_a_new_conversation(harness: BotHarne
     harness.telegram.user_message(GROUP, "/new", user_id=78)
     await harness.telegram.wait_for(lambda: bool(harness.telegram.bot_texts(GROUP)))
     assert harness.telegram.bot_texts(GROUP) == [catalog("ADMINS_ONLY")]
+
+
+async def test_new_opens_a_topic_in_a_private_chat_named_by_the_question_then_by_a_model(
+    harness: BotHarness,
+) -> None:
+    harness.telegram.private_topics = True
+    harness.llm.then(Reply("Flour, water, salt, yeast."), Reply("Bread basics"), Reply("Sure."), Reply("x"))
+    await harness.start()
+    telegram = harness.telegram
+    telegram.user_message(CHAT, "/new How do I bake bread?")
+    await telegram.wait_for(lambda: bool(telegram.topics.get(CHAT)))
+    [(thread, name)] = telegram.topics[CHAT].items()
+    assert name == "How do I bake bread?", "named by the question's first words at once"
+    assert await harness.wait_replies(CHAT, thread_id=thread, after=thread) == ["Flour, water, salt, yeast."]
+    await telegram.wait_for(lambda: telegram.topics[CHAT][thread] == "Bread basics")
+    assert harness.llm.requests[1]["messages"][-1]["content"] == "How do I bake bread?", "the title's request"
+    telegram.user_message(CHAT, "And rye?", thread_id=thread)
+    await harness.wait_replies(CHAT, 2, thread_id=thread, after=thread)
+    sent = [m["content"] for m in harness.llm.requests[2]["messages"][1:]]
+    assert sent == ["How do I bake bread?", "Flour, water, salt, yeast.", "And rye?"], "the topic's history"
+    await harness.say(CHAT, "Elsewhere?")
+    assert [m["content"] for m in harness.llm.requests[3]["messages"][1:]] == ["Elsewhere?"], "outside: its own"
+
+
+async def test_a_bare_new_topic_is_named_by_its_first_question_and_a_slow_title_changes_nothing(
+    harness: BotHarness, lines: Lines
+) -> None:
+    harness.telegram.private_topics = True
+    harness.overrides["topic_title_seconds"] = 0.5
+    harness.llm.then(Reply("Neapolitan."), Reply("Pizza", first_delay=3.0))
+    await harness.start()
+    telegram = harness.telegram
+    telegram.user_message(CHAT, "/new")
+    await telegram.wait_for(lambda: bool(telegram.topics.get(CHAT)))
+    [(thread, name)] = telegram.topics[CHAT].items()
+    assert name == catalog("NEW_TOPIC_TITLE")
+    await telegram.wait_for(lambda: telegram.bot_texts(CHAT, thread) == [catalog("NEW_TOPIC_HELLO")])
+    telegram.user_message(CHAT, "Which pizza style is the best one in Naples today?", thread_id=thread)
+    await telegram.wait_for(lambda: telegram.topics[CHAT][thread] == "Which pizza style is the best…")
+    await harness.wait_replies(CHAT, 2, thread_id=thread, after=thread)
+    await lines.wait_for("no title within 0.5s")  # the model was still silent: the first words stay
+    assert telegram.topics[CHAT][thread] == "Which pizza style is the best…"

@@ -55,6 +55,7 @@ async def test_the_bots_message_deleted_mid_stream_continues_in_a_new_message(ha
 
 async def test_a_deleted_question_is_answered_without_the_reply_link(harness: BotHarness) -> None:
     harness.llm.default = Reply("Answer to a deleted question.", first_delay=0.3)
+    harness.overrides["max_input_chars"] = 4096
     await harness.start()
     asked = harness.telegram.user_message(-77, f"@{BOT_USERNAME} hello", chat_type="group")
     harness.telegram.delete(-77, asked["message_id"])

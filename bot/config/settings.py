@@ -207,6 +207,13 @@ class Settings(BaseSettings):
         description="The model's reasoning shown folded above its answer, at most this many characters"
         " (its end); 0 hides it. At most 3000, so the first message keeps room for the answer.",
     )
+    topic_title_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=10,
+        description="Private chats with topics: seconds a model gets to title a new topic after its first"
+        " answer (its first words name it until then); 0: the first words stay.",
+    )
     image_max_bytes: int = Field(
         2_000_000, ge=10_000, le=20_000_000, description="Largest photo size sent to the model, bytes."
     )

@@ -50,7 +50,7 @@ def register(app: Application, deps: Deps) -> None:
     usage = UsageHandlers(deps)
     language = LanguageHandlers(deps)
     reasoning = ReasoningHandlers(deps)
-    conversations = ConversationsHandlers(deps)
+    conversations = ConversationsHandlers(deps, conversation.ask)
 
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every inline button: check the callback data and its chat, then dispatch by kind."""

@@ -62,6 +62,34 @@ def conversation_key(message: Message) -> ConversationKey:
     return ConversationKey(message.chat_id, thread)
 
 
+#: A topic's name at most (Bot API createForumTopic: 1-128 characters); a title made of a question's
+#: first words is kept far shorter.
+TOPIC_TITLE_CHARS = 60
+#: Words of a question that name its topic.
+TOPIC_TITLE_WORDS = 6
+
+
+def topic_title(question: str) -> str:
+    """A topic's name from its first question: its first :data:`TOPIC_TITLE_WORDS` words, at most
+    :data:`TOPIC_TITLE_CHARS` characters, ``…`` where cut; the default name when it has none."""
+    words = question.split()
+    title = " ".join(words[:TOPIC_TITLE_WORDS])
+    if len(title) > TOPIC_TITLE_CHARS:
+        return title[: TOPIC_TITLE_CHARS - 1].rstrip() + "…"
+    return (title + "…" if len(words) > TOPIC_TITLE_WORDS else title) or texts.NEW_TOPIC_TITLE
+
+
+def unnamed_topic(message: Message) -> int | None:
+    """The topic of a private chat ``message`` is in when it still has the name ``/new`` gives a
+    topic before its first question (in any language), else None. Every message of a topic replies
+    to the topic's first, ``forum_topic_created``, message, which names it (Bot API Message)."""
+    replied = message.reply_to_message
+    created = replied.forum_topic_created if replied is not None else None
+    if is_group(message) or not message.is_topic_message or created is None or not message.message_thread_id:
+        return None
+    return message.message_thread_id if created.name in texts.in_every_language("NEW_TOPIC_TITLE") else None
+
+
 def reply_target(message: Message) -> ReplyTarget:
     """Reply in the same chat and forum topic; in groups, as a reply to the triggering message."""
     group = is_group(message)

@@ -5,15 +5,25 @@ Each parses its update and hands the turn to :class:`~bot.turns.service.TurnServ
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import replace
 
-from telegram import Message, Update
+from telegram import Bot, Message, Update
 from telegram.error import ChatMigrated, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot import texts
-from bot.handlers.common import Deps, addressed_text, conversation_key, is_group, refused_unless_admin
+from bot.handlers.common import (
+    Deps,
+    addressed_text,
+    conversation_key,
+    is_group,
+    refused_unless_admin,
+    topic_title,
+    unnamed_topic,
+)
 from bot.handlers.files import FileHandlers
 from bot.handlers.gathering import Gatherer, Piece
 from bot.handlers.quoting import replied_quote
@@ -32,6 +42,7 @@ class ConversationHandlers:
         self.deps = deps
         #: Pastes split into several messages, and albums, gathered into one question each.
         self.gather = Gatherer()
+        self._background: set[asyncio.Future[object]] = set()
         self.files = FileHandlers(deps, self.ask, self.gather)
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -116,19 +127,60 @@ class ConversationHandlers:
         await self.ask(message, context, text)
 
     async def ask(
-        self, message: Message, context: ContextTypes.DEFAULT_TYPE, text: str, images: tuple[str, ...] = ()
+        self,
+        message: Message,
+        context: ContextTypes.DEFAULT_TYPE,
+        text: str,
+        images: tuple[str, ...] = (),
+        thread_id: int | None = None,
     ) -> None:
         """Hand the question (``text``, and the ``file_id`` of images it shows) to the turn service,
         with the message it replies to (:func:`~bot.handlers.quoting.replied_quote`; its image only
-        for a chain that sees images)."""
+        for a chain that sees images). ``thread_id``: the topic it belongs to and is answered in,
+        when not the message's own (a question asked with ``/new``, in the topic it opened).
+
+        The first question in a topic of a private chat still named as ``/new`` names new topics is
+        its name: a few of its words at once, then, after the answer, a title a model gave within
+        ``TOPIC_TITLE_SECONDS`` (:meth:`name_topic`)."""
         request = message_request(self.deps, message, context.bot)
+        if thread_id is not None:
+            request = replace(request, key=ConversationKey(message.chat_id, thread_id))
+        unnamed = thread_id if thread_id is not None else unnamed_topic(message)
         quote = replied_quote(message, context.bot, self.deps.settings.image_max_bytes)
         if quote is not None and quote.image is not None:
             if await self.deps.turns.vision_refusal(message.chat_id) is not None:
                 quote = replace(quote, image=None)
             if not quote.text.strip() and quote.image is None:
                 quote = None
-        await self.deps.turns.ask(request, text, MessageReply(self.deps, message), images, quote)
+        if unnamed is not None and thread_id is None:
+            self._later(self.rename_topic(context.bot, message.chat_id, unnamed, topic_title(text)))
+        await self.deps.turns.ask(request, text, MessageReply(self.deps, message, thread_id), images, quote)
+        if unnamed is not None:
+            await self.name_topic(context.bot, request.key, text)
+
+    async def rename_topic(self, bot: Bot, chat_id: int, thread_id: int, name: str) -> bool:
+        """Name a topic (Bot API editForumTopic); failures are logged. True when renamed."""
+        try:
+            await bot.edit_forum_topic(chat_id, thread_id, name=name)
+        except TelegramError as error:
+            logger.info("chat=%s could not name topic %s: %s", chat_id, thread_id, error)
+            return False
+        return True
+
+    async def name_topic(self, bot: Bot, key: ConversationKey, question: str) -> None:
+        """After a topic's first answer: the title a model gives its first question, within
+        ``TOPIC_TITLE_SECONDS`` seconds (0: the first words stay)."""
+        seconds = self.deps.settings.topic_title_seconds
+        if seconds > 0:
+            title = await self.deps.turns.title_for(key, question, seconds)
+            if title:
+                await self.rename_topic(bot, key.chat_id, key.thread_id, title)
+
+    def _later(self, work: Coroutine[object, object, object]) -> None:
+        """Run ``work`` beside the handler (kept referenced until it ends)."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def retry(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer the last user message again; the new answer replaces the old one in the history."""

@@ -4,21 +4,35 @@ Outside forum topics, a chat's messages go to its current conversation. ``/new``
 (the one before is kept, unlike ``/reset``, which deletes it); ``/conversations`` lists the recent
 ones, named by their first question, with a button to go back to each. In a forum topic, the topic
 is the conversation: ``/new`` there starts it afresh, as ``/reset`` does. In groups only admins may.
+In a private chat with topics (the bot's topic mode, Bot API 9.3), ``/new`` opens a new topic.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
-from telegram import Update
+from telegram import Message, Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import texts
-from bot.handlers.common import Deps, confirm_choice, conversation_key, is_group, refused_unless_admin
+from bot.handlers.common import (
+    Deps,
+    command_argument,
+    confirm_choice,
+    conversation_key,
+    is_group,
+    refused_unless_admin,
+    topic_title,
+)
 from bot.state.storage import Conversation, ConversationKey
 from bot.telegram.keyboards import conversations_keyboard
 
 logger = logging.getLogger("bot.handlers")
+
+#: How a question is asked in a topic: ``ask(message, context, text, images, thread_id)``.
+AskIn = Callable[[Message, ContextTypes.DEFAULT_TYPE, str, tuple[str, ...], int | None], Awaitable[None]]
 
 #: A conversation's title: the first words of its first question, at most this many...
 TITLE_WORDS = 6
@@ -41,14 +55,18 @@ def title_of(conversation: Conversation) -> str:
 class ConversationsHandlers:
     """/new, /conversations and the buttons of /conversations."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, ask: AskIn) -> None:
         self.deps = deps
         self.turns = deps.turns
+        self.ask = ask
 
     async def new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/new: a new conversation, the current one kept (in a forum topic: the topic afresh)."""
         message = update.effective_message
         if message is None or await refused_unless_admin(self.deps, update, context.bot):
+            return
+        if not is_group(message) and getattr(context.bot.bot, "has_topics_enabled", False):
+            await self.new_topic(message, context)
             return
         key = conversation_key(message)
         if key.thread_id:
@@ -57,6 +75,26 @@ class ConversationsHandlers:
             return
         started = await self.turns.new_conversation(key)
         await message.reply_text(texts.NEW_DONE if started else texts.NEW_ALREADY, do_quote=is_group(message))
+
+    async def new_topic(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/new in a private chat with topics (getMe ``has_topics_enabled``, Bot API 9.3): a new topic
+        (createForumTopic), named by the question after ``/new`` and answered there, or, without
+        one, named ``NEW_TOPIC_TITLE`` until its first question names it."""
+        question = command_argument(message)
+        title = topic_title(question)
+        try:
+            topic = await context.bot.create_forum_topic(message.chat_id, name=title)
+        except TelegramError as error:
+            logger.warning("chat=%s could not open a topic: %s", message.chat_id, error)
+            started = await self.turns.new_conversation(conversation_key(message))
+            await message.reply_text(texts.NEW_DONE if started else texts.NEW_ALREADY)
+            return
+        thread = topic.message_thread_id
+        logger.info("chat=%s opened topic %s", message.chat_id, thread)
+        if question:
+            await self.ask(message, context, question, (), thread)
+        else:
+            await context.bot.send_message(message.chat_id, texts.NEW_TOPIC_HELLO, message_thread_id=thread)
 
     async def conversations(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/conversations: the recent conversations, each with a button to go back to it."""

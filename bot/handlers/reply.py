@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from telegram import Bot, CallbackQuery, Message
 from telegram.error import TelegramError
@@ -26,11 +27,13 @@ QUEUED_REACTION = "👀"
 class MessageReply:
     """Answers one Telegram message: sentences as replies to it (quoting it in groups, PTB's
     ``reply_text`` default), the answer streamed below it with a Stop button, earlier images from
-    the image cache (else downloaded again: getFile)."""
+    the image cache (else downloaded again: getFile). ``thread_id``: the topic the answer goes to,
+    when not the message's own (a question asked with /new, answered in the topic it opened)."""
 
-    def __init__(self, deps: Deps, message: Message) -> None:
+    def __init__(self, deps: Deps, message: Message, thread_id: int | None = None) -> None:
         self.deps = deps
         self.message = message
+        self.thread_id = thread_id
 
     async def say(self, text: str) -> None:
         """sendMessage ``text`` in reply to the message."""
@@ -49,8 +52,11 @@ class MessageReply:
         self, key: ConversationKey, on_message: Callable[[int], Awaitable[object]], reasoning_chars: int = 0
     ) -> ReplyStream:
         """The streamed reply (:class:`~bot.telegram.streaming.ReplyStream`) in the message's chat and topic."""
+        target = reply_target(self.message)
+        if self.thread_id is not None:
+            target = replace(target, thread_id=self.thread_id)
         return self.deps.streamer.open(
-            reply_target(self.message),
+            target,
             texts.error_sentence,
             stop_markup=stop_keyboard(key.chat_id, key.thread_id),
             notes=texts.reply_notes,

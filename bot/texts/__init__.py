@@ -82,6 +82,11 @@ def language_name(code: str) -> str:
     return name[:1].upper() + name[1:]
 
 
+def in_every_language(key: str) -> set[str]:
+    """The sentence ``key`` in every language of the catalog (to recognise it, whoever said it)."""
+    return {CATALOG.text(code, key) for code in CATALOG.languages}
+
+
 def language() -> str:
     """The language being spoken (``en`` unless :func:`use_language` chose another)."""
     return _LANGUAGE.get()

@@ -29,6 +29,7 @@ from bot.turns.ordering import ConversationQueue
 from bot.turns.port import ReplyPort, StreamResult, TurnObserver
 from bot.turns.quotes import Quote, already_known, quoted_question, shown_images
 from bot.turns.replies import RepliesInProgress
+from providers import Answer, Message, ProviderError
 from providers.errors import is_context_overflow
 from providers.tokens import answer_reserve
 
@@ -38,6 +39,13 @@ logger = logging.getLogger("bot.turns")
 BURST_QUIET = 1.0
 #: Conversations /conversations lists, at most (the most recent).
 MAX_CONVERSATIONS_LISTED = 10
+#: What a model is asked to title a topic with (the model's instructions, never shown to people).
+TITLE_PROMPT = (
+    "Give a short title, at most six words, for a conversation that starts with the next message."
+    " Answer with the title only, in the language of the message, without quotes."
+)
+#: A title a model gave, at most this many characters (a topic's name may have 128).
+TITLE_MAX_CHARS = 60
 
 
 async def _not_admin() -> bool:
@@ -268,6 +276,30 @@ class TurnService:
         the most recent first) and the ``thread_id`` of the current one."""
         choice = await self.store.chat_settings(key.chat_id)
         return await self.store.conversations(key.chat_id, MAX_CONVERSATIONS_LISTED), choice.conversation or 0
+
+    async def title_for(self, key: ConversationKey, question: str, seconds: float) -> str | None:
+        """A short title for a conversation that starts with ``question``, from the chat's chain
+        within ``seconds`` (its first line, quotes and a final period removed, at most
+        :data:`TITLE_MAX_CHARS` characters); None when no provider answers in time or at all. Not
+        counted in the usage ledger (a few tokens)."""
+        choice = await self.store.chat_settings(key.chat_id)
+        chain = self.catalog.chain_for(choice.provider)
+        messages: list[Message] = [
+            {"role": "system", "content": TITLE_PROMPT},
+            {"role": "user", "content": question[:2000]},
+        ]
+        answer = Answer(messages)
+        try:
+            async with asyncio.timeout(seconds):
+                model = await self.catalog.requested(choice)
+                async for chunk in chain.create_async_generator(model, messages):
+                    answer.add(chunk)
+        except (TimeoutError, ProviderError) as error:
+            logger.info("chat=%s no title within %gs: %s", key.chat_id, seconds, type(error).__name__)
+            return None
+        lines = answer.text.strip().splitlines()
+        title = lines[0].strip().strip("\"'«»“”*#").rstrip(".").strip() if lines else ""
+        return title[:TITLE_MAX_CHARS] or None
 
     async def switch_conversation(self, key: ConversationKey, thread_id: int) -> None:
         """Make the conversation ``thread_id`` (0 or below) the chat's current one, after the turns before it."""

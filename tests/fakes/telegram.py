@@ -148,6 +148,10 @@ class FakeBotApi(LoopbackServer):
     delivered: set[int] = field(default_factory=set)
     #: After each request that changed a chat's messages: (chat id, bot messages visible, Stop shown).
     screens: list[tuple[int, int, bool]] = field(default_factory=list)
+    #: The bot has forum topic mode in private chats (Bot API 9.3: getMe ``has_topics_enabled``).
+    private_topics: bool = False
+    #: Topics of private chats: chat id -> thread id -> name (createForumTopic, editForumTopic).
+    topics: dict[int, dict[int, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -374,6 +378,8 @@ class FakeBotApi(LoopbackServer):
         if reply_to is not None:
             replied = self.messages[(chat_id, reply_to)]
             message["reply_to_message"] = self._message_dict(replied)
+        elif thread_id is not None and thread_id in self.topics.get(chat_id, {}):
+            message["reply_to_message"] = self.topic_created(chat_id, thread_id)  # as Telegram does in a topic
         message.update(extra or {})
         self.messages[(chat_id, message["message_id"])] = StoredMessage(
             message["message_id"], chat_id, text or "", [], None, from_bot=False, thread_id=thread_id
@@ -625,7 +631,7 @@ class FakeBotApi(LoopbackServer):
             "can_join_groups": True,
             "can_read_all_group_messages": False,
             "supports_inline_queries": False,
-        }
+        } | ({"has_topics_enabled": True} if self.private_topics else {})
 
     async def _api_deleteWebhook(self, params: dict[str, Any]) -> bool:
         self.webhook = None
@@ -745,7 +751,7 @@ class FakeBotApi(LoopbackServer):
         self._check_text(text, params.get("entities"), params.get("parse_mode"))
         chat = self.chats.get(chat_id) or self.chat(chat_id)
         thread = params.get("message_thread_id")
-        if thread is not None and not chat.is_forum:
+        if thread is not None and not chat.is_forum and int(thread) not in self.topics.get(chat_id, {}):
             raise ApiError(400, "Bad Request: message thread not found")
         reply = params.get("reply_parameters")
         if reply is not None:
@@ -776,6 +782,46 @@ class FakeBotApi(LoopbackServer):
         if not stored.from_bot:
             raise ApiError(400, "Bad Request: message can't be edited")
         return stored
+
+    async def _api_createForumTopic(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Bot API createForumTopic; in a private chat only with topic mode on (``private_topics``).
+        The topic's first message is its ``forum_topic_created`` service message, whose id is the
+        topic's ``message_thread_id``."""
+        chat_id = int(params["chat_id"])
+        chat = self.chats.get(chat_id) or self.chat(chat_id)
+        if chat.type == "private" and not self.private_topics:
+            raise ApiError(400, "Bad Request: the chat is not a forum")
+        name = params.get("name") or ""
+        if not 1 <= len(name) <= 128:  # Bot API: 1-128 characters
+            raise ApiError(400, "Bad Request: TOPIC_TITLE_EMPTY" if not name else "Bad Request: topic name is too long")
+        thread = self._next_message_id(chat_id)
+        self.topics.setdefault(chat_id, {})[thread] = name  # its service message is not among the messages shown
+        return {"message_thread_id": thread, "name": name, "icon_color": 7322096}
+
+    async def _api_editForumTopic(self, params: dict[str, Any]) -> bool:
+        chat_id, thread = int(params["chat_id"]), int(params["message_thread_id"])
+        if thread not in self.topics.get(chat_id, {}):
+            raise ApiError(400, "Bad Request: message thread not found")
+        name = params.get("name")
+        if name is not None:
+            if not 1 <= len(name) <= 128:
+                raise ApiError(400, "Bad Request: topic name is too long")
+            if name == self.topics[chat_id][thread]:
+                raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+            self.topics[chat_id][thread] = name
+        return True
+
+    def topic_created(self, chat_id: int, thread: int) -> dict[str, Any]:
+        """The ``forum_topic_created`` service message that opened a topic, as messages in it reply to it."""
+        return {
+            "message_id": thread,
+            "date": int(time.time()),
+            "chat": self.chat(chat_id).to_dict(),
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Test", "username": BOT_USERNAME},
+            "message_thread_id": thread,
+            "is_topic_message": True,
+            "forum_topic_created": {"name": self.topics[chat_id][thread], "icon_color": 7322096},
+        }
 
     async def _api_sendMessageDraft(self, params: dict[str, Any]) -> bool:
         chat_id = int(params["chat_id"])
