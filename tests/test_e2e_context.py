@@ -229,3 +229,32 @@ async def test_a_bare_new_topic_is_named_by_its_first_question_and_a_slow_title_
     await harness.wait_replies(CHAT, 2, thread_id=thread, after=thread)
     await lines.wait_for("no title within 0.5s")  # the model was still silent: the first words stay
     assert telegram.topics[CHAT][thread] == "Which pizza style is the best…"
+
+
+async def test_group_context_gives_the_last_messages_not_addressed_to_the_bot_once(harness: BotHarness) -> None:
+    harness.overrides["group_context_messages"] = 2
+    harness.llm.then(Reply("Pizza at eight."), Reply("ok"), Reply("fine"))
+    harness.telegram.chat(GROUP, "supergroup")
+    harness.telegram.chat_members[(GROUP, 90)] = "administrator"
+    await harness.start()
+    telegram = harness.telegram
+    for name, text in [("Carol", "dinner tonight?"), ("Dave", "pizza?"), ("Carol", "at " + "eight " * 100)]:
+        telegram.user_message(GROUP, text, user_id=77 if name == "Carol" else 79, first_name=name)
+    mention = f"@{BOT_USERNAME}"
+    entities = [{"type": "mention", "offset": 0, "length": len(mention)}]
+    await telegram.wait_for(lambda: telegram.last_update_id in telegram.delivered)
+    telegram.user_message(GROUP, f"{mention} what did we decide?", user_id=78, first_name="Bob", entities=entities)
+    await harness.wait_replies(GROUP)
+    cut = " ".join(("at " + "eight " * 100)[:500].split())
+    assert asked(harness) == (
+        f"Bob: Recent messages in this chat, for context:\n> Dave: pizza?\n> Carol: {cut}…\n\nwhat did we decide?"
+    ), "the last two, each cut to 500 characters"
+    telegram.user_message(GROUP, f"{mention} and now?", user_id=78, first_name="Bob", entities=entities)
+    await harness.wait_replies(GROUP, 2)
+    assert asked(harness) == "Bob: and now?", "given once"
+    telegram.user_message(GROUP, "more chatter", user_id=77, first_name="Carol")
+    telegram.user_message(GROUP, "/reset", user_id=90)
+    await telegram.wait_for(lambda: any("forgotten" in t for t in telegram.bot_texts(GROUP)))
+    telegram.user_message(GROUP, f"{mention} hi", user_id=78, first_name="Bob", entities=entities)
+    await harness.wait_replies(GROUP, 4)
+    assert asked(harness) == "Bob: hi", "/reset forgot the kept chatter"

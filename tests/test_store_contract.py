@@ -359,3 +359,15 @@ async def test_a_server_gone_for_longer_than_the_wait_is_one_storage_error(
     finally:
         postgres_server.restart()
         await opened.close()
+
+
+async def test_group_messages_kept_for_context_are_bounded_taken_once_and_cleared(store: Store) -> None:
+    key, topic = ConversationKey(GROUP), ConversationKey(GROUP, 7)
+    for n in range(3):
+        await store.note_group_message(key, f"member{n}", f"message {n}", keep=2)
+    await store.note_group_message(topic, None, "in a topic", keep=2)
+    assert await store.take_group_context(key) == [("member1", "message 1"), ("member2", "message 2")]
+    assert await store.take_group_context(key) == [], "taken once"
+    await store.note_group_message(topic, "Ann", "again", keep=2)
+    await store.clear(topic)
+    assert await store.take_group_context(topic) == [], "/reset forgets them"

@@ -172,6 +172,13 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
                 app.bot.username,
                 " -> ".join(p.name for p in chain.providers),
             )
+            if settings.group_context_messages and not app.bot.bot.can_read_all_group_messages:
+                logger.warning(
+                    "GROUP_CONTEXT_MESSAGES=%d needs the bot's privacy mode off (BotFather: /setprivacy,"
+                    " Disable; then re-add the bot to its groups): in privacy mode it sees only messages"
+                    " addressed to it, so no group message is kept for context",
+                    settings.group_context_messages,
+                )
             gone = await store.forget_gone_here()
             if gone:
                 logger.info("taking over from %d earlier runs of this bot on this host", len(gone))

@@ -207,6 +207,13 @@ class Settings(BaseSettings):
         description="The model's reasoning shown folded above its answer, at most this many characters"
         " (its end); 0 hides it. At most 3000, so the first message keeps room for the answer.",
     )
+    group_context_messages: int = Field(
+        0,
+        ge=0,
+        le=50,
+        description="Groups: the last this many messages not addressed to the bot are given to the model with"
+        " the next question (needs privacy mode off); 0: none are kept.",
+    )
     topic_title_seconds: float = Field(
         2.0,
         ge=0,

@@ -18,6 +18,7 @@ from bot import texts
 from bot.handlers.common import (
     Deps,
     addressed_text,
+    author_name,
     conversation_key,
     is_group,
     refused_unless_admin,
@@ -110,7 +111,8 @@ class ConversationHandlers:
         addressed = addressed_text(message, context.bot) if is_group(message) else message.text
         if addressed is None and self.gather.expects_part(message):
             addressed = message.text  # a paste's next part does not mention the bot again
-        if addressed is None:
+        if addressed is None:  # group chatter: kept for context when GROUP_CONTEXT_MESSAGES asks for it
+            await self.deps.turns.note_group_message(conversation_key(message), author_name(message), message.text)
             return
         await self.gather.paste(message, context, addressed, self.ask_pasted)
 

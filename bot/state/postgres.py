@@ -21,6 +21,7 @@ from yarl import URL
 
 from bot.state.storage import (
     CONVERSATIONS_QUERY,
+    GROUP_CONTEXT_TRIM,
     ORDER_KEYS,
     PORTABLE,
     RECEIVED_KEPT,
@@ -137,6 +138,17 @@ MIGRATIONS: list[str] = [
     """,
     """
     ALTER TABLE chat_settings ADD COLUMN conversation BIGINT;
+    """,
+    """
+    CREATE TABLE group_context (
+        id BIGSERIAL PRIMARY KEY,
+        chat_id BIGINT NOT NULL,
+        thread_id BIGINT NOT NULL,
+        author TEXT,
+        text TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX group_context_by_conversation ON group_context (chat_id, thread_id, id);
     """,
 ]
 
@@ -391,13 +403,45 @@ class PostgresStore:
         return int(rows[0][0])
 
     async def clear(self, key: ConversationKey) -> int:
-        """Delete the conversation's turns; how many were removed."""
+        """Delete the conversation's turns, and the group messages kept for it; how many turns were removed."""
+        await self._execute(
+            "DELETE FROM group_context WHERE chat_id = $1 AND thread_id = $2", key.chat_id, key.thread_id
+        )
         status = await self._execute(
             "DELETE FROM messages WHERE chat_id = $1 AND thread_id = $2", key.chat_id, key.thread_id
         )
         return _count(status)
 
     # -- chat settings ---------------------------------------------------------------------------
+
+    async def note_group_message(self, key: ConversationKey, author: str | None, text: str, keep: int) -> None:
+        """Keep a group message not addressed to the bot; only the newest ``keep`` of the conversation stay."""
+
+        async def note(connection: asyncpg.Connection) -> None:
+            async with connection.transaction():
+                await connection.execute(
+                    "INSERT INTO group_context (chat_id, thread_id, author, text, created_at)"
+                    " VALUES ($1, $2, $3, $4, $5)",
+                    key.chat_id,
+                    key.thread_id,
+                    author,
+                    text,
+                    time.time(),
+                )
+                await connection.execute(
+                    GROUP_CONTEXT_TRIM.format(a="$1", b="$2", keep="$3"), key.chat_id, key.thread_id, keep
+                )
+
+        await self._run(note)
+
+    async def take_group_context(self, key: ConversationKey) -> list[tuple[str | None, str]]:
+        """The group messages kept for ``key`` (author, text), oldest first; they are forgotten."""
+        rows = await self._fetch(
+            "DELETE FROM group_context WHERE chat_id = $1 AND thread_id = $2 RETURNING id, author, text",
+            key.chat_id,
+            key.thread_id,
+        )
+        return [(r["author"], str(r["text"])) for r in sorted(rows, key=lambda r: int(r["id"]))]
 
     async def conversations(self, chat_id: int, limit: int) -> list[Conversation]:
         """The chat's conversations outside forum topics that hold turns, the most recent first, at
@@ -735,7 +779,7 @@ class PostgresStore:
 
         async def move(connection: asyncpg.Connection) -> None:
             async with connection.transaction():
-                for table in ("messages", "usage"):
+                for table in ("messages", "usage", "group_context"):
                     moved = f"UPDATE {table} SET chat_id = $1 WHERE chat_id = $2"
                     await connection.execute(moved, new_chat_id, old_chat_id)
                 for table, column in (("replies_in_progress", "thread_id"), ("received", "message_id")):

@@ -66,6 +66,14 @@ class History(Protocol):
         turns, the most recent first, at most ``limit``."""
         ...
 
+    async def note_group_message(self, key: ConversationKey, author: str | None, text: str, keep: int) -> None:
+        """Keep a group message not addressed to the bot (``GROUP_CONTEXT_MESSAGES``) for the next
+        question's context; only the conversation's newest ``keep`` stay. :meth:`clear` forgets them."""
+
+    async def take_group_context(self, key: ConversationKey) -> list[tuple[str | None, str]]:
+        """The group messages kept for ``key`` as ``(author, text)``, oldest first; they are forgotten."""
+        ...
+
 
 class ChatSettingsStore(Protocol):
     """Each chat's choices (/model, /provider, /prompt); forum topics share them."""

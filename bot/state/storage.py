@@ -134,6 +134,17 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE chat_settings ADD COLUMN conversation INTEGER;
     """,
+    """
+    CREATE TABLE group_context (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id INTEGER NOT NULL,
+        thread_id INTEGER NOT NULL,
+        author TEXT,
+        text TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX group_context_by_conversation ON group_context (chat_id, thread_id, id);
+    """,
 ]
 
 #: Messages are remembered this long (seconds) to recognise one delivered again.
@@ -267,6 +278,14 @@ CONVERSATIONS_QUERY = (
     " COUNT(*), MAX(m.created_at)"
     " FROM messages m WHERE m.chat_id = {chat} AND m.thread_id <= 0"
     " GROUP BY m.chat_id, m.thread_id ORDER BY MAX(m.id) DESC LIMIT {limit}"
+)
+
+
+#: Forget a conversation's kept group messages but the newest ``keep`` (placeholders ``a``: chat,
+#: ``b``: thread, ``keep``).
+GROUP_CONTEXT_TRIM = (
+    "DELETE FROM group_context WHERE chat_id = {a} AND thread_id = {b} AND id NOT IN"
+    " (SELECT id FROM group_context WHERE chat_id = {a} AND thread_id = {b} ORDER BY id DESC LIMIT {keep})"
 )
 
 
@@ -907,6 +926,29 @@ class ConversationStore:
         )
         return int(rows[0][0]) if rows else 0
 
+    async def note_group_message(self, key: ConversationKey, author: str | None, text: str, keep: int) -> None:
+        """Keep a group message not addressed to the bot, for the next question's context; only the
+        newest ``keep`` of the conversation stay."""
+        await self._write(
+            "INSERT INTO group_context (chat_id, thread_id, author, text, created_at) VALUES (?, ?, ?, ?, ?)",
+            (key.chat_id, key.thread_id, author, text, time.time()),
+        )
+        chat, thread = key.chat_id, key.thread_id
+        await self._write(GROUP_CONTEXT_TRIM.format(a="?", b="?", keep="?"), (chat, thread, chat, thread, keep))
+
+    async def take_group_context(self, key: ConversationKey) -> list[tuple[str | None, str]]:
+        """The group messages kept for ``key`` (author, text), oldest first; they are forgotten."""
+        rows = await self._rows(
+            "SELECT id, author, text FROM group_context WHERE chat_id = ? AND thread_id = ? ORDER BY id",
+            (key.chat_id, key.thread_id),
+        )
+        if rows:
+            await self._write(
+                "DELETE FROM group_context WHERE chat_id = ? AND thread_id = ? AND id <= ?",
+                (key.chat_id, key.thread_id, int(rows[-1][0])),
+            )
+        return [(r[1], str(r[2])) for r in rows]
+
     async def conversations(self, chat_id: int, limit: int) -> list[Conversation]:
         """The chat's conversations outside forum topics that hold turns, the most recent first, at
         most ``limit`` of them (writes still waiting for another process's lock are not counted)."""
@@ -929,7 +971,9 @@ class ConversationStore:
         await self._write(settings_upsert("?" * (len(row) + 2)), (chat_id, *row, time.time()), settings=(chat_id, *row))
 
     async def clear(self, key: ConversationKey) -> int:
-        """Delete the conversation's history; returns how many turns were removed."""
+        """Delete the conversation's history, and the group messages kept for it; returns how many
+        turns were removed."""
+        await self._write("DELETE FROM group_context WHERE chat_id = ? AND thread_id = ?", (key.chat_id, key.thread_id))
         held = await self.count(key)
         removed = await self._write(
             "DELETE FROM messages WHERE chat_id = ? AND thread_id = ?",
@@ -1259,7 +1303,7 @@ class ConversationStore:
         already stored for the new id are kept."""
         moves = [
             (f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
-            for table in ("messages", "replies_in_progress", "usage", "received", "chat_settings")
+            for table in ("messages", "replies_in_progress", "usage", "received", "chat_settings", "group_context")
         ]
         await self._submit(
             PendingWrite("sql", [*moves, ("DELETE FROM chat_settings WHERE chat_id = ?", (old_chat_id,))])

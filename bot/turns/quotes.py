@@ -65,6 +65,23 @@ def quoted_question(quote: Quote, question: str) -> str:
     return f"{quoted}\n\n{question}" if question else quoted
 
 
+#: Characters of each group message kept for context, at most (``GROUP_CONTEXT_MESSAGES``).
+GROUP_MESSAGE_MAX_CHARS = 500
+
+
+def with_group_context(messages: Sequence[tuple[str | None, str]], question: str) -> str:
+    """The question after the group's recent messages not addressed to the bot (``(author, text)``,
+    oldest first), as quote lines, each text cut to :data:`GROUP_MESSAGE_MAX_CHARS` characters."""
+    lines = []
+    for author, text in messages:
+        cut = text if len(text) <= GROUP_MESSAGE_MAX_CHARS else text[:GROUP_MESSAGE_MAX_CHARS].rstrip() + "…"
+        flat = " ".join(cut.split())
+        lines.append(f"> {author}: {flat}" if author else f"> {flat}")
+    if not lines:
+        return question
+    return "Recent messages in this chat, for context:\n" + "\n".join(lines) + f"\n\n{question}"
+
+
 def already_known(quote: Quote, history: Sequence[StoredMessage]) -> bool:
     """True when ``quote`` is the whole message that showed the latest answer in ``history`` (or a
     part of it, as a long answer's later message is): the model has it last already. A part the

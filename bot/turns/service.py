@@ -27,7 +27,14 @@ from bot.turns.history import attach_images, build_prompt
 from bot.turns.models import ModelCatalog
 from bot.turns.ordering import ConversationQueue
 from bot.turns.port import ReplyPort, StreamResult, TurnObserver
-from bot.turns.quotes import Quote, already_known, quoted_question, shown_images
+from bot.turns.quotes import (
+    GROUP_MESSAGE_MAX_CHARS,
+    Quote,
+    already_known,
+    quoted_question,
+    shown_images,
+    with_group_context,
+)
 from bot.turns.replies import RepliesInProgress
 from providers import Answer, Message, ProviderError
 from providers.errors import is_context_overflow
@@ -183,6 +190,8 @@ class TurnService:
                 history_key = conversation_in(key, choice)
                 if quote is not None:
                     text, images = await self._with_quote(history_key, quote, text, images)
+                if request.group and self.settings.group_context_messages:
+                    text = with_group_context(await self.store.take_group_context(key), text)
                 question = await self.store.add(history_key, "user", text, request.author, member, images)
                 await self._respond(request, port, choice, question_id=question)
         finally:
@@ -247,8 +256,17 @@ class TurnService:
         async with self.queue.turn(key):
             history_key = conversation_in(key, await self.store.chat_settings(key.chat_id))
             removed = await self.store.clear(history_key)
+            await self.store.take_group_context(key)  # the group's kept messages go too
         logger.info("chat=%s thread=%s history cleared (%d turns)", key.chat_id, history_key.thread_id, removed)
         return removed
+
+    async def note_group_message(self, key: ConversationKey, author: str | None, text: str) -> None:
+        """A group message not addressed to the bot: kept (its first
+        :data:`~bot.turns.quotes.GROUP_MESSAGE_MAX_CHARS` characters) for the next question's context,
+        the newest ``GROUP_CONTEXT_MESSAGES`` of the conversation only; nothing without that setting."""
+        keep = self.settings.group_context_messages
+        if keep:
+            await self.store.note_group_message(key, author, text[: GROUP_MESSAGE_MAX_CHARS + 1], keep)
 
     async def history_key(self, key: ConversationKey) -> ConversationKey:
         """Where the history of messages of ``key`` is kept now (see :func:`conversation_in`)."""
