@@ -316,8 +316,8 @@ THINKING = "💭 Thinking…"
 TITLE = "💭 Reasoning"
 
 
-def reasoner(bot: Bot, chars: int, limit: int = 4096, drafts: bool = False, interval: float = 0.0) -> ReplyStreamer:
-    pacer = ChatPacer(private_interval=interval, global_per_second=1000)
+def reasoner(bot: Bot, limit: int = 4096, drafts: bool = False) -> ReplyStreamer:
+    pacer = ChatPacer(private_interval=0.0, global_per_second=1000)
     return ReplyStreamer(bot, ChatRateLimiter(pacer), limit=limit, drafts=drafts)
 
 
@@ -328,7 +328,7 @@ def quote_of(message: Any) -> dict[str, Any] | None:
 async def test_a_thinking_model_shows_thinking_then_its_reasoning_folded_above_the_answer(
     bot: Bot, telegram: FakeBotApi
 ) -> None:
-    stream = reasoner(bot, 100).open(ReplyTarget(CHAT), sentence, reasoning_chars=100)
+    stream = reasoner(bot).open(ReplyTarget(CHAT), sentence, reasoning_chars=100)
     events = [Reasoning("Light "), 0.05, Reasoning("scatters."), 0.05, "Blue ", 0.02, "sky."]
     result = await stream.run(chunks(*events))
     [message] = telegram.bot_messages(CHAT)
@@ -345,7 +345,7 @@ async def test_reasoning_is_cut_to_its_last_characters_at_the_bound_and_one_past
 ) -> None:
     for chat, reasoning in ((CHAT, "x" * 49 + "END"), (CHAT + 1, "x" * 50 + "END")):
         await (
-            reasoner(bot, 52)
+            reasoner(bot)
             .open(ReplyTarget(chat), sentence, reasoning_chars=52)
             .run(chunks(Reasoning(reasoning), "Answer."))
         )
@@ -360,7 +360,7 @@ def test_a_folded_quote_counts_utf16_code_units() -> None:
 
 
 async def test_without_reasoning_shown_the_reply_still_says_it_thinks(bot: Bot, telegram: FakeBotApi) -> None:
-    stream = reasoner(bot, 0).open(ReplyTarget(CHAT), sentence, reasoning_chars=0)
+    stream = reasoner(bot).open(ReplyTarget(CHAT), sentence, reasoning_chars=0)
     await stream.run(chunks(Reasoning("secret"), 0.05, "Blue sky."))
     assert telegram.bot_texts(CHAT) == ["Blue sky."]
     assert telegram.calls_of("sendMessage", CHAT)[0].params["text"] == THINKING
@@ -371,7 +371,7 @@ async def test_a_long_answer_below_its_reasoning_keeps_every_part_within_the_lim
     bot: Bot, telegram: FakeBotApi
 ) -> None:
     words = [f"w{n} " for n in range(60)]
-    stream = reasoner(bot, 30, limit=80).open(ReplyTarget(CHAT), sentence, reasoning_chars=30)
+    stream = reasoner(bot, limit=80).open(ReplyTarget(CHAT), sentence, reasoning_chars=30)
     await stream.run(chunks(Reasoning("r" * 40), *[x for w in words for x in (w, 0.002)]))
     texts_ = telegram.bot_texts(CHAT)
     assert all(utf16_len(t) <= 80 for t in texts_) and len(texts_) > 2
@@ -384,21 +384,21 @@ async def test_a_long_answer_below_its_reasoning_keeps_every_part_within_the_lim
 
 
 async def test_after_a_failover_the_reasoning_shown_is_the_answering_attempts(bot: Bot, telegram: FakeBotApi) -> None:
-    stream = reasoner(bot, 100).open(ReplyTarget(CHAT), sentence, reasoning_chars=100)
+    stream = reasoner(bot).open(ReplyTarget(CHAT), sentence, reasoning_chars=100)
     events = [Reasoning("first idea"), "Half", 0.05, Reset("a", "cut"), Reasoning("second idea"), 0.02, "Whole."]
     await stream.run(chunks(*events))
     assert telegram.bot_texts(CHAT) == [f"{TITLE}\nsecond idea\n\nWhole."]
 
 
 async def test_drafting_the_thinking_goes_to_the_draft(bot: Bot, telegram: FakeBotApi) -> None:
-    stream = reasoner(bot, 100, drafts=True).open(ReplyTarget(CHAT), sentence, reasoning_chars=100)
+    stream = reasoner(bot, drafts=True).open(ReplyTarget(CHAT), sentence, reasoning_chars=100)
     await stream.run(chunks(0.05, Reasoning("hmm"), 0.05, "Done."))
     assert telegram.drafts[CHAT][0] == "" and f"{THINKING}\nhmm" in telegram.drafts[CHAT]
     assert telegram.bot_texts(CHAT) == [f"{TITLE}\nhmm\n\nDone."]
 
 
 async def test_a_stop_while_thinking_says_stopped_without_the_reasoning(bot: Bot, telegram: FakeBotApi) -> None:
-    stream = reasoner(bot, 100).open(ReplyTarget(CHAT), sentence, reasoning_chars=100)
+    stream = reasoner(bot).open(ReplyTarget(CHAT), sentence, reasoning_chars=100)
 
     async def thinking() -> AsyncIterator[Chunk]:
         yield Reasoning("still thinking")

@@ -62,21 +62,27 @@ def conversation_key(message: Message) -> ConversationKey:
     return ConversationKey(message.chat_id, thread)
 
 
+#: Words of a question that name its conversation (a topic, a /conversations button).
+TITLE_WORDS = 6
 #: A topic's name at most (Bot API createForumTopic: 1-128 characters); a title made of a question's
 #: first words is kept far shorter.
 TOPIC_TITLE_CHARS = 60
-#: Words of a question that name its topic.
-TOPIC_TITLE_WORDS = 6
+
+
+def first_words(text: str, chars: int) -> str:
+    """A title from ``text``: its first :data:`TITLE_WORDS` words, at most ``chars`` characters,
+    ``…`` where cut; "" for a text without words."""
+    words = text.split()
+    title = " ".join(words[:TITLE_WORDS])
+    if len(title) > chars:
+        return title[: chars - 1].rstrip() + "…"
+    return title + "…" if len(words) > TITLE_WORDS else title
 
 
 def topic_title(question: str) -> str:
-    """A topic's name from its first question: its first :data:`TOPIC_TITLE_WORDS` words, at most
-    :data:`TOPIC_TITLE_CHARS` characters, ``…`` where cut; the default name when it has none."""
-    words = question.split()
-    title = " ".join(words[:TOPIC_TITLE_WORDS])
-    if len(title) > TOPIC_TITLE_CHARS:
-        return title[: TOPIC_TITLE_CHARS - 1].rstrip() + "…"
-    return (title + "…" if len(words) > TOPIC_TITLE_WORDS else title) or texts.NEW_TOPIC_TITLE
+    """A topic's name from its first question (:func:`first_words`, at most :data:`TOPIC_TITLE_CHARS`
+    characters); the default name when it has none."""
+    return first_words(question, TOPIC_TITLE_CHARS) or texts.NEW_TOPIC_TITLE
 
 
 def unnamed_topic(message: Message) -> int | None:

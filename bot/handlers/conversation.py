@@ -5,9 +5,7 @@ Each parses its update and hands the turn to :class:`~bot.turns.service.TurnServ
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine
 from dataclasses import replace
 
 from telegram import Bot, Message, Update
@@ -43,7 +41,6 @@ class ConversationHandlers:
         self.deps = deps
         #: Pastes split into several messages, and albums, gathered into one question each.
         self.gather = Gatherer()
-        self._background: set[asyncio.Future[object]] = set()
         self.files = FileHandlers(deps, self.ask, self.gather)
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -155,19 +152,17 @@ class ConversationHandlers:
             if not quote.text.strip() and quote.image is None:
                 quote = None
         if unnamed is not None and thread_id is None:
-            self._later(self.rename_topic(context.bot, message.chat_id, unnamed, topic_title(text)))
+            self.deps.streamer.later(self.rename_topic(context.bot, message.chat_id, unnamed, topic_title(text)))
         await self.deps.turns.ask(request, text, MessageReply(self.deps, message, thread_id), images, quote)
         if unnamed is not None:
             await self.name_topic(context.bot, request.key, text)
 
-    async def rename_topic(self, bot: Bot, chat_id: int, thread_id: int, name: str) -> bool:
-        """Name a topic (Bot API editForumTopic); failures are logged. True when renamed."""
+    async def rename_topic(self, bot: Bot, chat_id: int, thread_id: int, name: str) -> None:
+        """Name a topic (Bot API editForumTopic); failures are logged."""
         try:
             await bot.edit_forum_topic(chat_id, thread_id, name=name)
         except TelegramError as error:
             logger.info("chat=%s could not name topic %s: %s", chat_id, thread_id, error)
-            return False
-        return True
 
     async def name_topic(self, bot: Bot, key: ConversationKey, question: str) -> None:
         """After a topic's first answer: the title a model gives its first question, within
@@ -177,12 +172,6 @@ class ConversationHandlers:
             title = await self.deps.turns.title_for(key, question, seconds)
             if title:
                 await self.rename_topic(bot, key.chat_id, key.thread_id, title)
-
-    def _later(self, work: Coroutine[object, object, object]) -> None:
-        """Run ``work`` beside the handler (kept referenced until it ends)."""
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     async def retry(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer the last user message again; the new answer replaces the old one in the history."""

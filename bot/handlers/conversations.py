@@ -22,6 +22,7 @@ from bot.handlers.common import (
     command_argument,
     confirm_choice,
     conversation_key,
+    first_words,
     is_group,
     refused_unless_admin,
     topic_title,
@@ -34,22 +35,14 @@ logger = logging.getLogger("bot.handlers")
 #: How a question is asked in a topic: ``ask(message, context, text, images, thread_id)``.
 AskIn = Callable[[Message, ContextTypes.DEFAULT_TYPE, str, tuple[str, ...], int | None], Awaitable[None]]
 
-#: A conversation's title: the first words of its first question, at most this many...
-TITLE_WORDS = 6
-#: ...and at most this many characters (a button's label stays on one line).
+#: A conversation's title at most, characters (a button's label stays on one line).
 TITLE_CHARS = 40
 
 
 def title_of(conversation: Conversation) -> str:
-    """A conversation's name: the first :data:`TITLE_WORDS` words of its first question, at most
-    :data:`TITLE_CHARS` characters, ``…`` where cut."""
-    words = conversation.first_question.split()
-    title = " ".join(words[:TITLE_WORDS])
-    if len(title) > TITLE_CHARS:
-        return title[: TITLE_CHARS - 1].rstrip() + "…"
-    if len(words) > TITLE_WORDS:
-        return title + "…"
-    return title or texts.CONVERSATION_UNTITLED
+    """A conversation's name: the first words of its first question (:func:`first_words`, at most
+    :data:`TITLE_CHARS` characters)."""
+    return first_words(conversation.first_question, TITLE_CHARS) or texts.CONVERSATION_UNTITLED
 
 
 class ConversationsHandlers:

@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from telegram import Message
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import sender_id
+from bot.handlers.common import conversation_key, sender_id
+from bot.state.storage import ConversationKey
 from bot.telegram.rendering import utf16_len
 
 #: A paste's part is at least this long, UTF-16 code units (Telegram splits at 4096).
@@ -109,13 +110,12 @@ class Gatherer:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self._pastes: dict[tuple[int, int, int | None], _Gathering] = {}
+        self._pastes: dict[tuple[ConversationKey, int | None], _Gathering] = {}
         self._albums: dict[tuple[int, str], _Gathering] = {}
 
     @staticmethod
-    def _paste_key(message: Message) -> tuple[int, int, int | None]:
-        thread = message.message_thread_id if message.is_topic_message and message.message_thread_id else 0
-        return message.chat_id, thread, sender_id(message)
+    def _paste_key(message: Message) -> tuple[ConversationKey, int | None]:
+        return conversation_key(message), sender_id(message)
 
     def expects_part(self, message: Message) -> bool:
         """True when ``message`` would be the next part of a paste being gathered (in a group, a

@@ -105,6 +105,8 @@ THINKING_DRAFT = Part("")
 #: sendMessageDraft parameters of Bot API 10.3 that python-telegram-bot 22.8 does not name: Telegram's
 #: own stop button under the draft, and the draft kept in the chat when it is pressed.
 DRAFT_STOP = {"can_stop": True, "keep_on_stop": True}
+#: What parts the folded reasoning from the answer below it.
+FOLD_SEPARATOR = "\n\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +168,8 @@ class ReplyStreamer:
         self._background: set[asyncio.Task[None]] = set()
 
     def later(self, work: Awaitable[None]) -> None:
-        """Run ``work`` after a reply has ended, without holding the reply (or its chat's turn)."""
+        """Run ``work`` beside the replies, holding none of them (or a chat's turn): a lost send's
+        late copy looked for after its reply ended, a topic renamed; :meth:`aclose` stops it."""
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -429,7 +432,7 @@ class ReplyStream:
             if self._notes is not None and self.result.error is None and source.strip():
                 source = "\n\n".join([source, *self._notes(self.result)])
         fold = self._folded() if source.strip() else None
-        limit = self._limit - (utf16_len(fold.text) + 2 if fold is not None else 0)
+        limit = self._room(fold)
         if self._plain:
             parts = plain_parts(source, limit)
         elif self._done:
@@ -439,7 +442,7 @@ class ReplyStream:
         if self._done and self.result.stopped and self.result.error is None:
             parts = self._stopped_parts(parts, limit)
         if parts and fold is not None:
-            parts[0] = joined(fold if not self._plain else Part(fold.text), parts[0])
+            parts[0] = joined(fold if not self._plain else Part(fold.text), parts[0], FOLD_SEPARATOR)
         if not parts:
             if self._done:
                 parts = [Part(texts.EMPTY_ANSWER)]
@@ -458,9 +461,13 @@ class ReplyStream:
         if self._answer.text and (self._fold is None or self._fold[0] != attempt):
             fold = folded_quote(texts.REASONING_TITLE, self._answer.reasoning, self._reasoning_chars)
             self._fold = (attempt, fold)
-            room = self._limit - (utf16_len(fold.text) + 2 if fold is not None else 0)
-            self._growing = GrowingRender(room)
+            self._growing = GrowingRender(self._room(fold))
         return self._fold[1] if self._fold is not None else None
+
+    def _room(self, fold: Part | None) -> int:
+        """UTF-16 code units each part of the answer may take below ``fold`` (joined to the first
+        part with :data:`FOLD_SEPARATOR`)."""
+        return self._limit - (utf16_len(fold.text) + utf16_len(FOLD_SEPARATOR) if fold is not None else 0)
 
     def _thinking(self) -> Part:
         """What a reply shows while the model thinks and has written no text: "💭 Thinking…" and,
