@@ -118,3 +118,18 @@ async def test_a_model_that_only_thought_gets_one_sentence(harness: BotHarness) 
     harness.llm.then(Reply("<think>hmm, and hmm again", chunk_size=5))
     await harness.start()
     assert await harness.say(7, "Anything?") == [CATALOG.text("en", "ERROR_EMPTY")]
+
+
+async def test_in_a_group_only_admins_turn_reasoning_off(harness: BotHarness) -> None:
+    group = -100930
+    harness.telegram.chat(group, "supergroup")
+    harness.telegram.chat_members[(group, 90)] = "administrator"
+    await harness.start()
+    telegram = harness.telegram
+    telegram.user_message(group, "/reasoning off", user_id=78)
+    await telegram.wait_for(lambda: len(telegram.bot_texts(group)) == 1)
+    assert telegram.bot_texts(group) == [CATALOG.text("en", "ADMINS_ONLY")]
+    telegram.user_message(group, "/reasoning off", user_id=90)
+    await telegram.wait_for(lambda: len(telegram.bot_texts(group)) == 2)
+    hidden = CATALOG.text("en", "REASONING_HIDDEN")
+    assert telegram.bot_texts(group)[-1] == CATALOG.text("en", "REASONING_SET").format(state=hidden)
